@@ -1,0 +1,60 @@
+//! Seeds, token amounts and hard bounds. The off-chain mirror is `sdk/src/pda.rs`
+//! and `sdk/src/constants.rs`; a test checks both against the IDL.
+
+use anchor_lang::prelude::*;
+
+// ---- PDA seeds -------------------------------------------------------------
+/// Config `["config"]`: network parameters; also the authority of the IO mint
+/// and of the pooled vaults (stake, rewards, treasury).
+pub const SEED_CONFIG: &[u8] = b"config";
+/// The IO mint `["mint"]`.
+pub const SEED_MINT: &[u8] = b"mint";
+/// Genesis distribution token account `["distribution"]`.
+pub const SEED_DISTRIBUTION: &[u8] = b"distribution";
+/// Treasury token account `["treasury"]`.
+pub const SEED_TREASURY: &[u8] = b"treasury";
+/// Emission rewards token account `["rewards"]`.
+pub const SEED_REWARDS_VAULT: &[u8] = b"rewards";
+/// Pooled staked IO `["stake_vault"]`.
+pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
+
+// ---- IO token --------------------------------------------------------------
+pub const IO_DECIMALS: u8 = 6;
+/// Base units per IO.
+pub const IO: u64 = 1_000_000;
+/// Hard cap on total IO supply: 800,000,000 IO.
+pub const SUPPLY_CAP: u64 = 800_000_000 * IO;
+/// Minted once by `initialize`: 500,000,000 IO.
+pub const GENESIS_SUPPLY: u64 = 500_000_000 * IO;
+/// Emitted to suppliers over 240 months: 300,000,000 IO.
+pub const EMISSION_SUPPLY: u64 = SUPPLY_CAP - GENESIS_SUPPLY;
+
+// ---- Limits ----------------------------------------------------------------
+/// Registered keepers held in Config.
+pub const MAX_KEEPERS: usize = 8;
+/// Layout version written into every account this program creates.
+pub const ACCOUNT_VERSION: u8 = 1;
+
+// ---- Hard bounds on governable parameters ----------------------------------
+pub const BPS_DENOMINATOR: u64 = 10_000;
+pub const MAX_FEE_BPS: u16 = 1_000;
+pub const MAX_BURN_BPS: u16 = 5_000;
+pub const MAX_SLASH_BPS: u16 = 10_000;
+/// A slash never takes more than half of the stake locked for a listing.
+pub const MAX_SLASH_CAP_BPS: u16 = 5_000;
+pub const MIN_QUORUM_BPS: u16 = 100;
+/// Proposals need at least a simple majority of yes + no.
+pub const MIN_THRESHOLD_BPS: u16 = 5_001;
+pub const MIN_HEARTBEAT_INTERVAL_SECS: u32 = 5;
+pub const MAX_HEARTBEAT_INTERVAL_SECS: u32 = 3_600;
+pub const MAX_UNBONDING_SECS: u32 = 90 * 86_400;
+pub const MIN_VOTING_SECS: u32 = 60;
+pub const MAX_VOTING_SECS: u32 = 30 * 86_400;
+pub const MAX_TIMELOCK_SECS: u32 = 30 * 86_400;
+pub const MAX_CHALLENGE_WINDOW_SECS: u32 = 7 * 86_400;
+pub const MAX_JOB_GRACE_SECS: u32 = 7 * 86_400;
+
+/// The BPF upgradeable loader, owner of the ProgramData account whose upgrade
+/// authority may bootstrap the network.
+pub const BPF_LOADER_UPGRADEABLE_ID: Address =
+    anchor_lang::address!("BPFLoaderUpgradeab1e11111111111111111111111");

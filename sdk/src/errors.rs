@@ -1,0 +1,177 @@
+//! Program errors decoded into their names and messages, so no user ever sees
+//! a raw `custom program error: 0x1771`.
+
+use {
+    solana_instruction::error::InstructionError, solana_transaction_error::TransactionError,
+    std::fmt,
+};
+
+/// Custom errors start here (Anchor's `ERROR_CODE_OFFSET`).
+pub const ERROR_CODE_OFFSET: u32 = 6000;
+
+macro_rules! iogrid_errors {
+    ($($code:literal $name:ident $msg:literal,)*) => {
+        /// Mirrors `IogridError` in `programs/iogrid/src/errors.rs`, codes included.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum IogridError {
+            $($name = $code,)*
+        }
+
+        impl IogridError {
+            pub const ALL: &'static [IogridError] = &[$(IogridError::$name,)*];
+
+            pub fn from_code(code: u32) -> Option<Self> {
+                match code {
+                    $($code => Some(IogridError::$name),)*
+                    _ => None,
+                }
+            }
+
+            pub fn code(self) -> u32 {
+                self as u32
+            }
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(IogridError::$name => stringify!($name),)*
+                }
+            }
+
+            /// The `#[msg]` text.
+            pub fn message(self) -> &'static str {
+                match self {
+                    $(IogridError::$name => $msg,)*
+                }
+            }
+        }
+    };
+}
+
+iogrid_errors! {
+    6000 MathOverflow "Arithmetic overflowed or divided by zero.",
+    6001 NotUpgradeAuthority "The signer is not the program's upgrade authority, which alone may initialize the network.",
+    6002 InvalidProgramAccount "The program account does not match this program or is not upgradeable.",
+    6003 InvalidProgramData "The ProgramData account is not this program's ProgramData.",
+    6004 ParamOutOfBounds "A network parameter is outside the hard bounds compiled into the program.",
+    6005 WrongMint "The token account holds a different mint than the IO mint.",
+    6006 WrongTokenOwner "The token account is owned by a different authority than required.",
+    6007 NotTokenAccount "The account is not a token account of the SPL Token program.",
+    6008 NotMint "The account is not an IO mint of the SPL Token program.",
+    6009 SupplyCapExceeded "Minting this amount would exceed the 800,000,000 IO supply cap.",
+    6010 Unauthorized "The signer is not the network authority.",
+    6011 InvariantViolated "The account's stored state violates an invariant.",
+    6012 UnexpectedRemainingAccounts "The instruction received accounts it does not use.",
+}
+
+impl fmt::Display for IogridError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.name(), self.code(), self.message())
+    }
+}
+
+impl std::error::Error for IogridError {}
+
+/// Anchor v2's own constraint errors that surface as custom codes.
+fn anchor_error_name(code: u32) -> Option<&'static str> {
+    Some(match code {
+        2000 => "ConstraintMut: an account that must be writable is not",
+        2001 => "ConstraintHasOne: an account does not match the one stored in its parent",
+        2003 => "ConstraintRaw: an account constraint was violated",
+        2005 => "ConstraintRentExempt: the account is not rent exempt",
+        2007 => "ConstraintExecutable: the account is not executable",
+        2011 => "ConstraintClose: the close target is invalid",
+        2012 => "ConstraintAddress: an account is not at the required address",
+        2013 => "ConstraintZero: the account is already initialized",
+        2019 => "ConstraintSpace: the account has the wrong size",
+        2020 => "ConstraintAccountIsNone: a required optional account is missing",
+        2040 => "ConstraintDuplicateMutableAccount: the same account is passed twice as writable",
+        _ => return None,
+    })
+}
+
+/// Why a transaction failed, in terms a user can act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProgramFailure {
+    /// An iogrid error, by name.
+    Iogrid(IogridError),
+    /// Any other instruction error (Anchor constraint, token program, runtime).
+    Instruction(InstructionError),
+    /// The transaction failed before or outside an instruction.
+    Transaction(TransactionError),
+}
+
+impl ProgramFailure {
+    pub fn from_transaction_error(err: &TransactionError) -> Self {
+        match err {
+            TransactionError::InstructionError(_, ix_err) => Self::from_instruction_error(ix_err),
+            other => ProgramFailure::Transaction(other.clone()),
+        }
+    }
+
+    pub fn from_instruction_error(err: &InstructionError) -> Self {
+        match err {
+            InstructionError::Custom(code) => match IogridError::from_code(*code) {
+                Some(e) => ProgramFailure::Iogrid(e),
+                None => ProgramFailure::Instruction(err.clone()),
+            },
+            other => ProgramFailure::Instruction(other.clone()),
+        }
+    }
+
+    /// The iogrid error, if that is what failed.
+    pub fn iogrid(&self) -> Option<IogridError> {
+        match self {
+            ProgramFailure::Iogrid(e) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ProgramFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProgramFailure::Iogrid(e) => e.fmt(f),
+            ProgramFailure::Instruction(InstructionError::Custom(code)) => {
+                match anchor_error_name(*code) {
+                    Some(text) => write!(f, "{text} (code {code})"),
+                    None => write!(f, "custom program error {code}"),
+                }
+            }
+            ProgramFailure::Instruction(InstructionError::InvalidSeeds) => {
+                write!(
+                    f,
+                    "InvalidSeeds: an account is not the expected program address (PDA)"
+                )
+            }
+            ProgramFailure::Instruction(e) => write!(f, "{e}"),
+            ProgramFailure::Transaction(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_contiguous_from_the_offset() {
+        for (i, e) in IogridError::ALL.iter().enumerate() {
+            assert_eq!(e.code(), ERROR_CODE_OFFSET + i as u32, "{}", e.name());
+            assert_eq!(IogridError::from_code(e.code()), Some(*e));
+        }
+    }
+
+    #[test]
+    fn transaction_errors_decode_to_names() {
+        let err = TransactionError::InstructionError(0, InstructionError::Custom(6001));
+        let failure = ProgramFailure::from_transaction_error(&err);
+        assert_eq!(failure.iogrid(), Some(IogridError::NotUpgradeAuthority));
+        assert!(failure
+            .to_string()
+            .starts_with("NotUpgradeAuthority (6001): The signer"));
+        let seeds = TransactionError::InstructionError(0, InstructionError::InvalidSeeds);
+        assert!(ProgramFailure::from_transaction_error(&seeds)
+            .to_string()
+            .contains("PDA"));
+    }
+}

@@ -1,0 +1,47 @@
+//! Every PDA the program uses. Seeds mirror `SEED_*` in
+//! `programs/iogrid/src/constants.rs`; the IDL test checks them.
+
+use crate::{Address, BPF_LOADER_UPGRADEABLE_ID, PROGRAM_ID};
+
+pub const SEED_CONFIG: &[u8] = b"config";
+pub const SEED_MINT: &[u8] = b"mint";
+pub const SEED_DISTRIBUTION: &[u8] = b"distribution";
+pub const SEED_TREASURY: &[u8] = b"treasury";
+pub const SEED_REWARDS_VAULT: &[u8] = b"rewards";
+pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
+
+fn find(seeds: &[&[u8]]) -> (Address, u8) {
+    Address::find_program_address(seeds, &PROGRAM_ID)
+}
+
+/// Config: network parameters; authority of the mint and pooled vaults.
+pub fn config() -> (Address, u8) {
+    find(&[SEED_CONFIG])
+}
+
+/// The IO mint.
+pub fn io_mint() -> (Address, u8) {
+    find(&[SEED_MINT])
+}
+
+/// Token account holding the genesis allocation.
+pub fn distribution() -> (Address, u8) {
+    find(&[SEED_DISTRIBUTION])
+}
+
+pub fn treasury() -> (Address, u8) {
+    find(&[SEED_TREASURY])
+}
+
+pub fn rewards_vault() -> (Address, u8) {
+    find(&[SEED_REWARDS_VAULT])
+}
+
+pub fn stake_vault() -> (Address, u8) {
+    find(&[SEED_STAKE_VAULT])
+}
+
+/// The upgradeable loader's ProgramData account of the iogrid program.
+pub fn program_data() -> Address {
+    Address::find_program_address(&[PROGRAM_ID.as_ref()], &BPF_LOADER_UPGRADEABLE_ID).0
+}
