@@ -62,21 +62,41 @@ impl InitializeAccounts {
         }
     }
 
-    pub fn metas(&self) -> Vec<AccountMeta> {
+    /// The accounts in program order, named as in the IDL.
+    pub fn named_metas(&self) -> Vec<(&'static str, AccountMeta)> {
         vec![
-            AccountMeta::new(self.authority, true),
-            AccountMeta::new(self.config, false),
-            AccountMeta::new(self.io_mint, false),
-            AccountMeta::new_readonly(self.distribution_owner, false),
-            AccountMeta::new(self.distribution, false),
-            AccountMeta::new(self.treasury, false),
-            AccountMeta::new(self.rewards_vault, false),
-            AccountMeta::new(self.stake_vault, false),
-            AccountMeta::new_readonly(self.program, false),
-            AccountMeta::new_readonly(self.program_data, false),
-            AccountMeta::new_readonly(self.token_program, false),
-            AccountMeta::new_readonly(self.system_program, false),
+            ("authority", AccountMeta::new(self.authority, true)),
+            ("config", AccountMeta::new(self.config, false)),
+            ("io_mint", AccountMeta::new(self.io_mint, false)),
+            (
+                "distribution_owner",
+                AccountMeta::new_readonly(self.distribution_owner, false),
+            ),
+            ("distribution", AccountMeta::new(self.distribution, false)),
+            ("treasury", AccountMeta::new(self.treasury, false)),
+            ("rewards_vault", AccountMeta::new(self.rewards_vault, false)),
+            ("stake_vault", AccountMeta::new(self.stake_vault, false)),
+            ("program", AccountMeta::new_readonly(self.program, false)),
+            (
+                "program_data",
+                AccountMeta::new_readonly(self.program_data, false),
+            ),
+            (
+                "token_program",
+                AccountMeta::new_readonly(self.token_program, false),
+            ),
+            (
+                "system_program",
+                AccountMeta::new_readonly(self.system_program, false),
+            ),
         ]
+    }
+
+    pub fn metas(&self) -> Vec<AccountMeta> {
+        self.named_metas()
+            .into_iter()
+            .map(|(_, meta)| meta)
+            .collect()
     }
 
     /// Bootstraps the network with `params`; `arbiter` resolves disputes.

@@ -10,6 +10,9 @@ pub mod errors;
 pub mod events;
 pub mod instructions;
 pub mod pda;
+#[cfg(feature = "rpc")]
+pub mod rpc;
+pub mod token;
 
 pub use solana_address::Address;
 

@@ -38,16 +38,22 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `target/deploy/iogrid.so`, after checking it exists and is newer than every
+/// The production program, `target/deploy/iogrid.so`.
+pub const PROGRAM_SO: &str = "iogrid";
+/// The measurement build with `bench_math` (`scripts/build-program --bench`).
+pub const BENCH_SO: &str = "iogrid_bench";
+
+/// `target/deploy/<name>.so`, after checking it exists and is newer than every
 /// source it is built from, so a test can never run a stale binary.
-pub fn program_so_path() -> Result<PathBuf> {
+pub fn program_so_path(name: &str) -> Result<PathBuf> {
     let root = repo_root();
-    let so = root.join("target/deploy/iogrid.so");
+    let so = root.join(format!("target/deploy/{name}.so"));
+    let flag = if name == BENCH_SO { " --bench" } else { "" };
     let built = std::fs::metadata(&so)
         .and_then(|m| m.modified())
         .with_context(|| {
             format!(
-                "{} is missing: run scripts/build-program first",
+                "{} is missing: run scripts/build-program{flag} first",
                 so.display()
             )
         })?;
@@ -61,7 +67,7 @@ pub fn program_so_path() -> Result<PathBuf> {
         if let Some((path, modified)) = newest_file(source)? {
             if modified > built {
                 bail!(
-                    "{} is older than {}: run scripts/build-program to rebuild it",
+                    "{} is older than {}: run scripts/build-program{flag} to rebuild it",
                     so.display(),
                     path.display()
                 );
@@ -114,7 +120,12 @@ impl TestEnv {
     /// A fresh SVM with the SPL Token program and the compiled iogrid program,
     /// whose ProgramData names `upgrade_authority`.
     pub fn new() -> Self {
-        let so = program_so_path().unwrap_or_else(|e| panic!("{e:#}"));
+        Self::with_program(PROGRAM_SO)
+    }
+
+    /// Like [`TestEnv::new`] with another build of the program at the same id.
+    pub fn with_program(name: &str) -> Self {
+        let so = program_so_path(name).unwrap_or_else(|e| panic!("{e:#}"));
         let mut svm = LiteSVM::new();
         svm.add_program_from_file(PROGRAM_ID, &so)
             .unwrap_or_else(|e| panic!("loading {}: {e}", so.display()));
@@ -276,4 +287,12 @@ impl Default for TestEnv {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Anchor's 8-byte discriminator, `sha256(preimage)[..8]`, for instructions
+/// the sdk deliberately does not build (the `cu-bench` measurement one).
+pub fn anchor_discriminator(preimage: &str) -> [u8; 8] {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(preimage.as_bytes());
+    hash[..8].try_into().expect("8 bytes")
 }

@@ -265,7 +265,8 @@ fn test_initialize_with_non_canonical_config_pda_error() {
 
 #[test]
 fn test_initialize_with_params_out_of_bounds_error() {
-    let cases: [(&str, fn(&mut NetworkParams)); 6] = [
+    type Mutation = fn(&mut NetworkParams);
+    let cases: [(&str, Mutation); 6] = [
         ("fee above 10%", |p| p.fee_bps = 1_001),
         ("slash cap above 50%", |p| p.slash_cap_bps = 5_001),
         ("timeout not above the interval", |p| {

@@ -39,4 +39,15 @@ pub mod iogrid {
         let bump = ctx.bumps.config;
         ctx.accounts.initialize(&params, &arbiter, bump)
     }
+
+    /// Measurement only (`cu-bench` builds): runs a `math.rs` helper in a loop.
+    #[cfg(feature = "cu-bench")]
+    pub fn bench_math(
+        _ctx: &mut Context<BenchMath>,
+        op: u8,
+        operands: [u64; 3],
+        iterations: u16,
+    ) -> Result<()> {
+        instructions::bench::run(op, operands, iterations)
+    }
 }

@@ -61,7 +61,9 @@ fn div_wide(high: u64, low: u64, divisor: u64) -> MathResult<(u64, u64)> {
         return Err(IogridError::MathOverflow);
     }
     if high == 0 {
-        return Ok((low / divisor, low % divisor));
+        let quotient = low.checked_div(divisor).ok_or(IogridError::MathOverflow)?;
+        let remainder = low.checked_rem(divisor).ok_or(IogridError::MathOverflow)?;
+        return Ok((quotient, remainder));
     }
     // Normalize so the divisor's top bit is set; `high < divisor` keeps the
     // shifted high word within 64 bits.
@@ -71,17 +73,17 @@ fn div_wide(high: u64, low: u64, divisor: u64) -> MathResult<(u64, u64)> {
     let numerator_hi = if shift == 0 {
         high
     } else {
-        (high << shift) | (low >> (64 - shift))
+        (high << shift) | (low >> 64u32.wrapping_sub(shift))
     };
     let numerator_lo = low << shift;
     let (n1, n0) = (numerator_lo >> 32, numerator_lo & LOW_32);
 
-    let q1 = quotient_digit(numerator_hi, n1, d_hi, d_lo);
+    let q1 = quotient_digit(numerator_hi, n1, d_hi, d_lo)?;
     let partial = numerator_hi
         .wrapping_mul(BASE_32)
         .wrapping_add(n1)
         .wrapping_sub(q1.wrapping_mul(divisor));
-    let q0 = quotient_digit(partial, n0, d_hi, d_lo);
+    let q0 = quotient_digit(partial, n0, d_hi, d_lo)?;
     let remainder = partial
         .wrapping_mul(BASE_32)
         .wrapping_add(n0)
@@ -91,9 +93,10 @@ fn div_wide(high: u64, low: u64, divisor: u64) -> MathResult<(u64, u64)> {
 
 /// One 32-bit quotient digit of Knuth's algorithm D: estimate from the top
 /// divisor limb, then correct (at most twice) against the lower limb.
-fn quotient_digit(top: u64, next_digit: u64, d_hi: u64, d_lo: u64) -> u64 {
-    let mut q = top / d_hi;
-    let mut rem = top % d_hi;
+fn quotient_digit(top: u64, next_digit: u64, d_hi: u64, d_lo: u64) -> MathResult<u64> {
+    // d_hi ≥ 2^31 after normalization, so these never fail.
+    let mut q = top.checked_div(d_hi).ok_or(IogridError::MathOverflow)?;
+    let mut rem = top.checked_rem(d_hi).ok_or(IogridError::MathOverflow)?;
     // Short-circuit keeps `q × d_lo` within 64 bits (`q < 2^32` there) and
     // `rem < 2^32` keeps `rem × 2^32 + next_digit` within 64 bits.
     while q >= BASE_32 || q.wrapping_mul(d_lo) > (rem << 32) | next_digit {
@@ -103,7 +106,7 @@ fn quotient_digit(top: u64, next_digit: u64, d_hi: u64, d_lo: u64) -> u64 {
             break;
         }
     }
-    q
+    Ok(q)
 }
 
 /// `⌊a × b ÷ d⌋` exactly (128-bit intermediate). Rounds down.
@@ -132,6 +135,7 @@ pub fn bps_share(amount: u64, bps: u16) -> MathResult<u64> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // the u128 reference runs on the host
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -220,7 +224,7 @@ mod tests {
         assert_eq!(bps_share(10_000, 250), Ok(250));
         assert_eq!(bps_share(9_999, 1), Ok(0));
         assert_eq!(bps_share(u64::MAX, 10_000), Ok(u64::MAX));
-        assert_eq!(bps_share(u64::MAX, 9_999), Ok(18_444_899_399_302_180_862));
+        assert_eq!(bps_share(u64::MAX, 9_999), Ok(18_444_899_399_302_180_659));
     }
 
     /// Divisors whose top limb is small relative to the numerator exercise the

@@ -1,3 +1,5 @@
 pub mod admin;
+pub mod bench;
 
 pub use admin::*;
+pub use bench::*;

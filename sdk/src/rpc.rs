@@ -1,0 +1,135 @@
+//! JSON-RPC reads shared by the keeper and the CLI (feature `rpc`). They speak
+//! to any cluster the same way: a local validator, devnet or mainnet.
+
+use {
+    crate::{accounts::Config, accounts::ProgramAccount, pda, token, Address, PROGRAM_ID},
+    serde::Serialize,
+    solana_rpc_client::nonblocking::rpc_client::RpcClient,
+};
+
+pub use solana_rpc_client::nonblocking::rpc_client::RpcClient as NonblockingRpcClient;
+
+use solana_rpc_client_api::client_error::{Error as ClientError, ErrorKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RpcReadError {
+    #[error("cannot reach the cluster at {url}; is a validator running there?")]
+    Unreachable { url: String },
+    #[error("RPC request to {url} failed: {kind}")]
+    Rpc { url: String, kind: Box<ErrorKind> },
+    #[error("no {what} at {address}: {hint}")]
+    Missing {
+        what: &'static str,
+        address: Address,
+        hint: &'static str,
+    },
+    #[error("{address} is owned by {owner}, not by the iogrid program")]
+    WrongOwner { address: Address, owner: Address },
+    #[error("{address}: {source}")]
+    Decode {
+        address: Address,
+        source: crate::accounts::DecodeError,
+    },
+}
+
+impl RpcReadError {
+    /// Names the cluster, and says plainly when it is not answering at all.
+    pub fn from_client(rpc: &RpcClient, err: ClientError) -> Self {
+        let url = rpc.url();
+        match err.kind() {
+            ErrorKind::Reqwest(e) if e.is_connect() || e.is_timeout() => {
+                RpcReadError::Unreachable { url }
+            }
+            _ => RpcReadError::Rpc {
+                url,
+                kind: err.kind,
+            },
+        }
+    }
+}
+
+/// Fetches and decodes the program account `T` at `address`.
+pub async fn program_account<T: ProgramAccount>(
+    rpc: &RpcClient,
+    address: &Address,
+    hint: &'static str,
+) -> Result<T, RpcReadError> {
+    // getMultipleAccounts, not getAccountInfo: the client's getAccountInfo
+    // folds transport errors into "AccountNotFound", hiding an unreachable node.
+    let account = rpc
+        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value
+        .pop()
+        .flatten()
+        .ok_or(RpcReadError::Missing {
+            what: T::NAME,
+            address: *address,
+            hint,
+        })?;
+    if account.owner != PROGRAM_ID {
+        return Err(RpcReadError::WrongOwner {
+            address: *address,
+            owner: account.owner,
+        });
+    }
+    T::decode(&account.data).map_err(|source| RpcReadError::Decode {
+        address: *address,
+        source,
+    })
+}
+
+/// The network as one read: Config plus the IO supply and vault balances.
+#[derive(Clone, Debug, Serialize)]
+pub struct NetworkState {
+    #[serde(skip)]
+    pub config: Config,
+    pub supply: u64,
+    pub treasury_balance: u64,
+    pub rewards_balance: u64,
+    pub staked_balance: u64,
+}
+
+const NOT_INITIALIZED: &str =
+    "the network is not initialized on this cluster (iogrid network init)";
+
+pub async fn network_state(rpc: &RpcClient) -> Result<NetworkState, RpcReadError> {
+    let config: Config = program_account(rpc, &pda::config().0, NOT_INITIALIZED).await?;
+    let keys = [
+        config.io_mint,
+        config.treasury,
+        config.rewards_vault,
+        config.stake_vault,
+    ];
+    let accounts = rpc
+        .get_multiple_accounts_with_commitment(&keys, rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value;
+    let data = |i: usize, what: &'static str| {
+        accounts[i]
+            .as_ref()
+            .map(|a| a.data.clone())
+            .ok_or(RpcReadError::Missing {
+                what,
+                address: keys[i],
+                hint: NOT_INITIALIZED,
+            })
+    };
+    let read = |i: usize, what: &'static str, f: fn(&[u8]) -> Option<u64>| {
+        let bytes = data(i, what)?;
+        f(&bytes).ok_or(RpcReadError::Missing {
+            what,
+            address: keys[i],
+            hint: "not an SPL token account",
+        })
+    };
+    Ok(NetworkState {
+        supply: read(0, "IO mint", token::mint_supply)?,
+        treasury_balance: read(1, "treasury", token::balance)?,
+        rewards_balance: read(2, "rewards vault", token::balance)?,
+        staked_balance: read(3, "stake vault", token::balance)?,
+        config,
+    })
+}
