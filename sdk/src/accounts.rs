@@ -2,7 +2,10 @@
 //! `#[account]` struct in `programs/iogrid/src/state/` byte for byte.
 
 use {
-    crate::{constants::MAX_KEEPERS, Address},
+    crate::{
+        constants::{MAX_KEEPERS, REWARD_PRECISION},
+        Address,
+    },
     borsh::{BorshDeserialize, BorshSerialize},
     bytemuck::{Pod, Zeroable},
     serde::Serialize,
@@ -92,6 +95,18 @@ impl Default for NetworkParams {
     }
 }
 
+/// Emission reward accumulator (`state::RewardPool`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct RewardPool {
+    pub acc_reward_per_gpu: u64,
+    pub gpus_online: u64,
+    pub accounted: u64,
+    pub unallocated: u64,
+    pub claimed: u64,
+    pub last_update: i64,
+}
+
 /// The network (`state::Config`), PDA `["config"]`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -109,12 +124,14 @@ pub struct Config {
     pub emitted: u64,
     pub emission_start: i64,
     pub last_emission: i64,
+    pub total_staked: u64,
+    pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub reserved: [u8; 252],
+    pub reserved: [u8; 196],
 }
 
 impl ProgramAccount for Config {
@@ -130,5 +147,158 @@ impl Config {
 
     pub fn is_paused(&self) -> bool {
         self.paused != 0
+    }
+}
+
+/// A staker (`state::StakeAccount`), PDA `["stake", owner]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct StakeAccount {
+    pub owner: Address,
+    pub staked: u64,
+    pub locked_for_listings: u64,
+    pub unbonding: u64,
+    pub unbonding_available_at: i64,
+    pub vote_locked: u64,
+    pub vote_lock_until: i64,
+    pub next_listing_id: u64,
+    pub listings: u32,
+    pub bump: u8,
+    pub version: u8,
+    pub padding: [u8; 2],
+    pub reserved: [u8; 64],
+}
+
+impl ProgramAccount for StakeAccount {
+    const NAME: &'static str = "StakeAccount";
+    const DISCRIMINATOR: [u8; 8] = [80, 158, 67, 124, 50, 189, 192, 255];
+}
+
+/// Fixed-width ASCII field (GPU model, region): zero-padded.
+pub fn ascii_field<const N: usize>(text: &str) -> Result<[u8; N], String> {
+    if text.is_empty() || text.len() > N || !text.is_ascii() {
+        return Err(format!("{text:?} must be 1 to {N} ASCII characters"));
+    }
+    let mut field = [0u8; N];
+    field[..text.len()].copy_from_slice(text.as_bytes());
+    Ok(field)
+}
+
+/// The text of a zero-padded ASCII field.
+pub fn ascii_text(field: &[u8]) -> String {
+    let end = field.iter().position(|b| *b == 0).unwrap_or(field.len());
+    String::from_utf8_lossy(&field[..end]).into_owned()
+}
+
+/// What a listing offers (`state::GpuSpec`); the argument of `list_gpu`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, BorshSerialize, BorshDeserialize)]
+pub struct GpuSpec {
+    pub worker: Address,
+    pub gpu_model: [u8; 16],
+    pub price_per_gpu_hour: u64,
+    pub region: [u8; 8],
+    pub vram_gb: u16,
+    pub gpu_count: u16,
+    pub padding: [u8; 4],
+}
+
+impl GpuSpec {
+    pub fn new(
+        worker: Address,
+        gpu_model: &str,
+        vram_gb: u16,
+        gpu_count: u16,
+        region: &str,
+        price_per_gpu_hour: u64,
+    ) -> Result<Self, String> {
+        Ok(Self {
+            worker,
+            gpu_model: ascii_field(gpu_model)?,
+            price_per_gpu_hour,
+            region: ascii_field(region)?,
+            vram_gb,
+            gpu_count,
+            padding: [0; 4],
+        })
+    }
+
+    pub fn model(&self) -> String {
+        ascii_text(&self.gpu_model)
+    }
+
+    pub fn region_code(&self) -> String {
+        ascii_text(&self.region)
+    }
+}
+
+/// `GpuListing::status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ListingStatus {
+    Available,
+    Busy,
+    Offline,
+    Unknown(u8),
+}
+
+impl From<u8> for ListingStatus {
+    fn from(value: u8) -> Self {
+        match value {
+            0 => ListingStatus::Available,
+            1 => ListingStatus::Busy,
+            2 => ListingStatus::Offline,
+            other => ListingStatus::Unknown(other),
+        }
+    }
+}
+
+/// A supplier's GPUs (`state::GpuListing`), PDA `["listing", owner, id]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct GpuListing {
+    pub owner: Address,
+    pub spec: GpuSpec,
+    pub id: u64,
+    pub stake_locked: u64,
+    pub listed_at: i64,
+    pub last_heartbeat: i64,
+    pub reward_debt: u64,
+    pub rewards_accrued: u64,
+    pub rewards_forfeited: u64,
+    pub rewards_claimed: u64,
+    pub jobs_completed: u32,
+    pub jobs_faulted: u32,
+    pub gpus_free: u16,
+    pub status: u8,
+    pub bump: u8,
+    pub version: u8,
+    pub padding: [u8; 3],
+    pub reserved: [u8; 64],
+}
+
+impl ProgramAccount for GpuListing {
+    const NAME: &'static str = "GpuListing";
+    const DISCRIMINATOR: [u8; 8] = [59, 252, 47, 41, 254, 195, 245, 252];
+}
+
+impl GpuListing {
+    pub fn status(&self) -> ListingStatus {
+        self.status.into()
+    }
+
+    pub fn is_online(&self) -> bool {
+        matches!(
+            self.status(),
+            ListingStatus::Available | ListingStatus::Busy
+        )
+    }
+
+    /// Rewards earned but not yet settled, at accumulator `acc`.
+    pub fn pending_rewards(&self, acc: u64) -> u64 {
+        if !self.is_online() {
+            return 0;
+        }
+        let delta = u128::from(acc.saturating_sub(self.reward_debt));
+        (u128::from(self.spec.gpu_count) * delta / u128::from(REWARD_PRECISION)) as u64
     }
 }

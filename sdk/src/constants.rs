@@ -10,6 +10,9 @@ pub const GENESIS_SUPPLY: u64 = 500_000_000 * IO;
 /// Emitted to suppliers over 240 months.
 pub const EMISSION_SUPPLY: u64 = SUPPLY_CAP - GENESIS_SUPPLY;
 pub const MAX_KEEPERS: usize = 8;
+/// Scale of the reward-per-GPU accumulator.
+pub const REWARD_PRECISION: u64 = 10_000;
+pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
 
 /// Formats base units as IO with six decimals, e.g. `1.500000 IO`.
 pub fn format_io(base_units: u64) -> String {

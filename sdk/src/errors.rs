@@ -61,6 +61,21 @@ iogrid_errors! {
     6010 Unauthorized "The signer is not the network authority.",
     6011 InvariantViolated "The account's stored state violates an invariant.",
     6012 UnexpectedRemainingAccounts "The instruction received accounts it does not use.",
+    6013 ZeroAmount "The amount must be greater than zero.",
+    6014 StakeLocked "That much stake is locked by listings or by a vote in progress.",
+    6015 NothingUnbonding "There is no stake unbonding.",
+    6016 CooldownNotOver "The unbonding cooldown has not ended yet.",
+    6017 InsufficientStake "Not enough unlocked stake to back this many GPUs (min_stake_per_gpu each).",
+    6018 InvalidGpuCount "A listing offers between 1 and 1,024 GPUs.",
+    6019 InvalidListing "The listing needs a GPU model, VRAM, a worker key and a non-zero price.",
+    6020 NotListingOwner "The signer does not own this listing.",
+    6021 NotListingWorker "The signer is not this listing's worker key.",
+    6022 ListingOffline "The listing is offline.",
+    6023 ListingBusy "The listing has GPUs running jobs; that change would harm them.",
+    6024 ListingNotStale "The listing's worker heartbeated within the timeout: it is not provably offline.",
+    6025 ListingAlreadyOnline "The listing is already online.",
+    6026 NoRewards "The listing has no rewards to claim.",
+    6027 WrongVault "The account is not the network's vault for this purpose.",
 }
 
 impl fmt::Display for IogridError {

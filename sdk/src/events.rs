@@ -19,20 +19,63 @@ pub trait ProgramEvent: Pod {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, Serialize)]
-pub struct NetworkInitialized {
-    pub authority: Address,
-    pub io_mint: Address,
-    pub distribution: Address,
-    pub genesis_supply: u64,
-    pub supply_cap: u64,
-    pub emission_start: i64,
+/// Declares a fixed-size event mirroring `#[event(bytemuck)]` in the program.
+macro_rules! events {
+    ($($name:ident [$($disc:literal),*] { $($field:ident: $ty:ty),* $(,)? })*) => {$(
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, Serialize)]
+        pub struct $name {
+            $(pub $field: $ty,)*
+        }
+
+        impl ProgramEvent for $name {
+            const NAME: &'static str = stringify!($name);
+            const DISCRIMINATOR: [u8; 8] = [$($disc),*];
+        }
+    )*};
 }
 
-impl ProgramEvent for NetworkInitialized {
-    const NAME: &'static str = "NetworkInitialized";
-    const DISCRIMINATOR: [u8; 8] = [248, 98, 167, 253, 2, 186, 222, 90];
+events! {
+    NetworkInitialized [248, 98, 167, 253, 2, 186, 222, 90] {
+        authority: Address, io_mint: Address, distribution: Address, genesis_supply: u64,
+        supply_cap: u64, emission_start: i64,
+    }
+    Staked [11, 146, 45, 205, 230, 58, 213, 240] {
+        owner: Address, amount: u64, staked_after: u64, total_staked_after: u64,
+    }
+    UnstakeRequested [21, 253, 177, 85, 129, 206, 42, 152] {
+        owner: Address, amount: u64, unbonding_after: u64, available_at: i64, staked_after: u64,
+    }
+    UnstakeCancelled [102, 223, 189, 101, 201, 223, 180, 38] {
+        owner: Address, amount: u64, staked_after: u64,
+    }
+    Withdrawn [20, 89, 223, 198, 194, 124, 219, 13] {
+        owner: Address, destination: Address, amount: u64,
+    }
+    GpuListed [78, 31, 211, 112, 153, 23, 36, 243] {
+        owner: Address, listing: Address, worker: Address, id: u64, price_per_gpu_hour: u64,
+        stake_locked: u64, gpus_online_after: u64, gpu_count: u16, vram_gb: u16, padding: [u8; 4],
+    }
+    ListingUpdated [190, 215, 199, 138, 255, 248, 98, 62] {
+        listing: Address, worker: Address, price_per_gpu_hour: u64, gpus_online_after: u64,
+        status: u8, padding: [u8; 7],
+    }
+    GpuDelisted [219, 187, 206, 58, 187, 201, 178, 187] {
+        owner: Address, listing: Address, stake_unlocked: u64, rewards_paid: u64,
+        rewards_forfeited: u64, gpus_online_after: u64,
+    }
+    RewardsClaimed [75, 98, 88, 18, 219, 112, 88, 121] {
+        listing: Address, destination: Address, amount: u64, claimed_total: u64,
+    }
+    HeartbeatRecorded [171, 129, 156, 232, 208, 84, 30, 86] {
+        listing: Address, at: i64, credited: u64, forfeited: u64,
+    }
+    EmissionMinted [127, 4, 53, 212, 212, 89, 247, 244] {
+        amount: u64, emitted_after: u64, at: i64,
+    }
+    ListingMarkedOffline [149, 124, 127, 70, 245, 32, 116, 93] {
+        listing: Address, last_heartbeat: i64, forfeited: u64, gpus_online_after: u64,
+    }
 }
 
 /// The raw payloads of every `Program data:` line in `logs`.

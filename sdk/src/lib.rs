@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod constants;
+pub mod emission;
 pub mod errors;
 pub mod events;
 pub mod instructions;

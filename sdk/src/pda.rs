@@ -9,6 +9,8 @@ pub const SEED_DISTRIBUTION: &[u8] = b"distribution";
 pub const SEED_TREASURY: &[u8] = b"treasury";
 pub const SEED_REWARDS_VAULT: &[u8] = b"rewards";
 pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
+pub const SEED_STAKE: &[u8] = b"stake";
+pub const SEED_LISTING: &[u8] = b"listing";
 
 fn find(seeds: &[&[u8]]) -> (Address, u8) {
     Address::find_program_address(seeds, &PROGRAM_ID)
@@ -39,6 +41,16 @@ pub fn rewards_vault() -> (Address, u8) {
 
 pub fn stake_vault() -> (Address, u8) {
     find(&[SEED_STAKE_VAULT])
+}
+
+/// A staker's StakeAccount.
+pub fn stake(owner: &Address) -> (Address, u8) {
+    find(&[SEED_STAKE, owner.as_ref()])
+}
+
+/// Listing number `id` of `owner` (ids come from `StakeAccount::next_listing_id`).
+pub fn listing(owner: &Address, id: u64) -> (Address, u8) {
+    find(&[SEED_LISTING, owner.as_ref(), &id.to_le_bytes()])
 }
 
 /// The upgradeable loader's ProgramData account of the iogrid program.

@@ -2,17 +2,28 @@
 //! every scenario runs after every step.
 
 use {
-    crate::TestEnv,
+    crate::{cu, TestEnv, TxFailure},
     iogrid_sdk::{
-        accounts::{Config, NetworkParams},
+        accounts::{Config, GpuListing, GpuSpec, NetworkParams, ProgramAccount, StakeAccount},
         constants::SUPPLY_CAP,
-        instructions::InitializeAccounts,
-        pda, Address, TOKEN_PROGRAM_ID,
+        emission,
+        instructions::{
+            CrankEmissionAccounts, HeartbeatAccounts, InitializeAccounts, ListGpuAccounts,
+            StakeAccounts,
+        },
+        pda, Address, PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
     solana_keypair::Keypair,
     solana_program_pack::Pack,
     solana_signer::Signer,
 };
+
+/// A supplier: a wallet, its IO account and its worker node's key.
+pub struct Supplier {
+    pub owner: Keypair,
+    pub tokens: Address,
+    pub worker: Keypair,
+}
 
 /// An initialized network in a fresh SVM.
 pub struct Network {
@@ -48,6 +59,171 @@ impl Network {
         network
     }
 
+    /// A new IO token account owned by `owner` (created by a fresh keypair).
+    pub fn io_account(&mut self, owner: &Address) -> Address {
+        let account = Keypair::new();
+        let payer = self.env.funded_keypair();
+        let rent = self
+            .env
+            .svm
+            .minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_LEN);
+        let create = solana_system_interface::instruction::create_account(
+            &payer.pubkey(),
+            &account.pubkey(),
+            rent,
+            TOKEN_ACCOUNT_LEN as u64,
+            &TOKEN_PROGRAM_ID,
+        );
+        let init = spl_token_interface::instruction::initialize_account3(
+            &TOKEN_PROGRAM_ID,
+            &account.pubkey(),
+            &pda::io_mint().0,
+            owner,
+        )
+        .expect("initialize_account3");
+        self.env
+            .send(&[create, init], &[&payer, &account])
+            .unwrap_or_else(|e| panic!("creating an IO account: {e}"));
+        account.pubkey()
+    }
+
+    /// A token account of a mint that is not IO, owned by `owner`.
+    pub fn foreign_token_account(&mut self, owner: &Address) -> Address {
+        let payer = self.env.funded_keypair();
+        let mint = Keypair::new();
+        let account = Keypair::new();
+        let mint_rent = self.env.svm.minimum_balance_for_rent_exemption(MINT_LEN);
+        let account_rent = self
+            .env
+            .svm
+            .minimum_balance_for_rent_exemption(TOKEN_ACCOUNT_LEN);
+        let ixs = [
+            solana_system_interface::instruction::create_account(
+                &payer.pubkey(),
+                &mint.pubkey(),
+                mint_rent,
+                MINT_LEN as u64,
+                &TOKEN_PROGRAM_ID,
+            ),
+            spl_token_interface::instruction::initialize_mint2(
+                &TOKEN_PROGRAM_ID,
+                &mint.pubkey(),
+                &payer.pubkey(),
+                None,
+                6,
+            )
+            .expect("initialize_mint2"),
+            solana_system_interface::instruction::create_account(
+                &payer.pubkey(),
+                &account.pubkey(),
+                account_rent,
+                TOKEN_ACCOUNT_LEN as u64,
+                &TOKEN_PROGRAM_ID,
+            ),
+            spl_token_interface::instruction::initialize_account3(
+                &TOKEN_PROGRAM_ID,
+                &account.pubkey(),
+                &mint.pubkey(),
+                owner,
+            )
+            .expect("initialize_account3"),
+        ];
+        self.env
+            .send(&ixs, &[&payer, &mint, &account])
+            .unwrap_or_else(|e| panic!("creating a foreign token account: {e}"));
+        account.pubkey()
+    }
+
+    /// Moves `amount` of the genesis allocation to `to`.
+    pub fn pay_from_distribution(&mut self, to: &Address, amount: u64) {
+        let ix = spl_token_interface::instruction::transfer(
+            &TOKEN_PROGRAM_ID,
+            &pda::distribution().0,
+            to,
+            &self.distribution_owner.pubkey(),
+            &[],
+            amount,
+        )
+        .expect("transfer");
+        let owner = self.distribution_owner.insecure_clone();
+        self.env
+            .send(&[ix], &[&owner])
+            .unwrap_or_else(|e| panic!("paying from distribution: {e}"));
+    }
+
+    /// A funded wallet holding `io` base units in a fresh IO account.
+    pub fn user_with_io(&mut self, io: u64) -> (Keypair, Address) {
+        let user = self.env.funded_keypair();
+        let tokens = self.io_account(&user.pubkey());
+        if io > 0 {
+            self.pay_from_distribution(&tokens, io);
+        }
+        (user, tokens)
+    }
+
+    /// A supplier holding `io` base units, all staked.
+    pub fn supplier(&mut self, io: u64) -> Supplier {
+        let (owner, tokens) = self.user_with_io(io);
+        let supplier = Supplier {
+            owner,
+            tokens,
+            worker: Keypair::new(),
+        };
+        if io > 0 {
+            let ix = StakeAccounts::new(supplier.owner.pubkey(), tokens).instruction(io);
+            self.env.send_ok("stake", ix, &[&supplier.owner]);
+        }
+        supplier
+    }
+
+    pub fn stake_account(&self, owner: &Address) -> StakeAccount {
+        self.env.program_account(&pda::stake(owner).0)
+    }
+
+    pub fn listing(&self, address: &Address) -> GpuListing {
+        self.env.program_account(address)
+    }
+
+    /// The spec `list` uses: an H100 node in `eu-west`.
+    pub fn spec(worker: &Address, gpus: u16, price: u64) -> GpuSpec {
+        GpuSpec::new(*worker, "H100-80GB", 80, gpus, "eu-west", price).expect("valid spec")
+    }
+
+    /// Lists `gpus` GPUs at `price` per GPU-hour; returns the listing address.
+    pub fn list(
+        &mut self,
+        supplier: &Supplier,
+        gpus: u16,
+        price: u64,
+    ) -> Result<Address, TxFailure> {
+        let owner = supplier.owner.pubkey();
+        let id = self
+            .env
+            .account(&pda::stake(&owner).0)
+            .map_or(0, |_| self.stake_account(&owner).next_listing_id);
+        let accounts = ListGpuAccounts::new(owner, id);
+        let ix = accounts.instruction(&Self::spec(&supplier.worker.pubkey(), gpus, price));
+        let meta = self.env.send(&[ix], &[&supplier.owner])?;
+        cu::record("list_gpu", meta.compute_units_consumed);
+        Ok(accounts.listing)
+    }
+
+    pub fn heartbeat(&mut self, supplier: &Supplier, listing: &Address) -> Result<(), TxFailure> {
+        let ix = HeartbeatAccounts::new(supplier.worker.pubkey(), *listing).instruction();
+        let meta = self.env.send(&[ix], &[&supplier.worker])?;
+        cu::record("heartbeat", meta.compute_units_consumed);
+        Ok(())
+    }
+
+    pub fn crank(&mut self) -> Result<(), TxFailure> {
+        let payer = self.env.funded_keypair();
+        let meta = self
+            .env
+            .send(&[CrankEmissionAccounts::new().instruction()], &[&payer])?;
+        cu::record("crank_emission", meta.compute_units_consumed);
+        Ok(())
+    }
+
     pub fn config(&self) -> Config {
         self.env.program_account(&pda::config().0)
     }
@@ -67,12 +243,30 @@ impl Network {
             .collect()
     }
 
-    /// The conservation invariants, checked after every step of every test:
-    /// supply ≤ cap; supply is exactly genesis + emission (no IO is created
-    /// outside the schedule); every unit of supply sits in some token account.
+    /// Every StakeAccount and GpuListing the program holds.
+    pub fn program_state(&self) -> (Vec<(Address, StakeAccount)>, Vec<(Address, GpuListing)>) {
+        let mut stakes = Vec::new();
+        let mut listings = Vec::new();
+        for (address, account) in self.env.svm.get_program_accounts(&PROGRAM_ID) {
+            if account.lamports == 0 {
+                continue;
+            }
+            if let Ok(stake) = StakeAccount::decode(&account.data) {
+                stakes.push((address, stake));
+            } else if let Ok(listing) = GpuListing::decode(&account.data) {
+                listings.push((address, listing));
+            }
+        }
+        (stakes, listings)
+    }
+
+    /// The conservation invariants, checked after every step of every test.
     pub fn check_invariants(&self) {
         let config = self.config();
-        let supply = self.env.mint_supply(&config.io_mint);
+        let env = &self.env;
+        // Supply: ≤ cap, exactly genesis + emission (nothing else creates IO),
+        // and every unit sits in some token account.
+        let supply = env.mint_supply(&config.io_mint);
         assert!(
             supply <= SUPPLY_CAP,
             "supply {supply} exceeds the cap {SUPPLY_CAP}"
@@ -80,15 +274,88 @@ impl Network {
         assert_eq!(
             supply,
             config.genesis_supply + config.emitted,
-            "supply differs from genesis + emitted"
+            "supply != genesis + emitted"
         );
         let held: u64 = self.io_balances().iter().map(|(_, amount)| amount).sum();
         assert_eq!(
             held, supply,
             "token accounts hold {held}, supply is {supply}"
         );
+
+        // Stake vault == what the program owes stakers.
+        let (stakes, listings) = self.program_state();
+        let owed_to_stakers: u64 = stakes.iter().map(|(_, s)| s.staked + s.unbonding).sum();
+        assert_eq!(
+            env.token_balance(&config.stake_vault),
+            owed_to_stakers,
+            "stake vault != Σ stake"
+        );
+        let active: u64 = stakes.iter().map(|(_, s)| s.staked).sum();
+        assert_eq!(
+            config.total_staked, active,
+            "total_staked != Σ active stake"
+        );
+        for (address, stake) in &stakes {
+            assert!(
+                stake.locked_for_listings <= stake.staked,
+                "{address}: locked > staked"
+            );
+            let listed: Vec<_> = listings
+                .iter()
+                .filter(|(_, l)| l.owner == stake.owner)
+                .collect();
+            let locked: u64 = listed.iter().map(|(_, l)| l.stake_locked).sum();
+            assert_eq!(
+                stake.locked_for_listings, locked,
+                "{address}: locked != Σ its listings"
+            );
+            assert_eq!(
+                stake.listings as usize,
+                listed.len(),
+                "{address}: listing count"
+            );
+        }
+
+        // Rewards vault == minted emission − rewards paid, and it (plus what
+        // the schedule already released) covers every reward owed.
+        let pool = &config.rewards;
+        let rewards_vault = env.token_balance(&config.rewards_vault);
+        assert_eq!(
+            rewards_vault,
+            config.emitted - pool.claimed,
+            "rewards vault != emitted − claimed"
+        );
+        let online: u64 = listings
+            .iter()
+            .filter(|(_, l)| l.is_online())
+            .map(|(_, l)| u64::from(l.spec.gpu_count))
+            .sum();
+        assert_eq!(pool.gpus_online, online, "pool weight != Σ online GPUs");
+        let owed: u64 = listings
+            .iter()
+            .map(|(_, l)| l.rewards_accrued + l.pending_rewards(pool.acc_reward_per_gpu))
+            .sum();
+        assert!(
+            owed + pool.unallocated + pool.claimed <= pool.accounted,
+            "rewards owed {owed} + unallocated {} + claimed {} exceed accounted emission {}",
+            pool.unallocated,
+            pool.claimed,
+            pool.accounted
+        );
+        let released = emission::emitted_by(env.now() - config.emission_start);
+        assert!(pool.accounted <= released, "accounted beyond the schedule");
+        assert!(config.emitted <= released, "minted beyond the schedule");
+        for (address, listing) in &listings {
+            assert!(
+                listing.gpus_free <= listing.spec.gpu_count,
+                "{address}: free GPUs > GPUs"
+            );
+        }
     }
 }
+
+const TOKEN_ACCOUNT_LEN: usize = spl_token_interface::state::Account::LEN;
+const MINT_LEN: usize = spl_token_interface::state::Mint::LEN;
 
 impl Default for Network {
     fn default() -> Self {

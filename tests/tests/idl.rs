@@ -4,10 +4,12 @@
 
 use {
     iogrid_sdk::{
-        accounts::{Config, NetworkParams, ProgramAccount},
+        accounts::{
+            Config, GpuListing, GpuSpec, NetworkParams, ProgramAccount, RewardPool, StakeAccount,
+        },
         errors::IogridError,
-        events::{NetworkInitialized, ProgramEvent},
-        instructions::{InitializeAccounts, ALL_DISCRIMINATORS},
+        events::*,
+        instructions::*,
         Address, PROGRAM_ID,
     },
     serde_json::Value,
@@ -35,9 +37,10 @@ fn discriminator(item: &Value) -> [u8; 8] {
     bytes.try_into().expect("8 bytes")
 }
 
-/// Size of an IDL type, following `defined` types through `types`.
-fn type_size(idl: &Value, ty: &Value) -> usize {
-    match ty {
+/// Size of a fixed-size IDL type, following `defined` types through `types`;
+/// `None` for variable-size ones (options).
+fn fixed_size(idl: &Value, ty: &Value) -> Option<usize> {
+    Some(match ty {
         Value::String(s) => match s.as_str() {
             "u8" | "i8" | "bool" => 1,
             "u16" | "i16" => 2,
@@ -45,21 +48,27 @@ fn type_size(idl: &Value, ty: &Value) -> usize {
             "u64" | "i64" => 8,
             "u128" | "i128" => 16,
             "pubkey" => 32,
-            other => panic!("unsized IDL type {other}"),
+            other => panic!("unknown IDL type {other}"),
         },
+        Value::Object(o) if o.contains_key("option") => return None,
         Value::Object(o) if o.contains_key("array") => {
             let array = &o["array"];
-            type_size(idl, &array[0]) * array[1].as_u64().expect("array length") as usize
+            fixed_size(idl, &array[0])? * array[1].as_u64().expect("array length") as usize
         }
         Value::Object(o) if o.contains_key("defined") => {
             let name = o["defined"]["name"].as_str().expect("defined name");
-            fields(idl, name)
+            let sizes: Option<Vec<usize>> = fields(idl, name)
                 .iter()
-                .map(|(_, ty)| type_size(idl, ty))
-                .sum()
+                .map(|(_, ty)| fixed_size(idl, ty))
+                .collect();
+            sizes?.iter().sum()
         }
         other => panic!("unexpected IDL type {other}"),
-    }
+    })
+}
+
+fn type_size(idl: &Value, ty: &Value) -> usize {
+    fixed_size(idl, ty).unwrap_or_else(|| panic!("{ty} has no fixed size"))
 }
 
 fn fields(idl: &Value, type_name: &str) -> Vec<(String, Value)> {
@@ -125,9 +134,21 @@ fn every_instruction_discriminator_matches() {
 #[test]
 fn account_layouts_match() {
     let idl = idl();
+    for (name, disc) in [
+        (Config::NAME, Config::DISCRIMINATOR),
+        (StakeAccount::NAME, StakeAccount::DISCRIMINATOR),
+        (GpuListing::NAME, GpuListing::DISCRIMINATOR),
+    ] {
+        assert_eq!(
+            discriminator(by_name(&idl["accounts"], name)),
+            disc,
+            "{name}"
+        );
+    }
     assert_eq!(
-        discriminator(by_name(&idl["accounts"], Config::NAME)),
-        Config::DISCRIMINATOR
+        idl["accounts"].as_array().unwrap().len(),
+        3,
+        "the sdk decodes every account"
     );
     assert_layout(
         &idl,
@@ -147,12 +168,27 @@ fn account_layouts_match() {
             emitted,
             emission_start,
             last_emission,
+            total_staked,
+            rewards,
             params,
             keeper_count,
             paused,
             bump,
             version,
             reserved
+        }),
+    );
+    assert_layout(
+        &idl,
+        "RewardPool",
+        std::mem::size_of::<RewardPool>(),
+        offsets!(RewardPool {
+            acc_reward_per_gpu,
+            gpus_online,
+            accounted,
+            unallocated,
+            claimed,
+            last_update
         }),
     );
     assert_layout(
@@ -177,27 +213,98 @@ fn account_layouts_match() {
             threshold_bps
         }),
     );
+    assert_layout(
+        &idl,
+        "StakeAccount",
+        std::mem::size_of::<StakeAccount>(),
+        offsets!(StakeAccount {
+            owner,
+            staked,
+            locked_for_listings,
+            unbonding,
+            unbonding_available_at,
+            vote_locked,
+            vote_lock_until,
+            next_listing_id,
+            listings,
+            bump,
+            version,
+            padding,
+            reserved
+        }),
+    );
+    assert_layout(
+        &idl,
+        "GpuSpec",
+        std::mem::size_of::<GpuSpec>(),
+        offsets!(GpuSpec {
+            worker,
+            gpu_model,
+            price_per_gpu_hour,
+            region,
+            vram_gb,
+            gpu_count,
+            padding
+        }),
+    );
+    assert_layout(
+        &idl,
+        "GpuListing",
+        std::mem::size_of::<GpuListing>(),
+        offsets!(GpuListing {
+            owner,
+            spec,
+            id,
+            stake_locked,
+            listed_at,
+            last_heartbeat,
+            reward_debt,
+            rewards_accrued,
+            rewards_forfeited,
+            rewards_claimed,
+            jobs_completed,
+            jobs_faulted,
+            gpus_free,
+            status,
+            bump,
+            version,
+            padding,
+            reserved
+        }),
+    );
+}
+
+macro_rules! check_events {
+    ($idl:expr, $($event:ident { $($field:ident),* $(,)? })*) => {{
+        let mut count = 0;
+        $(
+            assert_eq!(discriminator(by_name(&$idl["events"], $event::NAME)), $event::DISCRIMINATOR, "{}", $event::NAME);
+            assert_layout(&$idl, $event::NAME, std::mem::size_of::<$event>(), offsets!($event { $($field),* }));
+            count += 1;
+        )*
+        assert_eq!($idl["events"].as_array().unwrap().len(), count, "the sdk decodes every event");
+    }};
 }
 
 #[test]
 fn event_layouts_match() {
     let idl = idl();
-    assert_eq!(
-        discriminator(by_name(&idl["events"], NetworkInitialized::NAME)),
-        NetworkInitialized::DISCRIMINATOR
-    );
-    assert_layout(
-        &idl,
-        "NetworkInitialized",
-        std::mem::size_of::<NetworkInitialized>(),
-        offsets!(NetworkInitialized {
-            authority,
-            io_mint,
-            distribution,
-            genesis_supply,
-            supply_cap,
-            emission_start
-        }),
+    check_events!(idl,
+        NetworkInitialized { authority, io_mint, distribution, genesis_supply, supply_cap, emission_start }
+        Staked { owner, amount, staked_after, total_staked_after }
+        UnstakeRequested { owner, amount, unbonding_after, available_at, staked_after }
+        UnstakeCancelled { owner, amount, staked_after }
+        Withdrawn { owner, destination, amount }
+        GpuListed {
+            owner, listing, worker, id, price_per_gpu_hour, stake_locked, gpus_online_after,
+            gpu_count, vram_gb, padding
+        }
+        ListingUpdated { listing, worker, price_per_gpu_hour, gpus_online_after, status, padding }
+        GpuDelisted { owner, listing, stake_unlocked, rewards_paid, rewards_forfeited, gpus_online_after }
+        RewardsClaimed { listing, destination, amount, claimed_total }
+        HeartbeatRecorded { listing, at, credited, forfeited }
+        EmissionMinted { amount, emitted_after, at }
+        ListingMarkedOffline { listing, last_heartbeat, forfeited, gpus_online_after }
     );
 }
 
@@ -242,24 +349,110 @@ fn assert_instruction_accounts(
     }
 }
 
-#[test]
-fn instruction_accounts_and_args_match() {
-    let idl = idl();
-    let accounts = InitializeAccounts::new(Address::new_unique(), Address::new_unique());
-    assert_instruction_accounts(&idl, "initialize", &accounts.named_metas());
-
-    let args = by_name(&idl["instructions"], "initialize")["args"]
+/// Asserts an instruction's arg names and that the sdk's encoding has the
+/// IDL's size (Option args are sized as encoded by the sdk).
+fn assert_args(idl: &Value, name: &str, names: &[&str], data_len: usize) {
+    let args = by_name(&idl["instructions"], name)["args"]
         .as_array()
         .unwrap()
         .clone();
     let arg_names: Vec<&str> = args.iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(arg_names, ["params", "arbiter"]);
-    let args_size: usize = args.iter().map(|a| type_size(&idl, &a["type"])).sum();
-    let ix = accounts.instruction(&NetworkParams::default(), &Address::new_unique());
+    assert_eq!(arg_names, names, "{name}: args");
+    let sizes: Option<Vec<usize>> = args.iter().map(|a| fixed_size(idl, &a["type"])).collect();
+    if let Some(sizes) = sizes {
+        assert_eq!(
+            data_len,
+            8 + sizes.iter().sum::<usize>(),
+            "{name}: encoded args size"
+        );
+    }
+}
+
+#[test]
+fn instruction_accounts_and_args_match() {
+    let idl = idl();
+    let (a, b, c) = (
+        Address::new_unique(),
+        Address::new_unique(),
+        Address::new_unique(),
+    );
+    let init = InitializeAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "initialize", &init.named_metas());
+    assert_args(
+        &idl,
+        "initialize",
+        &["params", "arbiter"],
+        init.instruction(&NetworkParams::default(), &c).data.len(),
+    );
+
+    let stake = StakeAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "stake", &stake.named_metas());
+    assert_args(&idl, "stake", &["amount"], stake.instruction(1).data.len());
+    let unstake = UnstakeAccounts::new(a);
+    assert_instruction_accounts(&idl, "request_unstake", &unstake.named_metas());
+    assert_args(
+        &idl,
+        "request_unstake",
+        &["amount"],
+        unstake.request_unstake(1).data.len(),
+    );
+    assert_instruction_accounts(&idl, "cancel_unstake", &unstake.named_metas());
+    assert_args(
+        &idl,
+        "cancel_unstake",
+        &[],
+        unstake.cancel_unstake().data.len(),
+    );
+    let withdraw = WithdrawAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "withdraw", &withdraw.named_metas());
+    assert_args(&idl, "withdraw", &[], withdraw.instruction().data.len());
+
+    let list = ListGpuAccounts::new(a, 0);
+    assert_instruction_accounts(&idl, "list_gpu", &list.named_metas());
+    let spec = GpuSpec::new(c, "A100", 40, 1, "us", 1).unwrap();
+    assert_args(
+        &idl,
+        "list_gpu",
+        &["spec"],
+        list.instruction(&spec).data.len(),
+    );
+    let update = UpdateListingAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "update_listing", &update.named_metas());
+    assert_args(
+        &idl,
+        "update_listing",
+        &["update"],
+        update.instruction(&ListingUpdate::default()).data.len(),
+    );
+    let delist = DelistAccounts::new(a, b, c);
+    assert_instruction_accounts(&idl, "delist", &delist.named_metas());
+    assert_args(&idl, "delist", &[], delist.instruction().data.len());
+    let claim = ClaimRewardsAccounts::new(a, b, c);
+    assert_instruction_accounts(&idl, "claim_rewards", &claim.named_metas());
+    assert_args(&idl, "claim_rewards", &[], claim.instruction().data.len());
+    let heartbeat = HeartbeatAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "heartbeat", &heartbeat.named_metas());
+    assert_args(&idl, "heartbeat", &[], heartbeat.instruction().data.len());
+    let crank = CrankEmissionAccounts::new();
+    assert_instruction_accounts(&idl, "crank_emission", &crank.named_metas());
+    assert_args(&idl, "crank_emission", &[], crank.instruction().data.len());
+    let offline = MarkOfflineAccounts::new(a);
+    assert_instruction_accounts(&idl, "mark_offline", &offline.named_metas());
+    assert_args(&idl, "mark_offline", &[], offline.instruction().data.len());
+
+    // Option args: the sdk's borsh encoding of ListingUpdate matches the IDL's
+    // field order (option tags then values).
+    let fields = fields(&idl, "ListingUpdate");
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["price_per_gpu_hour", "worker", "online"]);
+    let full = ListingUpdate {
+        price_per_gpu_hour: Some(1),
+        worker: Some(c),
+        online: Some(true),
+    };
     assert_eq!(
-        ix.data.len(),
-        8 + args_size,
-        "initialize args encode to the IDL's size"
+        update.instruction(&full).data.len(),
+        8 + (1 + 8) + (1 + 32) + (1 + 1)
     );
 }
 

@@ -17,6 +17,10 @@ pub const SEED_TREASURY: &[u8] = b"treasury";
 pub const SEED_REWARDS_VAULT: &[u8] = b"rewards";
 /// Pooled staked IO `["stake_vault"]`.
 pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
+/// A staker's account `["stake", owner]`.
+pub const SEED_STAKE: &[u8] = b"stake";
+/// A GPU listing `["listing", owner, id as u64 LE]`.
+pub const SEED_LISTING: &[u8] = b"listing";
 
 // ---- IO token --------------------------------------------------------------
 pub const IO_DECIMALS: u8 = 6;
@@ -30,6 +34,13 @@ pub const GENESIS_SUPPLY: u64 = 500_000_000 * IO;
 pub const EMISSION_SUPPLY: u64 = SUPPLY_CAP - GENESIS_SUPPLY;
 
 // ---- Limits ----------------------------------------------------------------
+/// Scale of the reward-per-GPU accumulator. With all 300M IO (3·10^14 base
+/// units) spread over a single GPU the accumulator reaches 3·10^18 < 2^64.
+pub const REWARD_PRECISION: u64 = 10_000;
+/// GPUs one listing may offer (a large multi-GPU server).
+pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
+/// A listing's price must keep a year of all its GPUs within u64.
+pub const PRICE_HORIZON_HOURS: u64 = 8_760;
 /// Registered keepers held in Config.
 pub const MAX_KEEPERS: usize = 8;
 /// Layout version written into every account this program creates.

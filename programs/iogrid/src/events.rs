@@ -34,3 +34,99 @@ pub struct NetworkInitialized {
     pub supply_cap: u64,
     pub emission_start: i64,
 }
+
+#[event(bytemuck)]
+pub struct Staked {
+    pub owner: Address,
+    pub amount: u64,
+    pub staked_after: u64,
+    pub total_staked_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct UnstakeRequested {
+    pub owner: Address,
+    pub amount: u64,
+    pub unbonding_after: u64,
+    pub available_at: i64,
+    pub staked_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct UnstakeCancelled {
+    pub owner: Address,
+    pub amount: u64,
+    pub staked_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct Withdrawn {
+    pub owner: Address,
+    pub destination: Address,
+    pub amount: u64,
+}
+
+#[event(bytemuck)]
+pub struct GpuListed {
+    pub owner: Address,
+    pub listing: Address,
+    pub worker: Address,
+    pub id: u64,
+    pub price_per_gpu_hour: u64,
+    pub stake_locked: u64,
+    pub gpus_online_after: u64,
+    pub gpu_count: u16,
+    pub vram_gb: u16,
+    pub _padding: [u8; 4],
+}
+
+#[event(bytemuck)]
+pub struct ListingUpdated {
+    pub listing: Address,
+    pub worker: Address,
+    pub price_per_gpu_hour: u64,
+    pub gpus_online_after: u64,
+    pub status: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct GpuDelisted {
+    pub owner: Address,
+    pub listing: Address,
+    pub stake_unlocked: u64,
+    pub rewards_paid: u64,
+    pub rewards_forfeited: u64,
+    pub gpus_online_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct RewardsClaimed {
+    pub listing: Address,
+    pub destination: Address,
+    pub amount: u64,
+    pub claimed_total: u64,
+}
+
+#[event(bytemuck)]
+pub struct HeartbeatRecorded {
+    pub listing: Address,
+    pub at: i64,
+    pub credited: u64,
+    pub forfeited: u64,
+}
+
+#[event(bytemuck)]
+pub struct EmissionMinted {
+    pub amount: u64,
+    pub emitted_after: u64,
+    pub at: i64,
+}
+
+#[event(bytemuck)]
+pub struct ListingMarkedOffline {
+    pub listing: Address,
+    pub last_heartbeat: i64,
+    pub forfeited: u64,
+    pub gpus_online_after: u64,
+}

@@ -125,6 +125,20 @@ impl anchor_lang::Space for TokenAccount {
 // Defined by the SPL Token program, so it stays out of our IDL's types.
 impl anchor_lang::IdlAccountType for TokenAccount {}
 
+/// The balance of a token account already validated as one (an
+/// `Account<TokenAccount>`), read from its view.
+pub fn token_amount(view: &AccountView) -> Result<u64, ProgramError> {
+    // SAFETY: the loaded `Account<TokenAccount>` marks the account borrowed
+    // but holds no Rust reference into it, and only the Token program writes
+    // token accounts (during CPIs, never while this slice lives).
+    let data = unsafe { view.borrow_unchecked() };
+    let bytes: [u8; 8] = data
+        .get(64..72)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(IogridError::NotTokenAccount)?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
 /// An SPL Token mint (82 bytes), read in place.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]

@@ -1,5 +1,5 @@
 use {
-    crate::{constants::*, errors::IogridError},
+    crate::{constants::*, emission, errors::IogridError, math},
     anchor_lang::prelude::*,
 };
 
@@ -88,6 +88,96 @@ impl NetworkParams {
     }
 }
 
+/// Emission rewards owed to suppliers, as a reward-per-GPU accumulator: each
+/// online GPU earns `acc_reward_per_gpu / REWARD_PRECISION` base units per
+/// unit of accumulator, so every update is O(1) whatever the number of
+/// listings. Emission is accounted by time (`emission::emitted_by`), minted
+/// lazily by `crank_emission` (or by a claim that finds the vault short).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize, IdlType)]
+pub struct RewardPool {
+    /// Σ rewards per online GPU, scaled by `REWARD_PRECISION`.
+    pub acc_reward_per_gpu: u64,
+    /// GPUs of listings that are online (Available or Busy).
+    pub gpus_online: u64,
+    /// Emission already folded into the accumulator (or set aside).
+    pub accounted: u64,
+    /// Emission that found no GPU online, plus accumulator rounding dust.
+    pub unallocated: u64,
+    /// Rewards paid out by `claim_rewards` / `delist`.
+    pub claimed: u64,
+    /// Unix time of the last accumulator update.
+    pub last_update: i64,
+}
+
+// SAFETY: repr(C), six 8-byte fields, no padding; any bit pattern is valid.
+unsafe impl bytemuck::Pod for RewardPool {}
+unsafe impl bytemuck::Zeroable for RewardPool {}
+
+impl RewardPool {
+    /// The accumulator as it stands at `now`, without writing: emission since
+    /// the last update spread over the GPUs online. Returns
+    /// `(acc, emission accounted at now, of which allocated)`.
+    pub fn accumulator_at(&self, now: i64, emission_start: i64) -> Result<(u64, u64, u64)> {
+        let elapsed = now
+            .checked_sub(emission_start)
+            .ok_or(IogridError::MathOverflow)?;
+        let accounted = emission::emitted_by(elapsed)?.max(self.accounted);
+        let fresh = accounted
+            .checked_sub(self.accounted)
+            .ok_or(IogridError::MathOverflow)?;
+        if fresh == 0 || self.gpus_online == 0 {
+            return Ok((self.acc_reward_per_gpu, accounted, 0));
+        }
+        let increment = math::mul_div_floor(fresh, REWARD_PRECISION, self.gpus_online)?;
+        let allocated = math::mul_div_floor(increment, self.gpus_online, REWARD_PRECISION)?;
+        let acc = self
+            .acc_reward_per_gpu
+            .checked_add(increment)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok((acc, accounted, allocated))
+    }
+
+    /// Folds emission up to `now` into the accumulator. Must run before any
+    /// change to `gpus_online` so past emission is split by past weight.
+    pub fn update(&mut self, now: i64, emission_start: i64) -> Result<()> {
+        if now <= self.last_update {
+            return Ok(());
+        }
+        let (acc, accounted, allocated) = self.accumulator_at(now, emission_start)?;
+        let fresh = accounted
+            .checked_sub(self.accounted)
+            .ok_or(IogridError::MathOverflow)?;
+        let set_aside = fresh
+            .checked_sub(allocated)
+            .ok_or(IogridError::MathOverflow)?;
+        self.unallocated = self
+            .unallocated
+            .checked_add(set_aside)
+            .ok_or(IogridError::MathOverflow)?;
+        self.acc_reward_per_gpu = acc;
+        self.accounted = accounted;
+        self.last_update = now;
+        Ok(())
+    }
+
+    pub fn add_gpus(&mut self, gpus: u16) -> Result<()> {
+        self.gpus_online = self
+            .gpus_online
+            .checked_add(u64::from(gpus))
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
+    pub fn remove_gpus(&mut self, gpus: u16) -> Result<()> {
+        self.gpus_online = self
+            .gpus_online
+            .checked_sub(u64::from(gpus))
+            .ok_or(IogridError::InvariantViolated)?;
+        Ok(())
+    }
+}
+
 /// The network: `["config"]`. Authority of the IO mint and pooled vaults.
 #[account]
 pub struct Config {
@@ -112,22 +202,22 @@ pub struct Config {
     pub emitted: u64,
     /// Unix time emission month 0 starts.
     pub emission_start: i64,
-    /// Unix time of the last emission crank.
+    /// Unix time of the last emission mint.
     pub last_emission: i64,
+    /// Active stake of every staker (not unbonding): governance's turnout base.
+    pub total_staked: u64,
+    pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub _reserved: [u8; 252],
+    pub _reserved: [u8; 196],
 }
 
 const _: () = assert!(core::mem::size_of::<Config>() == 832);
 
 impl Config {
-    /// Data length: 8-byte discriminator + the fields.
-    pub const SPACE: usize = 8 + core::mem::size_of::<Config>();
-
     pub fn is_keeper(&self, key: &Address) -> bool {
         self.keepers[..usize::from(self.keeper_count)].contains(key)
     }
@@ -139,12 +229,64 @@ impl Config {
             .ok_or_else(|| IogridError::MathOverflow.into())
     }
 
+    /// Emission released by the schedule at `now` and not yet minted.
+    pub fn mintable_emission(&self, now: i64) -> Result<u64> {
+        let elapsed = now
+            .checked_sub(self.emission_start)
+            .ok_or(IogridError::MathOverflow)?;
+        let due = emission::emitted_by(elapsed)?;
+        Ok(due.saturating_sub(self.emitted))
+    }
+
+    /// Records `amount` of new emission, refusing anything past the cap.
+    pub fn record_emission(&mut self, amount: u64, now: i64) -> Result<()> {
+        let emitted = self
+            .emitted
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        let minted = self
+            .genesis_supply
+            .checked_add(emitted)
+            .ok_or(IogridError::MathOverflow)?;
+        if minted > self.supply_cap || emitted > EMISSION_SUPPLY {
+            return Err(IogridError::SupplyCapExceeded.into());
+        }
+        self.emitted = emitted;
+        self.last_emission = now;
+        Ok(())
+    }
+
+    pub fn add_stake(&mut self, amount: u64) -> Result<()> {
+        self.total_staked = self
+            .total_staked
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
+    pub fn remove_stake(&mut self, amount: u64) -> Result<()> {
+        self.total_staked = self
+            .total_staked
+            .checked_sub(amount)
+            .ok_or(IogridError::InvariantViolated)?;
+        Ok(())
+    }
+
     /// The cap and the schedule's bookkeeping hold together.
     pub fn invariant(&self) -> Result<()> {
         self.params.validate()?;
         let minted = self.minted()?;
+        let rewards = &self.rewards;
+        let paid_or_set_aside = rewards
+            .claimed
+            .checked_add(rewards.unallocated)
+            .ok_or(IogridError::MathOverflow)?;
         if self.supply_cap != SUPPLY_CAP
             || minted > self.supply_cap
+            || self.emitted > EMISSION_SUPPLY
+            || rewards.accounted > EMISSION_SUPPLY
+            || paid_or_set_aside > rewards.accounted.max(self.emitted)
+            || rewards.claimed > self.emitted
             || usize::from(self.keeper_count) > MAX_KEEPERS
             || self.paused > 1
             || self.last_emission < self.emission_start

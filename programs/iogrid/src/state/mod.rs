@@ -1,3 +1,5 @@
 pub mod config;
+pub mod listing;
+pub mod stake;
 
-pub use config::*;
+pub use {config::*, listing::*, stake::*};

@@ -1,0 +1,35 @@
+use {
+    crate::{
+        events::{emit_event, UnstakeCancelled},
+        state::{Config, StakeAccount},
+    },
+    anchor_lang::prelude::*,
+};
+
+#[derive(Accounts)]
+pub struct CancelUnstake {
+    pub owner: Signer,
+    #[account(mut, seeds = [b"config"], bump)]
+    pub config: Account<Config>,
+    #[account(
+        mut,
+        seeds = [b"stake", owner.address().as_ref()],
+        bump = stake_account.bump
+    )]
+    pub stake_account: Account<StakeAccount>,
+}
+
+impl CancelUnstake {
+    pub fn cancel_unstake(&mut self) -> Result<()> {
+        let amount = self.stake_account.cancel_unstake()?;
+        self.config.add_stake(amount)?;
+        self.stake_account.invariant()?;
+        self.config.invariant()?;
+        emit_event(&UnstakeCancelled {
+            owner: *self.owner.address(),
+            amount,
+            staked_after: self.stake_account.staked,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,79 @@
+use {
+    crate::{
+        constants::ACCOUNT_VERSION,
+        events::{emit_event, GpuListed},
+        math,
+        state::{Config, GpuListing, GpuSpec, ListingStatus, StakeAccount},
+    },
+    anchor_lang::prelude::*,
+};
+
+#[derive(Accounts)]
+pub struct ListGpu {
+    #[account(mut)]
+    pub owner: Signer,
+    #[account(mut, seeds = [b"config"], bump)]
+    pub config: Account<Config>,
+    #[account(
+        mut,
+        seeds = [b"stake", owner.address().as_ref()],
+        bump = stake_account.bump
+    )]
+    pub stake_account: Account<StakeAccount>,
+    #[account(
+        init,
+        payer = owner,
+        seeds = [b"listing", owner.address().as_ref(), &stake_account.next_listing_id.to_le_bytes()],
+        bump
+    )]
+    pub listing: Account<GpuListing>,
+    pub system_program: Program<System>,
+}
+
+impl ListGpu {
+    /// Lists GPUs, locking `min_stake_per_gpu × gpu_count` of the owner's
+    /// stake; the GPUs start earning emission at once.
+    pub fn list_gpu(&mut self, spec: &GpuSpec, bump: u8) -> Result<()> {
+        spec.validate()?;
+        let now = Clock::get()?.unix_timestamp;
+        let required = math::checked_mul(
+            self.config.params.min_stake_per_gpu,
+            u64::from(spec.gpu_count),
+        )?;
+        let id = self.stake_account.lock_for_listing(required)?;
+
+        let config = &mut *self.config;
+        config.rewards.update(now, config.emission_start)?;
+        config.rewards.add_gpus(spec.gpu_count)?;
+
+        let listing = &mut *self.listing;
+        listing.owner = *self.owner.address();
+        listing.spec = *spec;
+        listing.id = id;
+        listing.stake_locked = required;
+        listing.listed_at = now;
+        listing.last_heartbeat = now;
+        listing.reward_debt = config.rewards.acc_reward_per_gpu;
+        listing.gpus_free = spec.gpu_count;
+        listing.set_status(ListingStatus::Available);
+        listing.bump = bump;
+        listing.version = ACCOUNT_VERSION;
+
+        self.listing.invariant()?;
+        self.stake_account.invariant()?;
+        self.config.invariant()?;
+        emit_event(&GpuListed {
+            owner: *self.owner.address(),
+            listing: *self.listing.address(),
+            worker: spec.worker,
+            id,
+            price_per_gpu_hour: spec.price_per_gpu_hour,
+            stake_locked: required,
+            gpus_online_after: self.config.rewards.gpus_online,
+            gpu_count: spec.gpu_count,
+            vram_gb: spec.vram_gb,
+            _padding: [0; 4],
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,47 @@
+use {
+    crate::{
+        errors::IogridError,
+        events::{emit_event, HeartbeatRecorded},
+        state::{Config, GpuListing},
+    },
+    anchor_lang::prelude::*,
+};
+
+/// Sent by every online worker every `heartbeat_interval_secs`, so it is
+/// kept cheap: Config is read-only (no write lock shared by all workers), and
+/// the listing needs no PDA derivation — it is program-owned, and the
+/// signature of its stored worker key is the authorization.
+#[derive(Accounts)]
+pub struct Heartbeat {
+    pub worker: Signer,
+    #[account(seeds = [b"config"], bump)]
+    pub config: Account<Config>,
+    #[account(
+        mut,
+        constraint = listing.spec.worker == *worker.address() @ IogridError::NotListingWorker
+    )]
+    pub listing: Account<GpuListing>,
+}
+
+impl Heartbeat {
+    /// Records that the worker is alive and settles its rewards: credited
+    /// if the previous beat was within the timeout, forfeited if not.
+    pub fn heartbeat(&mut self) -> Result<()> {
+        if !self.listing.is_online() {
+            return Err(IogridError::ListingOffline.into());
+        }
+        let now = Clock::get()?.unix_timestamp;
+        let config = &*self.config;
+        let (acc, _, _) = config.rewards.accumulator_at(now, config.emission_start)?;
+        let timeout = config.params.heartbeat_timeout_secs;
+        let (credited, forfeited) = self.listing.settle(acc, now, timeout)?;
+        self.listing.last_heartbeat = now;
+        emit_event(&HeartbeatRecorded {
+            listing: *self.listing.address(),
+            at: now,
+            credited,
+            forfeited,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,3 @@
+pub mod heartbeat;
+
+pub use heartbeat::*;

@@ -1,0 +1,244 @@
+use {
+    crate::{constants::*, errors::IogridError, math},
+    anchor_lang::prelude::*,
+};
+
+/// Where a listing stands. Stored as a `u8` in [`GpuListing::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ListingStatus {
+    /// Online, every GPU free.
+    Available = 0,
+    /// Online, some GPUs assigned to jobs.
+    Busy = 1,
+    /// Not taking jobs and not earning emission.
+    Offline = 2,
+}
+
+impl ListingStatus {
+    pub fn from_u8(value: u8) -> Result<Self> {
+        match value {
+            0 => Ok(Self::Available),
+            1 => Ok(Self::Busy),
+            2 => Ok(Self::Offline),
+            _ => Err(IogridError::InvariantViolated.into()),
+        }
+    }
+}
+
+/// What `list_gpu` creates; also its instruction argument.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize, IdlType)]
+pub struct GpuSpec {
+    /// Ed25519 key of the worker node: it signs heartbeats and proofs.
+    pub worker: Address,
+    /// GPU model, ASCII, zero-padded (e.g. `H100-80GB`).
+    pub gpu_model: [u8; 16],
+    /// Price per GPU-hour in IO base units.
+    pub price_per_gpu_hour: u64,
+    /// Region code, ASCII, zero-padded (e.g. `eu-west`).
+    pub region: [u8; 8],
+    pub vram_gb: u16,
+    pub gpu_count: u16,
+    pub _padding: [u8; 4],
+}
+
+// SAFETY: repr(C), 72 bytes without padding (asserted); any bit pattern valid.
+unsafe impl bytemuck::Pod for GpuSpec {}
+unsafe impl bytemuck::Zeroable for GpuSpec {}
+const _: () = assert!(core::mem::size_of::<GpuSpec>() == 72);
+
+impl GpuSpec {
+    pub fn validate(&self) -> Result<()> {
+        if self.gpu_count == 0 || self.gpu_count > MAX_GPUS_PER_LISTING {
+            return Err(IogridError::InvalidGpuCount.into());
+        }
+        if self.vram_gb == 0 || self.gpu_model[0] == 0 || self.price_per_gpu_hour == 0 {
+            return Err(IogridError::InvalidListing.into());
+        }
+        if self.worker == Address::default() {
+            return Err(IogridError::InvalidListing.into());
+        }
+        // A year of every GPU at this price must be payable in u64, so no job
+        // on this listing can overflow its escrow or payout math.
+        math::checked_mul3(
+            self.price_per_gpu_hour,
+            u64::from(self.gpu_count),
+            PRICE_HORIZON_HOURS,
+        )?;
+        Ok(())
+    }
+}
+
+/// A supplier's GPUs: `["listing", owner, id]`.
+#[account]
+pub struct GpuListing {
+    pub owner: Address,
+    pub spec: GpuSpec,
+    pub id: u64,
+    /// Stake locked in the owner's StakeAccount while this listing exists.
+    pub stake_locked: u64,
+    pub listed_at: i64,
+    /// Unix time of the worker's last heartbeat (or of coming online).
+    pub last_heartbeat: i64,
+    /// Reward accumulator at the last settlement.
+    pub reward_debt: u64,
+    /// Rewards settled and not yet claimed.
+    pub rewards_accrued: u64,
+    /// Rewards lost to silences longer than the heartbeat timeout.
+    pub rewards_forfeited: u64,
+    pub rewards_claimed: u64,
+    pub jobs_completed: u32,
+    pub jobs_faulted: u32,
+    /// GPUs not assigned to a job.
+    pub gpus_free: u16,
+    pub status: u8,
+    pub bump: u8,
+    pub version: u8,
+    pub _padding: [u8; 3],
+    pub _reserved: [u8; 64],
+}
+
+impl GpuListing {
+    pub fn status(&self) -> Result<ListingStatus> {
+        ListingStatus::from_u8(self.status)
+    }
+
+    pub fn is_online(&self) -> bool {
+        matches!(
+            self.status(),
+            Ok(ListingStatus::Available | ListingStatus::Busy)
+        )
+    }
+
+    /// GPUs counted in the reward pool's weight.
+    pub fn online_gpus(&self) -> u16 {
+        if self.is_online() {
+            self.spec.gpu_count
+        } else {
+            0
+        }
+    }
+
+    pub fn has_running_jobs(&self) -> bool {
+        self.gpus_free < self.spec.gpu_count
+    }
+
+    /// Silent for longer than the timeout: provably not alive.
+    pub fn is_stale(&self, now: i64, timeout_secs: u32) -> bool {
+        now.saturating_sub(self.last_heartbeat) > i64::from(timeout_secs)
+    }
+
+    /// Rewards earned since the last settlement at accumulator `acc`.
+    pub fn pending_rewards(&self, acc: u64) -> Result<u64> {
+        let delta = acc
+            .checked_sub(self.reward_debt)
+            .ok_or(IogridError::InvariantViolated)?;
+        Ok(math::mul_div_floor(
+            u64::from(self.online_gpus()),
+            delta,
+            REWARD_PRECISION,
+        )?)
+    }
+
+    /// Settles rewards up to `acc`: credited if the worker kept heartbeating,
+    /// forfeited if it went silent past the timeout (it cannot prove it was
+    /// alive for that time). Returns `(credited, forfeited)`.
+    pub fn settle(&mut self, acc: u64, now: i64, timeout_secs: u32) -> Result<(u64, u64)> {
+        let pending = self.pending_rewards(acc)?;
+        self.reward_debt = acc;
+        if pending == 0 {
+            return Ok((0, 0));
+        }
+        if self.is_stale(now, timeout_secs) {
+            self.rewards_forfeited = self
+                .rewards_forfeited
+                .checked_add(pending)
+                .ok_or(IogridError::MathOverflow)?;
+            return Ok((0, pending));
+        }
+        self.rewards_accrued = self
+            .rewards_accrued
+            .checked_add(pending)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok((pending, 0))
+    }
+
+    /// Hands out the accrued rewards for payment.
+    pub fn take_rewards(&mut self) -> Result<u64> {
+        let amount = self.rewards_accrued;
+        self.rewards_accrued = 0;
+        self.rewards_claimed = self
+            .rewards_claimed
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(amount)
+    }
+
+    pub fn set_status(&mut self, status: ListingStatus) {
+        self.status = status as u8;
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        let status = self.status()?;
+        let busy = self.has_running_jobs();
+        if self.gpus_free > self.spec.gpu_count
+            || (status == ListingStatus::Busy) != busy
+            || self.spec.gpu_count == 0
+        {
+            return Err(IogridError::InvariantViolated.into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use {super::*, bytemuck::Zeroable};
+
+    fn listing(gpus: u16) -> GpuListing {
+        let mut l = GpuListing::zeroed();
+        l.spec.gpu_count = gpus;
+        l.gpus_free = gpus;
+        l.last_heartbeat = 1_000;
+        l
+    }
+
+    #[test]
+    fn settlement_credits_a_live_worker() {
+        let mut l = listing(4);
+        // 2.5 base units per GPU accumulated → 10 for four GPUs.
+        assert_eq!(l.settle(25_000, 1_100, 300), Ok((10, 0)));
+        assert_eq!((l.rewards_accrued, l.reward_debt), (10, 25_000));
+        assert_eq!(l.take_rewards(), Ok(10));
+        assert_eq!((l.rewards_accrued, l.rewards_claimed), (0, 10));
+    }
+
+    #[test]
+    fn settlement_forfeits_after_a_silence() {
+        let mut l = listing(2);
+        assert_eq!(l.settle(50_000, 1_301, 300), Ok((0, 10)));
+        assert_eq!((l.rewards_accrued, l.rewards_forfeited), (0, 10));
+    }
+
+    #[test]
+    fn offline_listings_earn_nothing() {
+        let mut l = listing(8);
+        l.set_status(ListingStatus::Offline);
+        assert_eq!(l.online_gpus(), 0);
+        assert_eq!(l.settle(1_000_000, 1_001, 300), Ok((0, 0)));
+    }
+
+    #[test]
+    fn invariant_ties_busy_to_assigned_gpus() {
+        let mut l = listing(4);
+        l.invariant().unwrap();
+        l.gpus_free = 3;
+        assert!(l.invariant().is_err());
+        l.set_status(ListingStatus::Busy);
+        l.invariant().unwrap();
+        l.gpus_free = 5;
+        assert!(l.invariant().is_err());
+    }
+}
