@@ -18,6 +18,9 @@ use {
     solana_signer::Signer,
 };
 
+/// A program account with its address.
+pub type Keyed<T> = (Address, T);
+
 /// A supplier: a wallet, its IO account and its worker node's key.
 pub struct Supplier {
     pub owner: Keypair,
@@ -166,7 +169,11 @@ impl Network {
         let (owner, tokens) = self.user_with_io(io);
         // The worker pays its own heartbeat fees.
         let worker = self.env.funded_keypair();
-        let supplier = Supplier { owner, tokens, worker };
+        let supplier = Supplier {
+            owner,
+            tokens,
+            worker,
+        };
         if io > 0 {
             let ix = StakeAccounts::new(supplier.owner.pubkey(), tokens).instruction(io);
             self.env.send_ok("stake", ix, &[&supplier.owner]);
@@ -242,7 +249,7 @@ impl Network {
     }
 
     /// Every StakeAccount and GpuListing the program holds.
-    pub fn program_state(&self) -> (Vec<(Address, StakeAccount)>, Vec<(Address, GpuListing)>) {
+    pub fn program_state(&self) -> (Vec<Keyed<StakeAccount>>, Vec<Keyed<GpuListing>>) {
         let mut stakes = Vec::new();
         let mut listings = Vec::new();
         for (address, account) in self.env.svm.get_program_accounts(&PROGRAM_ID) {

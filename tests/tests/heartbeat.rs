@@ -6,7 +6,9 @@ use {
         constants::IO,
         errors::{IogridError, ProgramFailure},
         events::{find_events, HeartbeatRecorded},
-        instructions::{HeartbeatAccounts, ListingUpdate, MarkOfflineAccounts, UpdateListingAccounts},
+        instructions::{
+            HeartbeatAccounts, ListingUpdate, MarkOfflineAccounts, UpdateListingAccounts,
+        },
         Address,
     },
     iogrid_tests::fixtures::Network,
@@ -35,7 +37,10 @@ fn test_heartbeat() {
     let minute = iogrid_sdk::emission::emitted_by(60);
     assert!(state.rewards_accrued <= minute && minute - state.rewards_accrued <= 2);
     let event = find_events::<HeartbeatRecorded>(&meta.logs)[0];
-    assert_eq!((event.listing, event.credited, event.forfeited), (listing, state.rewards_accrued, 0));
+    assert_eq!(
+        (event.listing, event.credited, event.forfeited),
+        (listing, state.rewards_accrued, 0)
+    );
 }
 
 #[test]
@@ -78,8 +83,14 @@ fn test_heartbeat_with_substituted_config_error() {
     let fake_config = Address::new_unique();
     net.env.svm.set_account(fake_config, copy).unwrap();
     accounts.config = fake_config;
-    let failure = net.env.send_err(accounts.instruction(), &[&supplier.worker]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::InvalidSeeds), "{failure}");
+    let failure = net
+        .env
+        .send_err(accounts.instruction(), &[&supplier.worker]);
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -94,20 +105,35 @@ fn test_heartbeat_with_forged_listing_error() {
     net.env.svm.set_account(forged_address, forged).unwrap();
     let ix = HeartbeatAccounts::new(supplier.worker.pubkey(), forged_address).instruction();
     let failure = net.env.send_err(ix, &[&supplier.worker]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::IllegalOwner), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::IllegalOwner),
+        "{failure}"
+    );
     // Program-owned accounts of other types in its place: too small, or of
     // the right size with another discriminator.
-    let ix = HeartbeatAccounts::new(supplier.worker.pubkey(), iogrid_sdk::pda::stake(&supplier.owner.pubkey()).0)
-        .instruction();
+    let ix = HeartbeatAccounts::new(
+        supplier.worker.pubkey(),
+        iogrid_sdk::pda::stake(&supplier.owner.pubkey()).0,
+    )
+    .instruction();
     let failure = net.env.send_err(ix, &[&supplier.worker]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::AccountDataTooSmall), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::AccountDataTooSmall),
+        "{failure}"
+    );
     let mut other_type = net.env.account(&listing).unwrap();
     other_type.data[..8].copy_from_slice(&iogrid_sdk::accounts::StakeAccount::DISCRIMINATOR);
     let other_address = Address::new_unique();
     net.env.svm.set_account(other_address, other_type).unwrap();
     let ix = HeartbeatAccounts::new(supplier.worker.pubkey(), other_address).instruction();
     let failure = net.env.send_err(ix, &[&supplier.worker]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::InvalidAccountData), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::InvalidAccountData),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -115,9 +141,13 @@ fn test_heartbeat_on_offline_listing_error() {
     let mut net = Network::new();
     let supplier = net.supplier(1_000 * IO);
     let listing = net.list(&supplier, 1, IO).unwrap();
-    let offline = ListingUpdate { online: Some(false), ..Default::default() };
+    let offline = ListingUpdate {
+        online: Some(false),
+        ..Default::default()
+    };
     let ix = UpdateListingAccounts::new(supplier.owner.pubkey(), listing).instruction(&offline);
-    net.env.send_ok("update_listing (offline)", ix, &[&supplier.owner]);
+    net.env
+        .send_ok("update_listing (offline)", ix, &[&supplier.owner]);
     let failure = net.heartbeat(&supplier, &listing).unwrap_err().failure;
     assert_eq!(failure, iogrid(IogridError::ListingOffline), "{failure}");
 }
@@ -143,15 +173,24 @@ fn test_mark_offline() {
     let listing = net.list(&supplier, 3, IO).unwrap();
     net.env.advance_clock(TIMEOUT + 1);
     let keeper = net.env.funded_keypair();
-    let meta = net.env.send_ok("mark_offline", MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
+    let meta = net.env.send_ok(
+        "mark_offline",
+        MarkOfflineAccounts::new(listing).instruction(),
+        &[&keeper],
+    );
     net.check_invariants();
     let state = net.listing(&listing);
     assert_eq!(state.status(), ListingStatus::Offline);
     assert_eq!(net.config().rewards.gpus_online, 0);
     assert!(state.rewards_forfeited > 0 && state.rewards_accrued == 0);
-    assert_eq!(find_events::<iogrid_sdk::events::ListingMarkedOffline>(&meta.logs).len(), 1);
+    assert_eq!(
+        find_events::<iogrid_sdk::events::ListingMarkedOffline>(&meta.logs).len(),
+        1
+    );
     // Twice is refused.
-    let failure = net.env.send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
+    let failure = net
+        .env
+        .send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
     assert_eq!(failure, iogrid(IogridError::ListingOffline), "{failure}");
 }
 
@@ -162,12 +201,16 @@ fn test_mark_offline_on_live_listing_error() {
     let listing = net.list(&supplier, 1, IO).unwrap();
     net.env.advance_clock(TIMEOUT);
     let keeper = net.env.funded_keypair();
-    let failure = net.env.send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
+    let failure = net
+        .env
+        .send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
     assert_eq!(failure, iogrid(IogridError::ListingNotStale), "{failure}");
     net.env.advance_clock(TIMEOUT - 10);
     net.heartbeat(&supplier, &listing).unwrap();
     net.env.advance_clock(TIMEOUT);
-    let failure = net.env.send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
+    let failure = net
+        .env
+        .send_err(MarkOfflineAccounts::new(listing).instruction(), &[&keeper]);
     assert_eq!(failure, iogrid(IogridError::ListingNotStale), "{failure}");
     net.check_invariants();
 }

@@ -6,7 +6,10 @@ use {
         constants::IO,
         errors::{IogridError, ProgramFailure},
         events::{find_events, GpuListed},
-        instructions::{DelistAccounts, HeartbeatAccounts, ListGpuAccounts, ListingUpdate, UpdateListingAccounts},
+        instructions::{
+            DelistAccounts, HeartbeatAccounts, ListGpuAccounts, ListingUpdate,
+            UpdateListingAccounts,
+        },
         pda, Address,
     },
     iogrid_tests::fixtures::{Network, Supplier},
@@ -31,21 +34,39 @@ fn test_list_gpu() {
     let owner = supplier.owner.pubkey();
     let accounts = ListGpuAccounts::new(owner, 0);
     let spec = Network::spec(&supplier.worker.pubkey(), 8, 2 * IO);
-    let meta = net.env.send_ok("list_gpu", accounts.instruction(&spec), &[&supplier.owner]);
+    let meta = net
+        .env
+        .send_ok("list_gpu", accounts.instruction(&spec), &[&supplier.owner]);
     net.check_invariants();
 
     let listing = net.listing(&accounts.listing);
     assert_eq!((listing.owner, listing.id, listing.spec), (owner, 0, spec));
     assert_eq!(listing.stake_locked, 800 * IO, "100 IO per GPU × 8");
-    assert_eq!((listing.gpus_free, listing.status()), (8, ListingStatus::Available));
+    assert_eq!(
+        (listing.gpus_free, listing.status()),
+        (8, ListingStatus::Available)
+    );
     assert_eq!(listing.last_heartbeat, net.env.now());
     assert_eq!(listing.bump, pda::listing(&owner, 0).1);
-    assert_eq!((listing.spec.model(), listing.spec.region_code()), ("H100-80GB".into(), "eu-west".into()));
+    assert_eq!(
+        (listing.spec.model(), listing.spec.region_code()),
+        ("H100-80GB".into(), "eu-west".into())
+    );
     let stake = net.stake_account(&owner);
-    assert_eq!((stake.locked_for_listings, stake.listings, stake.next_listing_id), (800 * IO, 1, 1));
+    assert_eq!(
+        (
+            stake.locked_for_listings,
+            stake.listings,
+            stake.next_listing_id
+        ),
+        (800 * IO, 1, 1)
+    );
     assert_eq!(net.config().rewards.gpus_online, 8);
     let event = find_events::<GpuListed>(&meta.logs)[0];
-    assert_eq!((event.listing, event.gpu_count, event.stake_locked), (accounts.listing, 8, 800 * IO));
+    assert_eq!(
+        (event.listing, event.gpu_count, event.stake_locked),
+        (accounts.listing, 8, 800 * IO)
+    );
 
     // A second listing gets the next id.
     let second = net.list(&supplier, 2, IO).unwrap();
@@ -57,11 +78,19 @@ fn test_list_gpu() {
 fn test_list_gpu_with_insufficient_stake_error() {
     let mut net = Network::new();
     let supplier = net.supplier(799 * IO);
-    let failure = list_err(&mut net, &supplier, &Network::spec(&supplier.worker.pubkey(), 8, IO));
+    let failure = list_err(
+        &mut net,
+        &supplier,
+        &Network::spec(&supplier.worker.pubkey(), 8, IO),
+    );
     assert_eq!(failure, iogrid(IogridError::InsufficientStake), "{failure}");
     // The stake that is there backs 7 GPUs, not 8.
     net.list(&supplier, 7, IO).unwrap();
-    let failure = list_err(&mut net, &supplier, &Network::spec(&supplier.worker.pubkey(), 1, IO));
+    let failure = list_err(
+        &mut net,
+        &supplier,
+        &Network::spec(&supplier.worker.pubkey(), 1, IO),
+    );
     assert_eq!(failure, iogrid(IogridError::InsufficientStake), "{failure}");
     net.check_invariants();
 }
@@ -71,9 +100,16 @@ fn test_list_gpu_without_stake_account_error() {
     let mut net = Network::new();
     let (user, _) = net.user_with_io(0);
     let spec = Network::spec(&Address::new_unique(), 1, IO);
-    let failure = net.env.send_err(ListGpuAccounts::new(user.pubkey(), 0).instruction(&spec), &[&user]);
+    let failure = net.env.send_err(
+        ListGpuAccounts::new(user.pubkey(), 0).instruction(&spec),
+        &[&user],
+    );
     // No StakeAccount: the empty address holds no data to load.
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::AccountDataTooSmall), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::AccountDataTooSmall),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -83,10 +119,22 @@ fn test_list_gpu_with_invalid_spec_error() {
     let worker = supplier.worker.pubkey();
     let cases = [
         (Network::spec(&worker, 0, IO), IogridError::InvalidGpuCount),
-        (Network::spec(&worker, 1_025, IO), IogridError::InvalidGpuCount),
+        (
+            Network::spec(&worker, 1_025, IO),
+            IogridError::InvalidGpuCount,
+        ),
         (Network::spec(&worker, 1, 0), IogridError::InvalidListing),
-        (Network::spec(&Address::default(), 1, IO), IogridError::InvalidListing),
-        (GpuSpec { vram_gb: 0, ..Network::spec(&worker, 1, IO) }, IogridError::InvalidListing),
+        (
+            Network::spec(&Address::default(), 1, IO),
+            IogridError::InvalidListing,
+        ),
+        (
+            GpuSpec {
+                vram_gb: 0,
+                ..Network::spec(&worker, 1, IO)
+            },
+            IogridError::InvalidListing,
+        ),
     ];
     for (spec, error) in cases {
         let failure = list_err(&mut net, &supplier, &spec);
@@ -101,7 +149,11 @@ fn test_list_gpu_with_overflowing_price_error() {
     let mut net = Network::new();
     let supplier = net.supplier(100_000 * IO);
     let price = u64::MAX / 8_760 / 64 + 1;
-    let failure = list_err(&mut net, &supplier, &Network::spec(&supplier.worker.pubkey(), 64, price));
+    let failure = list_err(
+        &mut net,
+        &supplier,
+        &Network::spec(&supplier.worker.pubkey(), 64, price),
+    );
     assert_eq!(failure, iogrid(IogridError::MathOverflow), "{failure}");
     // One base unit less fits.
     net.list(&supplier, 64, price - 1).unwrap();
@@ -117,8 +169,14 @@ fn test_list_gpu_reusing_an_existing_listing_error() {
     let mut accounts = ListGpuAccounts::new(supplier.owner.pubkey(), 1);
     accounts.listing = first;
     let spec = Network::spec(&supplier.worker.pubkey(), 1, IO);
-    let failure = net.env.send_err(accounts.instruction(&spec), &[&supplier.owner]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::InvalidSeeds), "{failure}");
+    let failure = net
+        .env
+        .send_err(accounts.instruction(&spec), &[&supplier.owner]);
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
+        "{failure}"
+    );
     net.check_invariants();
 }
 
@@ -130,8 +188,14 @@ fn test_list_gpu_for_another_users_stake_error() {
     let mut accounts = ListGpuAccounts::new(attacker.owner.pubkey(), 0);
     accounts.stake_account = pda::stake(&victim.owner.pubkey()).0;
     let spec = Network::spec(&attacker.worker.pubkey(), 1, IO);
-    let failure = net.env.send_err(accounts.instruction(&spec), &[&attacker.owner]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::InvalidSeeds), "{failure}");
+    let failure = net
+        .env
+        .send_err(accounts.instruction(&spec), &[&attacker.owner]);
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
+        "{failure}"
+    );
     net.check_invariants();
 }
 
@@ -147,10 +211,17 @@ fn test_update_listing() {
         worker: Some(new_worker.pubkey()),
         online: None,
     };
-    net.env.send_ok("update_listing", accounts.instruction(&update), &[&supplier.owner]);
+    net.env.send_ok(
+        "update_listing",
+        accounts.instruction(&update),
+        &[&supplier.owner],
+    );
     net.check_invariants();
     let state = net.listing(&listing);
-    assert_eq!((state.spec.price_per_gpu_hour, state.spec.worker), (3 * IO, new_worker.pubkey()));
+    assert_eq!(
+        (state.spec.price_per_gpu_hour, state.spec.worker),
+        (3 * IO, new_worker.pubkey())
+    );
     // The old worker key no longer heartbeats; the new one does.
     let failure = net.heartbeat(&supplier, &listing).unwrap_err().failure;
     assert_eq!(failure, iogrid(IogridError::NotListingWorker), "{failure}");
@@ -158,18 +229,52 @@ fn test_update_listing() {
     net.env.send_ok("heartbeat", ix, &[&new_worker]);
 
     // Offline leaves the reward pool; online rejoins it.
-    let offline = ListingUpdate { online: Some(false), ..Default::default() };
-    net.env.send_ok("update_listing (offline)", accounts.instruction(&offline), &[&supplier.owner]);
+    let offline = ListingUpdate {
+        online: Some(false),
+        ..Default::default()
+    };
+    net.env.send_ok(
+        "update_listing (offline)",
+        accounts.instruction(&offline),
+        &[&supplier.owner],
+    );
     net.check_invariants();
-    assert_eq!((net.listing(&listing).status(), net.config().rewards.gpus_online), (ListingStatus::Offline, 0));
-    let failure = net.env.send_err(accounts.instruction(&offline), &[&supplier.owner]);
+    assert_eq!(
+        (
+            net.listing(&listing).status(),
+            net.config().rewards.gpus_online
+        ),
+        (ListingStatus::Offline, 0)
+    );
+    let failure = net
+        .env
+        .send_err(accounts.instruction(&offline), &[&supplier.owner]);
     assert_eq!(failure, iogrid(IogridError::ListingOffline), "{failure}");
-    let online = ListingUpdate { online: Some(true), ..Default::default() };
-    net.env.send_ok("update_listing (online)", accounts.instruction(&online), &[&supplier.owner]);
+    let online = ListingUpdate {
+        online: Some(true),
+        ..Default::default()
+    };
+    net.env.send_ok(
+        "update_listing (online)",
+        accounts.instruction(&online),
+        &[&supplier.owner],
+    );
     net.check_invariants();
-    assert_eq!((net.listing(&listing).status(), net.config().rewards.gpus_online), (ListingStatus::Available, 4));
-    let failure = net.env.send_err(accounts.instruction(&online), &[&supplier.owner]);
-    assert_eq!(failure, iogrid(IogridError::ListingAlreadyOnline), "{failure}");
+    assert_eq!(
+        (
+            net.listing(&listing).status(),
+            net.config().rewards.gpus_online
+        ),
+        (ListingStatus::Available, 4)
+    );
+    let failure = net
+        .env
+        .send_err(accounts.instruction(&online), &[&supplier.owner]);
+    assert_eq!(
+        failure,
+        iogrid(IogridError::ListingAlreadyOnline),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -178,7 +283,10 @@ fn test_update_listing_with_wrong_owner_error() {
     let supplier = net.supplier(1_000 * IO);
     let listing = net.list(&supplier, 4, IO).unwrap();
     let intruder = net.env.funded_keypair();
-    let update = ListingUpdate { price_per_gpu_hour: Some(1), ..Default::default() };
+    let update = ListingUpdate {
+        price_per_gpu_hour: Some(1),
+        ..Default::default()
+    };
     let ix = UpdateListingAccounts::new(intruder.pubkey(), listing).instruction(&update);
     let failure = net.env.send_err(ix, &[&intruder]);
     assert_eq!(failure, iogrid(IogridError::NotListingOwner), "{failure}");
@@ -190,7 +298,10 @@ fn test_update_listing_with_zero_price_error() {
     let mut net = Network::new();
     let supplier = net.supplier(1_000 * IO);
     let listing = net.list(&supplier, 1, IO).unwrap();
-    let update = ListingUpdate { price_per_gpu_hour: Some(0), ..Default::default() };
+    let update = ListingUpdate {
+        price_per_gpu_hour: Some(0),
+        ..Default::default()
+    };
     let ix = UpdateListingAccounts::new(supplier.owner.pubkey(), listing).instruction(&update);
     let failure = net.env.send_err(ix, &[&supplier.owner]);
     assert_eq!(failure, iogrid(IogridError::InvalidListing), "{failure}");
@@ -212,7 +323,10 @@ fn test_delist() {
 
     assert!(net.env.account(&listing).is_none(), "the listing is closed");
     let stake = net.stake_account(&owner);
-    assert_eq!((stake.locked_for_listings, stake.listings, stake.staked), (0, 0, 1_000 * IO));
+    assert_eq!(
+        (stake.locked_for_listings, stake.listings, stake.staked),
+        (0, 0, 1_000 * IO)
+    );
     assert_eq!(net.config().rewards.gpus_online, 0);
     // The rent came back (minus the fee of this transaction).
     let lamports_after = net.env.svm.get_balance(&owner).unwrap();
@@ -221,13 +335,24 @@ fn test_delist() {
     // less rounding, was paid to the owner.
     let minute = iogrid_sdk::emission::emitted_by(60);
     let paid = net.env.token_balance(&supplier.tokens);
-    assert!(paid <= minute && minute - paid <= 4, "paid {paid} of {minute}");
+    assert!(
+        paid <= minute && minute - paid <= 4,
+        "paid {paid} of {minute}"
+    );
 
     // The closed account cannot be used again: it holds no data.
     let failure = net.env.send_err(ix, &[&supplier.owner]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::AccountDataTooSmall), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::AccountDataTooSmall),
+        "{failure}"
+    );
     let failure = net.heartbeat(&supplier, &listing).unwrap_err().failure;
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::AccountDataTooSmall), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::AccountDataTooSmall),
+        "{failure}"
+    );
     net.check_invariants();
 }
 
@@ -243,7 +368,11 @@ fn test_delist_with_wrong_owner_error() {
     let mut accounts = DelistAccounts::new(thief.owner.pubkey(), listing, thief.tokens);
     accounts.stake_account = pda::stake(&supplier.owner.pubkey()).0;
     let failure = net.env.send_err(accounts.instruction(), &[&thief.owner]);
-    assert_eq!(failure, ProgramFailure::Instruction(InstructionError::InvalidSeeds), "{failure}");
+    assert_eq!(
+        failure,
+        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
+        "{failure}"
+    );
     assert!(net.env.account(&listing).is_some());
     net.check_invariants();
 }

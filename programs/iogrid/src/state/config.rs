@@ -102,7 +102,7 @@ pub struct RewardPool {
     pub gpus_online: u64,
     /// Emission already folded into the accumulator (or set aside).
     pub accounted: u64,
-    /// Emission that found no GPU online, plus accumulator rounding dust.
+    /// Emission released while no GPU was online: nobody's reward.
     pub unallocated: u64,
     /// Rewards paid out by `claim_rewards` / `delist`.
     pub claimed: u64,
@@ -115,10 +115,9 @@ unsafe impl bytemuck::Pod for RewardPool {}
 unsafe impl bytemuck::Zeroable for RewardPool {}
 
 impl RewardPool {
-    /// The accumulator as it stands at `now`, without writing: emission since
-    /// the last update spread over the GPUs online. Returns
-    /// `(acc, emission accounted at now, of which allocated)`.
-    pub fn accumulator_at(&self, now: i64, emission_start: i64) -> Result<(u64, u64, u64)> {
+    /// Emission the schedule has released by `now` (never less than what is
+    /// already accounted) and the part of it not yet in the accumulator.
+    fn fresh_emission(&self, now: i64, emission_start: i64) -> Result<(u64, u64)> {
         let elapsed = now
             .checked_sub(emission_start)
             .ok_or(IogridError::MathOverflow)?;
@@ -126,36 +125,53 @@ impl RewardPool {
         let fresh = accounted
             .checked_sub(self.accounted)
             .ok_or(IogridError::MathOverflow)?;
+        Ok((accounted, fresh))
+    }
+
+    fn increment_for(&self, fresh: u64) -> Result<u64> {
         if fresh == 0 || self.gpus_online == 0 {
-            return Ok((self.acc_reward_per_gpu, accounted, 0));
+            return Ok(0);
         }
-        let increment = math::mul_div_floor(fresh, REWARD_PRECISION, self.gpus_online)?;
-        let allocated = math::mul_div_floor(increment, self.gpus_online, REWARD_PRECISION)?;
-        let acc = self
+        Ok(math::mul_div_floor(
+            fresh,
+            REWARD_PRECISION,
+            self.gpus_online,
+        )?)
+    }
+
+    /// The accumulator as it stands at `now`, without writing: what
+    /// `update(now)` would store. The heartbeat settles against it so Config
+    /// stays read-only there.
+    pub fn accumulator_at(&self, now: i64, emission_start: i64) -> Result<u64> {
+        let (_, fresh) = self.fresh_emission(now, emission_start)?;
+        let increment = self.increment_for(fresh)?;
+        Ok(self
             .acc_reward_per_gpu
             .checked_add(increment)
-            .ok_or(IogridError::MathOverflow)?;
-        Ok((acc, accounted, allocated))
+            .ok_or(IogridError::MathOverflow)?)
     }
 
     /// Folds emission up to `now` into the accumulator. Must run before any
     /// change to `gpus_online` so past emission is split by past weight.
+    /// Emission released while no GPU is online is set aside as unallocated.
+    /// (Each update rounds the per-GPU increment down; listings settle with
+    /// their own rounding, so the sub-unit dust is not tracked per update.)
     pub fn update(&mut self, now: i64, emission_start: i64) -> Result<()> {
         if now <= self.last_update {
             return Ok(());
         }
-        let (acc, accounted, allocated) = self.accumulator_at(now, emission_start)?;
-        let fresh = accounted
-            .checked_sub(self.accounted)
+        let (accounted, fresh) = self.fresh_emission(now, emission_start)?;
+        if self.gpus_online == 0 {
+            self.unallocated = self
+                .unallocated
+                .checked_add(fresh)
+                .ok_or(IogridError::MathOverflow)?;
+        }
+        let increment = self.increment_for(fresh)?;
+        self.acc_reward_per_gpu = self
+            .acc_reward_per_gpu
+            .checked_add(increment)
             .ok_or(IogridError::MathOverflow)?;
-        let set_aside = fresh
-            .checked_sub(allocated)
-            .ok_or(IogridError::MathOverflow)?;
-        self.unallocated = self
-            .unallocated
-            .checked_add(set_aside)
-            .ok_or(IogridError::MathOverflow)?;
-        self.acc_reward_per_gpu = acc;
         self.accounted = accounted;
         self.last_update = now;
         Ok(())
@@ -294,5 +310,60 @@ impl Config {
             return Err(IogridError::InvariantViolated.into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use {super::*, bytemuck::Zeroable};
+
+    #[test]
+    fn emission_with_nobody_online_is_set_aside() {
+        let mut pool = RewardPool::zeroed();
+        pool.update(3_600, 0).unwrap();
+        let released = emission::emitted_by(3_600).unwrap();
+        assert_eq!(
+            (pool.accounted, pool.unallocated, pool.acc_reward_per_gpu),
+            (released, released, 0)
+        );
+    }
+
+    #[test]
+    fn emission_is_spread_per_gpu_online() {
+        let mut pool = RewardPool::zeroed();
+        pool.add_gpus(4).unwrap();
+        pool.update(60, 0).unwrap();
+        let released = emission::emitted_by(60).unwrap();
+        assert_eq!(pool.acc_reward_per_gpu, released * REWARD_PRECISION / 4);
+        assert_eq!(pool.unallocated, 0);
+        // The read-only view agrees with what an update stores.
+        let ahead = pool.accumulator_at(120, 0).unwrap();
+        pool.update(120, 0).unwrap();
+        assert_eq!(ahead, pool.acc_reward_per_gpu);
+    }
+
+    #[test]
+    fn updates_in_the_same_second_change_nothing() {
+        let mut pool = RewardPool::zeroed();
+        pool.add_gpus(1).unwrap();
+        pool.update(500, 0).unwrap();
+        let before = pool;
+        pool.update(500, 0).unwrap();
+        assert_eq!(pool, before);
+        assert_eq!(
+            pool.accumulator_at(500, 0).unwrap(),
+            before.acc_reward_per_gpu
+        );
+    }
+
+    #[test]
+    fn removing_more_gpus_than_online_is_an_invariant_error() {
+        let mut pool = RewardPool::zeroed();
+        pool.add_gpus(2).unwrap();
+        assert_eq!(
+            pool.remove_gpus(3),
+            Err(IogridError::InvariantViolated.into())
+        );
     }
 }

@@ -60,6 +60,11 @@ impl StakeAccount {
         if amount > self.unstakeable(now) {
             return Err(IogridError::StakeLocked.into());
         }
+        if now >= self.vote_lock_until {
+            // The vote is over: clear its lock so it cannot outgrow the stake.
+            self.vote_locked = 0;
+            self.vote_lock_until = 0;
+        }
         self.staked = self
             .staked
             .checked_sub(amount)

@@ -32,7 +32,7 @@ impl Heartbeat {
         }
         let now = Clock::get()?.unix_timestamp;
         let config = &*self.config;
-        let (acc, _, _) = config.rewards.accumulator_at(now, config.emission_start)?;
+        let acc = config.rewards.accumulator_at(now, config.emission_start)?;
         let timeout = config.params.heartbeat_timeout_secs;
         let (credited, forfeited) = self.listing.settle(acc, now, timeout)?;
         self.listing.last_heartbeat = now;
