@@ -1,14 +1,19 @@
-//! Rewrites the "Compute units" table of the README given as the argument
+//! Rewrites the README given as the argument: the "Compute units" table
 //! (between `<!-- cu-table:start -->` and `<!-- cu-table:end -->`) from the
-//! records the LiteSVM tests left in `target/cu/records.jsonl`.
+//! records the LiteSVM tests left in `target/cu/records.jsonl`, and the
+//! account sizes (`<!-- account-sizes:… -->`) from the sdk's layouts, which
+//! `tests/idl.rs` checks against the program.
 
 use {
     anyhow::{bail, Context, Result},
+    iogrid_sdk::accounts::{Config, GpuListing, ProgramAccount, StakeAccount},
     iogrid_tests::cu,
 };
 
 const START: &str = "<!-- cu-table:start -->";
 const END: &str = "<!-- cu-table:end -->";
+const SIZES_START: &str = "<!-- account-sizes:start -->";
+const SIZES_END: &str = "<!-- account-sizes:end -->";
 
 fn main() -> Result<()> {
     let readme = std::env::args()
@@ -25,13 +30,35 @@ fn main() -> Result<()> {
     }
     let table = render(&cu::max_per_name(records));
     let text = std::fs::read_to_string(&readme).with_context(|| format!("reading {readme}"))?;
-    let (Some(start), Some(end)) = (text.find(START), text.find(END)) else {
-        bail!("{readme} has no {START} … {END} section");
-    };
-    let updated = format!("{}{START}\n{table}{}", &text[..start], &text[end..]);
-    std::fs::write(&readme, updated)?;
+    let text = replace_section(&text, START, END, &table)?;
+    let text = replace_section(&text, SIZES_START, SIZES_END, &account_sizes())?;
+    std::fs::write(&readme, text)?;
     print!("{table}");
     Ok(())
+}
+
+fn replace_section(text: &str, start_marker: &str, end_marker: &str, body: &str) -> Result<String> {
+    let (Some(start), Some(end)) = (text.find(start_marker), text.find(end_marker)) else {
+        bail!("the README has no {start_marker} … {end_marker} section");
+    };
+    Ok(format!(
+        "{}{start_marker}\n{body}{}",
+        &text[..start],
+        &text[end..]
+    ))
+}
+
+fn account_sizes() -> String {
+    let mut out =
+        String::from("| account | bytes (with the 8-byte discriminator) |\n| --- | ---: |\n");
+    for (name, size) in [
+        (Config::NAME, Config::SPACE),
+        (StakeAccount::NAME, StakeAccount::SPACE),
+        (GpuListing::NAME, GpuListing::SPACE),
+    ] {
+        out.push_str(&format!("| {name} | {size} |\n"));
+    }
+    out
 }
 
 fn render(table: &std::collections::BTreeMap<String, u64>) -> String {
