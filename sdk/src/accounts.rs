@@ -125,13 +125,15 @@ pub struct Config {
     pub emission_start: i64,
     pub last_emission: i64,
     pub total_staked: u64,
+    pub burned: u64,
+    pub treasury_balance: u64,
     pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub reserved: [u8; 196],
+    pub reserved: [u8; 180],
 }
 
 impl ProgramAccount for Config {
@@ -300,5 +302,223 @@ impl GpuListing {
         }
         let delta = u128::from(acc.saturating_sub(self.reward_debt));
         (u128::from(self.spec.gpu_count) * delta / u128::from(REWARD_PRECISION)) as u64
+    }
+}
+
+/// What a job needs (`state::JobSpec`); the argument of `create_job`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, BorshSerialize, BorshDeserialize)]
+pub struct JobSpec {
+    pub workload_hash: [u8; 32],
+    pub workload_uri: [u8; 64],
+    /// All zeros: any model.
+    pub gpu_model: [u8; 16],
+    /// All zeros: any region.
+    pub region: [u8; 8],
+    pub max_price_per_gpu_hour: u64,
+    pub duration_secs: u64,
+    pub min_vram_gb: u16,
+    pub gpus: u16,
+    pub max_listings: u8,
+    pub padding: [u8; 3],
+}
+
+impl JobSpec {
+    /// IO escrowed at creation: `max_price × gpus × duration`, rounded up.
+    pub fn deposit(&self) -> u64 {
+        escrow_for(self.max_price_per_gpu_hour, self.gpus, self.duration_secs)
+    }
+}
+
+/// Escrow for `gpus` GPUs over `secs` at `price` per GPU-hour, rounded up.
+pub fn escrow_for(price_per_gpu_hour: u64, gpus: u16, secs: u64) -> u64 {
+    let total = u128::from(price_per_gpu_hour) * u128::from(gpus) * u128::from(secs);
+    total.div_ceil(u128::from(crate::constants::SECS_PER_HOUR)) as u64
+}
+
+/// Pay for `gpu_seconds` at `price` per GPU-hour, rounded down.
+pub fn payment_for(price_per_gpu_hour: u64, gpu_seconds: u64) -> u64 {
+    (u128::from(price_per_gpu_hour) * u128::from(gpu_seconds)
+        / u128::from(crate::constants::SECS_PER_HOUR)) as u64
+}
+
+/// `Job::status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum JobStatus {
+    Open,
+    Running,
+    Proven,
+    Approved,
+    Disputed,
+    Resolved,
+    Unknown(u8),
+}
+
+impl From<u8> for JobStatus {
+    fn from(value: u8) -> Self {
+        match value {
+            0 => JobStatus::Open,
+            1 => JobStatus::Running,
+            2 => JobStatus::Proven,
+            3 => JobStatus::Approved,
+            4 => JobStatus::Disputed,
+            5 => JobStatus::Resolved,
+            other => JobStatus::Unknown(other),
+        }
+    }
+}
+
+/// `Assignment::status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum AssignmentStatus {
+    Active,
+    Proven,
+    Faulted,
+    Unknown(u8),
+}
+
+/// One listing's part of a job (`state::Assignment`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct Assignment {
+    pub listing: Address,
+    pub price_per_gpu_hour: u64,
+    pub started_at: i64,
+    pub gpu_seconds: u64,
+    pub result_hash: [u8; 32],
+    pub gpus: u16,
+    pub status: u8,
+    pub padding: [u8; 5],
+}
+
+impl Assignment {
+    pub fn status(&self) -> AssignmentStatus {
+        match self.status {
+            0 => AssignmentStatus::Active,
+            1 => AssignmentStatus::Proven,
+            2 => AssignmentStatus::Faulted,
+            other => AssignmentStatus::Unknown(other),
+        }
+    }
+}
+
+/// A job's header (`state::Job`), PDA `["job", owner, id]`; its account also
+/// holds the assignments ([`JobAccount`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct Job {
+    pub owner: Address,
+    pub workload_hash: [u8; 32],
+    pub workload_uri: [u8; 64],
+    pub gpu_model: [u8; 16],
+    pub region: [u8; 8],
+    pub id: u64,
+    pub max_price_per_gpu_hour: u64,
+    pub duration_secs: u64,
+    pub deposit: u64,
+    pub compensation: u64,
+    pub paid_out: u64,
+    pub started_at: i64,
+    pub proven_at: i64,
+    pub disputed_at: i64,
+    pub min_vram_gb: u16,
+    pub gpus: u16,
+    pub gpus_assigned: u16,
+    pub award_bps: u16,
+    pub status: u8,
+    pub bump: u8,
+    pub escrow_bump: u8,
+    pub version: u8,
+    pub padding: [u8; 4],
+}
+
+impl ProgramAccount for Job {
+    const NAME: &'static str = "Job";
+    const DISCRIMINATOR: [u8; 8] = [75, 124, 80, 203, 161, 180, 202, 80];
+}
+
+impl Job {
+    pub fn status(&self) -> JobStatus {
+        self.status.into()
+    }
+
+    pub fn end_time(&self) -> i64 {
+        if self.started_at == 0 {
+            0
+        } else {
+            self.started_at + self.duration_secs as i64
+        }
+    }
+
+    pub fn missing_gpus(&self) -> u16 {
+        self.gpus.saturating_sub(self.gpus_assigned)
+    }
+}
+
+/// A whole job account: header, then a `u32` count and the assignments
+/// (Anchor v2's `Slab<Job, Assignment>` layout).
+#[derive(Clone, Debug)]
+pub struct JobAccount {
+    pub job: Job,
+    pub assignments: Vec<Assignment>,
+    /// Assignment slots the account has room for.
+    pub capacity: usize,
+}
+
+/// Where the assignment count and the assignments sit in a job account.
+pub const JOB_LEN_OFFSET: usize = 8 + core::mem::size_of::<Job>();
+pub const JOB_ITEMS_OFFSET: usize = (JOB_LEN_OFFSET + 4).div_ceil(8) * 8;
+
+/// Bytes of a job account with room for `slots` assignments.
+pub fn job_space(slots: usize) -> usize {
+    JOB_ITEMS_OFFSET + slots * core::mem::size_of::<Assignment>()
+}
+
+impl JobAccount {
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let job = Job::decode(data)?;
+        let too_short = || DecodeError::TooShort {
+            name: Job::NAME,
+            expected: JOB_ITEMS_OFFSET,
+            actual: data.len(),
+        };
+        let len_bytes: [u8; 4] = data
+            .get(JOB_LEN_OFFSET..JOB_LEN_OFFSET + 4)
+            .ok_or_else(too_short)?
+            .try_into()
+            .unwrap();
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let size = core::mem::size_of::<Assignment>();
+        let capacity = data.len().saturating_sub(JOB_ITEMS_OFFSET) / size;
+        if len > capacity {
+            return Err(too_short());
+        }
+        let assignments = (0..len)
+            .map(|i| {
+                bytemuck::pod_read_unaligned(
+                    &data[JOB_ITEMS_OFFSET + i * size..JOB_ITEMS_OFFSET + (i + 1) * size],
+                )
+            })
+            .collect();
+        Ok(Self {
+            job,
+            assignments,
+            capacity,
+        })
+    }
+
+    /// Assignments still running.
+    pub fn active(&self) -> impl Iterator<Item = &Assignment> {
+        self.assignments
+            .iter()
+            .filter(|a| a.status() == AssignmentStatus::Active)
+    }
+
+    /// Assignments a settlement (or expiry) pays, in the order its remaining
+    /// accounts must follow: everything not already paid at a fault.
+    pub fn payable(&self) -> impl Iterator<Item = &Assignment> {
+        self.assignments
+            .iter()
+            .filter(|a| a.status() != AssignmentStatus::Faulted)
     }
 }

@@ -13,6 +13,13 @@ pub const MAX_KEEPERS: usize = 8;
 /// Scale of the reward-per-GPU accumulator.
 pub const REWARD_PRECISION: u64 = 10_000;
 pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
+/// Listings one job may run on at once.
+pub const MAX_CLUSTER: usize = 16;
+pub const SECS_PER_HOUR: u64 = 3_600;
+/// A lapsed dispute settles after this long without the arbiter.
+pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;
+/// Share of a slash paid to the job owner.
+pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
 
 /// Formats base units as IO with six decimals, e.g. `1.500000 IO`.
 pub fn format_io(base_units: u64) -> String {

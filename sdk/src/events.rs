@@ -76,6 +76,39 @@ events! {
     ListingMarkedOffline [149, 124, 127, 70, 245, 32, 116, 93] {
         listing: Address, last_heartbeat: i64, forfeited: u64, gpus_online_after: u64,
     }
+    JobCreated [48, 110, 162, 177, 67, 74, 159, 131] {
+        job: Address, owner: Address, id: u64, deposit: u64, max_price_per_gpu_hour: u64,
+        duration_secs: u64, gpus: u16, min_vram_gb: u16, padding: [u8; 4],
+    }
+    JobAssigned [37, 41, 120, 33, 26, 236, 76, 219] {
+        job: Address, assigner: Address, started_at: i64, gpus_assigned_after: u16, listings: u16,
+        padding: [u8; 4],
+    }
+    ProofAccepted [152, 87, 2, 57, 14, 170, 164, 51] {
+        job: Address, listing: Address, result_hash: [u8; 32], gpu_seconds: u64, fully_proven: u8,
+        padding: [u8; 7],
+    }
+    JobStatusChanged [64, 24, 19, 217, 60, 118, 79, 110] {
+        job: Address, at: i64, status: u8, padding: [u8; 1], award_bps: u16, padding2: [u8; 4],
+    }
+    JobToppedUp [10, 251, 87, 120, 150, 117, 18, 232] {
+        job: Address, amount: u64, deposit_after: u64, duration_secs_after: u64, gpus_after: u16,
+        padding: [u8; 6],
+    }
+    FaultReported [255, 71, 157, 102, 193, 126, 117, 2] {
+        job: Address, listing: Address, last_heartbeat: i64, gpu_seconds_paid: u64, slashed: u64,
+        compensation: u64,
+    }
+    JobPayment [208, 15, 81, 157, 59, 244, 230, 79] {
+        job: Address, listing: Address, payee: Address, gross: u64, net: u64, fee: u64, burned: u64,
+    }
+    JobClosed [123, 63, 243, 153, 174, 212, 2, 55] {
+        job: Address, deposit: u64, compensation: u64, paid_out: u64, refund: u64, outcome: u8,
+        padding: [u8; 7],
+    }
+    KeepersSet [25, 180, 116, 180, 247, 137, 20, 144] {
+        authority: Address, count: u8, padding: [u8; 7],
+    }
 }
 
 /// The raw payloads of every `Program data:` line in `logs`.

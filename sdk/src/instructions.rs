@@ -6,7 +6,8 @@
 
 use {
     crate::{
-        accounts::{GpuSpec, NetworkParams},
+        accounts::{GpuSpec, JobSpec, NetworkParams},
+        constants::{MAX_CLUSTER, MAX_KEEPERS},
         pda, Address, PROGRAM_ID, SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
     borsh::{BorshDeserialize, BorshSerialize},
@@ -27,6 +28,20 @@ pub mod discriminator {
     pub const HEARTBEAT: [u8; 8] = [202, 104, 56, 6, 240, 170, 63, 134];
     pub const CRANK_EMISSION: [u8; 8] = [212, 90, 75, 177, 18, 160, 104, 172];
     pub const MARK_OFFLINE: [u8; 8] = [85, 130, 91, 103, 48, 54, 152, 243];
+    pub const SET_KEEPERS: [u8; 8] = [135, 123, 16, 243, 252, 182, 46, 169];
+    pub const CREATE_JOB: [u8; 8] = [178, 130, 217, 110, 100, 27, 82, 119];
+    pub const CANCEL_JOB: [u8; 8] = [126, 241, 155, 241, 50, 236, 83, 118];
+    pub const ASSIGN_JOB: [u8; 8] = [37, 235, 105, 13, 196, 58, 248, 10];
+    pub const REASSIGN: [u8; 8] = [215, 75, 241, 231, 181, 219, 116, 99];
+    pub const COMPLETE_JOB: [u8; 8] = [221, 216, 225, 72, 101, 250, 3, 11];
+    pub const APPROVE_JOB: [u8; 8] = [201, 133, 238, 82, 103, 63, 234, 131];
+    pub const DISPUTE_JOB: [u8; 8] = [101, 104, 253, 231, 1, 139, 108, 100];
+    pub const RESOLVE_DISPUTE: [u8; 8] = [231, 6, 202, 6, 96, 103, 12, 230];
+    pub const SETTLE_JOB: [u8; 8] = [246, 155, 221, 34, 168, 70, 173, 72];
+    pub const EXPIRE_JOB: [u8; 8] = [127, 5, 119, 250, 214, 255, 102, 168];
+    pub const REPORT_FAULT: [u8; 8] = [157, 41, 238, 215, 248, 106, 98, 222];
+    pub const EXTEND_JOB: [u8; 8] = [161, 112, 86, 185, 160, 145, 91, 179];
+    pub const SCALE_JOB: [u8; 8] = [137, 112, 45, 128, 108, 1, 97, 121];
 }
 
 /// Every instruction's name with its discriminator, for the IDL check.
@@ -43,6 +58,20 @@ pub const ALL_DISCRIMINATORS: &[(&str, [u8; 8])] = &[
     ("heartbeat", discriminator::HEARTBEAT),
     ("crank_emission", discriminator::CRANK_EMISSION),
     ("mark_offline", discriminator::MARK_OFFLINE),
+    ("set_keepers", discriminator::SET_KEEPERS),
+    ("create_job", discriminator::CREATE_JOB),
+    ("cancel_job", discriminator::CANCEL_JOB),
+    ("assign_job", discriminator::ASSIGN_JOB),
+    ("reassign", discriminator::REASSIGN),
+    ("complete_job", discriminator::COMPLETE_JOB),
+    ("approve_job", discriminator::APPROVE_JOB),
+    ("dispute_job", discriminator::DISPUTE_JOB),
+    ("resolve_dispute", discriminator::RESOLVE_DISPUTE),
+    ("settle_job", discriminator::SETTLE_JOB),
+    ("expire_job", discriminator::EXPIRE_JOB),
+    ("report_fault", discriminator::REPORT_FAULT),
+    ("extend_job", discriminator::EXTEND_JOB),
+    ("scale_job", discriminator::SCALE_JOB),
 ];
 
 fn data_of(discriminator: [u8; 8], args: &impl BorshSerialize) -> Vec<u8> {
@@ -423,5 +452,373 @@ impl MarkOfflineAccounts {
 
     pub fn instruction(&self) -> Instruction {
         self.instruction_with(discriminator::MARK_OFFLINE.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `set_keepers`: the network authority replaces the registered keepers.
+    SetKeepersAccounts {
+        authority: [signer],
+        config: [mut],
+    }
+);
+
+impl SetKeepersAccounts {
+    pub fn new(authority: Address) -> Self {
+        Self {
+            authority,
+            config: pda::config().0,
+        }
+    }
+
+    pub fn instruction(&self, keepers: &[Address]) -> Instruction {
+        let mut slots = [Address::default(); MAX_KEEPERS];
+        let count = keepers.len().min(MAX_KEEPERS);
+        slots[..count].copy_from_slice(&keepers[..count]);
+        self.instruction_with(data_of(
+            discriminator::SET_KEEPERS,
+            &(slots, keepers.len() as u8),
+        ))
+    }
+}
+
+instruction_accounts!(
+    /// `create_job`: escrows `max_price × gpus × duration` from `owner_tokens`.
+    CreateJobAccounts {
+        owner: [mut signer],
+        config: [],
+        job: [mut],
+        escrow: [mut],
+        owner_tokens: [mut],
+        io_mint: [],
+        token_program: [],
+        system_program: [],
+    }
+);
+
+impl CreateJobAccounts {
+    pub fn new(owner: Address, id: u64, owner_tokens: Address) -> Self {
+        let job = pda::job(&owner, id).0;
+        Self {
+            owner,
+            config: pda::config().0,
+            job,
+            escrow: pda::escrow(&job).0,
+            owner_tokens,
+            io_mint: pda::io_mint().0,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self, id: u64, spec: &JobSpec) -> Instruction {
+        self.instruction_with(data_of(discriminator::CREATE_JOB, &(id, spec)))
+    }
+}
+
+instruction_accounts!(
+    /// `cancel_job`: refunds a job nobody was assigned to.
+    CancelJobAccounts {
+        owner: [mut signer],
+        config: [],
+        job: [mut],
+        escrow: [mut],
+        owner_tokens: [mut],
+        token_program: [],
+    }
+);
+
+impl CancelJobAccounts {
+    pub fn new(owner: Address, job: Address, owner_tokens: Address) -> Self {
+        Self {
+            owner,
+            config: pda::config().0,
+            job,
+            escrow: pda::escrow(&job).0,
+            owner_tokens,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::CANCEL_JOB.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `assign_job` / `reassign`: the listings follow as writable remaining accounts.
+    AssignJobAccounts {
+        assigner: [signer],
+        config: [],
+        job: [mut],
+    }
+);
+
+impl AssignJobAccounts {
+    pub fn new(assigner: Address, job: Address) -> Self {
+        Self {
+            assigner,
+            config: pda::config().0,
+            job,
+        }
+    }
+
+    fn with_listings(&self, discriminator: [u8; 8], listings: &[(Address, u16)]) -> Instruction {
+        let mut gpus = [0u16; MAX_CLUSTER];
+        for (slot, (_, count)) in gpus.iter_mut().zip(listings) {
+            *slot = *count;
+        }
+        let mut ix = self.instruction_with(data_of(discriminator, &gpus));
+        ix.accounts.extend(
+            listings
+                .iter()
+                .map(|(listing, _)| AccountMeta::new(*listing, false)),
+        );
+        ix
+    }
+
+    /// Assigns `(listing, gpus)` pairs that together supply the job's missing GPUs.
+    pub fn assign_job(&self, listings: &[(Address, u16)]) -> Instruction {
+        self.with_listings(discriminator::ASSIGN_JOB, listings)
+    }
+
+    /// Refills a running job's GPUs freed by a fault or added by scaling.
+    pub fn reassign(&self, listings: &[(Address, u16)]) -> Instruction {
+        self.with_listings(discriminator::REASSIGN, listings)
+    }
+}
+
+instruction_accounts!(
+    /// `complete_job`: must directly follow the Ed25519 verify instruction.
+    CompleteJobAccounts {
+        job: [mut],
+        listing: [mut],
+        instructions: [],
+    }
+);
+
+impl CompleteJobAccounts {
+    pub fn new(job: Address, listing: Address) -> Self {
+        Self {
+            job,
+            listing,
+            instructions: crate::INSTRUCTIONS_SYSVAR_ID,
+        }
+    }
+
+    pub fn instruction(&self, result_hash: &[u8; 32], gpu_seconds: u64) -> Instruction {
+        self.instruction_with(data_of(
+            discriminator::COMPLETE_JOB,
+            &(result_hash, gpu_seconds),
+        ))
+    }
+
+    /// The Ed25519 verification of the worker's `signature` followed by
+    /// `complete_job`: the two instructions a relayer sends together.
+    pub fn with_proof(
+        &self,
+        worker: &Address,
+        signature: &[u8; 64],
+        started_at: i64,
+        result_hash: &[u8; 32],
+        gpu_seconds: u64,
+    ) -> [Instruction; 2] {
+        let message = crate::proof::proof_message(
+            &self.job,
+            &self.listing,
+            started_at,
+            result_hash,
+            gpu_seconds,
+        );
+        [
+            crate::proof::ed25519_verify_instruction(worker, signature, &message),
+            self.instruction(result_hash, gpu_seconds),
+        ]
+    }
+}
+
+instruction_accounts!(
+    /// `approve_job`.
+    ApproveJobAccounts {
+        owner: [signer],
+        job: [mut],
+    }
+);
+
+impl ApproveJobAccounts {
+    pub fn new(owner: Address, job: Address) -> Self {
+        Self { owner, job }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::APPROVE_JOB.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `dispute_job`.
+    DisputeJobAccounts {
+        owner: [signer],
+        config: [],
+        job: [mut],
+    }
+);
+
+impl DisputeJobAccounts {
+    pub fn new(owner: Address, job: Address) -> Self {
+        Self {
+            owner,
+            config: pda::config().0,
+            job,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::DISPUTE_JOB.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `resolve_dispute`, signed by the arbiter.
+    ResolveDisputeAccounts {
+        arbiter: [signer],
+        config: [],
+        job: [mut],
+    }
+);
+
+impl ResolveDisputeAccounts {
+    pub fn new(arbiter: Address, job: Address) -> Self {
+        Self {
+            arbiter,
+            config: pda::config().0,
+            job,
+        }
+    }
+
+    pub fn instruction(&self, award_bps: u16) -> Instruction {
+        self.instruction_with(data_of(discriminator::RESOLVE_DISPUTE, &award_bps))
+    }
+}
+
+instruction_accounts!(
+    /// `settle_job` / `expire_job`: each payable assignment's listing and
+    /// payee follow as remaining accounts, in assignment order.
+    CloseJobAccounts {
+        config: [mut],
+        job: [mut],
+        escrow: [mut],
+        owner: [mut],
+        owner_tokens: [mut],
+        treasury: [mut],
+        io_mint: [mut],
+        token_program: [],
+    }
+);
+
+impl CloseJobAccounts {
+    pub fn new(job: Address, owner: Address, owner_tokens: Address) -> Self {
+        Self {
+            config: pda::config().0,
+            job,
+            escrow: pda::escrow(&job).0,
+            owner,
+            owner_tokens,
+            treasury: pda::treasury().0,
+            io_mint: pda::io_mint().0,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    fn with_payees(&self, discriminator: [u8; 8], payees: &[(Address, Address)]) -> Instruction {
+        let mut ix = self.instruction_with(discriminator.to_vec());
+        for (listing, payee) in payees {
+            ix.accounts.push(AccountMeta::new(*listing, false));
+            ix.accounts.push(AccountMeta::new(*payee, false));
+        }
+        ix
+    }
+
+    /// `payees`: `(listing, IO account of its owner)` per payable assignment.
+    pub fn settle_job(&self, payees: &[(Address, Address)]) -> Instruction {
+        self.with_payees(discriminator::SETTLE_JOB, payees)
+    }
+
+    pub fn expire_job(&self, payees: &[(Address, Address)]) -> Instruction {
+        self.with_payees(discriminator::EXPIRE_JOB, payees)
+    }
+}
+
+instruction_accounts!(
+    /// `report_fault`: permissionless.
+    ReportFaultAccounts {
+        config: [mut],
+        job: [mut],
+        escrow: [mut],
+        listing: [mut],
+        supplier_stake: [mut],
+        stake_vault: [mut],
+        treasury: [mut],
+        io_mint: [mut],
+        payee: [mut],
+        token_program: [],
+    }
+);
+
+impl ReportFaultAccounts {
+    /// `supplier` owns `listing`; `payee` is an IO account of theirs.
+    pub fn new(job: Address, listing: Address, supplier: &Address, payee: Address) -> Self {
+        Self {
+            config: pda::config().0,
+            job,
+            escrow: pda::escrow(&job).0,
+            listing,
+            supplier_stake: pda::stake(supplier).0,
+            stake_vault: pda::stake_vault().0,
+            treasury: pda::treasury().0,
+            io_mint: pda::io_mint().0,
+            payee,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::REPORT_FAULT.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `extend_job` / `scale_job`.
+    TopUpJobAccounts {
+        owner: [mut signer],
+        config: [],
+        job: [mut],
+        escrow: [mut],
+        owner_tokens: [mut],
+        token_program: [],
+        system_program: [],
+    }
+);
+
+impl TopUpJobAccounts {
+    pub fn new(owner: Address, job: Address, owner_tokens: Address) -> Self {
+        Self {
+            owner,
+            config: pda::config().0,
+            job,
+            escrow: pda::escrow(&job).0,
+            owner_tokens,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        }
+    }
+
+    pub fn extend_job(&self, extra_secs: u64) -> Instruction {
+        self.instruction_with(data_of(discriminator::EXTEND_JOB, &extra_secs))
+    }
+
+    /// Adds `extra_gpus`; `capacity` is the job account's listing slots after.
+    pub fn scale_job(&self, extra_gpus: u16, capacity: u8) -> Instruction {
+        self.instruction_with(data_of(discriminator::SCALE_JOB, &(extra_gpus, capacity)))
     }
 }

@@ -11,6 +11,7 @@ pub mod errors;
 pub mod events;
 pub mod instructions;
 pub mod pda;
+pub mod proof;
 #[cfg(feature = "rpc")]
 pub mod rpc;
 pub mod token;
@@ -27,5 +28,6 @@ pub const TOKEN_PROGRAM_ID: Address =
 
 pub use solana_sdk_ids::{
     bpf_loader_upgradeable::ID as BPF_LOADER_UPGRADEABLE_ID,
-    system_program::ID as SYSTEM_PROGRAM_ID,
+    ed25519_program::ID as ED25519_PROGRAM_ID, system_program::ID as SYSTEM_PROGRAM_ID,
+    sysvar::instructions::ID as INSTRUCTIONS_SYSVAR_ID,
 };

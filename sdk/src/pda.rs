@@ -11,6 +11,8 @@ pub const SEED_REWARDS_VAULT: &[u8] = b"rewards";
 pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
 pub const SEED_STAKE: &[u8] = b"stake";
 pub const SEED_LISTING: &[u8] = b"listing";
+pub const SEED_JOB: &[u8] = b"job";
+pub const SEED_ESCROW: &[u8] = b"escrow";
 
 fn find(seeds: &[&[u8]]) -> (Address, u8) {
     Address::find_program_address(seeds, &PROGRAM_ID)
@@ -51,6 +53,16 @@ pub fn stake(owner: &Address) -> (Address, u8) {
 /// Listing number `id` of `owner` (ids come from `StakeAccount::next_listing_id`).
 pub fn listing(owner: &Address, id: u64) -> (Address, u8) {
     find(&[SEED_LISTING, owner.as_ref(), &id.to_le_bytes()])
+}
+
+/// Job `id` of `owner` (the owner picks the id; it must be unused).
+pub fn job(owner: &Address, id: u64) -> (Address, u8) {
+    find(&[SEED_JOB, owner.as_ref(), &id.to_le_bytes()])
+}
+
+/// A job's escrow token account (its authority is the job PDA).
+pub fn escrow(job: &Address) -> (Address, u8) {
+    find(&[SEED_ESCROW, job.as_ref()])
 }
 
 /// The upgradeable loader's ProgramData account of the iogrid program.

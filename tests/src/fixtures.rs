@@ -4,15 +4,20 @@
 use {
     crate::{cu, TestEnv, TxFailure},
     iogrid_sdk::{
-        accounts::{Config, GpuListing, GpuSpec, NetworkParams, ProgramAccount, StakeAccount},
+        accounts::{
+            ascii_field, Config, GpuListing, GpuSpec, JobAccount, JobSpec, NetworkParams,
+            ProgramAccount, StakeAccount,
+        },
+        constants::MAX_CLUSTER,
         constants::SUPPLY_CAP,
         emission,
         instructions::{
-            CrankEmissionAccounts, HeartbeatAccounts, InitializeAccounts, ListGpuAccounts,
-            StakeAccounts,
+            CompleteJobAccounts, CrankEmissionAccounts, CreateJobAccounts, HeartbeatAccounts,
+            InitializeAccounts, ListGpuAccounts, SetKeepersAccounts, StakeAccounts,
         },
-        pda, Address, PROGRAM_ID, TOKEN_PROGRAM_ID,
+        pda, proof, Address, PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
+    litesvm::types::TransactionMetadata,
     solana_keypair::Keypair,
     solana_program_pack::Pack,
     solana_signer::Signer,
@@ -20,6 +25,14 @@ use {
 
 /// A program account with its address.
 pub type Keyed<T> = (Address, T);
+
+/// The program's accounts by type.
+#[derive(Default)]
+pub struct ProgramState {
+    pub stakes: Vec<Keyed<StakeAccount>>,
+    pub listings: Vec<Keyed<GpuListing>>,
+    pub jobs: Vec<Keyed<JobAccount>>,
+}
 
 /// A supplier: a wallet, its IO account and its worker node's key.
 pub struct Supplier {
@@ -229,6 +242,90 @@ impl Network {
         Ok(())
     }
 
+    /// Registers a new keeper (the bootstrap authority signs).
+    pub fn register_keeper(&mut self) -> Keypair {
+        let keeper = self.env.funded_keypair();
+        let mut keepers: Vec<Address> = self.config().active_keepers().to_vec();
+        keepers.push(keeper.pubkey());
+        let authority = self.env.upgrade_authority.insecure_clone();
+        let ix = SetKeepersAccounts::new(authority.pubkey()).instruction(&keepers);
+        self.env.send_ok("set_keepers", ix, &[&authority]);
+        keeper
+    }
+
+    /// A job spec for `gpus` H100s at up to `max_price` per GPU-hour for `secs`.
+    pub fn job_spec(gpus: u16, max_price: u64, secs: u64) -> JobSpec {
+        let mut uri = [0u8; 64];
+        uri[..24].copy_from_slice(b"https://w.example/job.sh");
+        JobSpec {
+            workload_hash: [0xAB; 32],
+            workload_uri: uri,
+            gpu_model: ascii_field("H100-80GB").unwrap(),
+            region: [0; 8],
+            max_price_per_gpu_hour: max_price,
+            duration_secs: secs,
+            min_vram_gb: 80,
+            gpus,
+            max_listings: gpus.min(MAX_CLUSTER as u16) as u8,
+            padding: [0; 3],
+        }
+    }
+
+    /// Creates job `id` for `owner`; returns its address.
+    pub fn create_job(
+        &mut self,
+        owner: &Keypair,
+        tokens: &Address,
+        id: u64,
+        spec: &JobSpec,
+    ) -> Result<Address, TxFailure> {
+        let accounts = CreateJobAccounts::new(owner.pubkey(), id, *tokens);
+        let meta = self.env.send(&[accounts.instruction(id, spec)], &[owner])?;
+        cu::record("create_job", meta.compute_units_consumed);
+        Ok(accounts.job)
+    }
+
+    pub fn job(&self, address: &Address) -> JobAccount {
+        let account = self
+            .env
+            .account(address)
+            .unwrap_or_else(|| panic!("no job at {address}"));
+        JobAccount::decode(&account.data).unwrap_or_else(|e| panic!("{address}: {e}"))
+    }
+
+    /// The worker signs a completion proof and anyone relays it.
+    pub fn prove(
+        &mut self,
+        supplier: &Supplier,
+        job: &Address,
+        listing: &Address,
+        gpu_seconds: u64,
+    ) -> Result<TransactionMetadata, TxFailure> {
+        let started_at = self
+            .job(job)
+            .assignments
+            .iter()
+            .find(|a| a.listing == *listing)
+            .map_or(0, |a| a.started_at);
+        let result_hash = [0x5E; 32];
+        let message = proof::proof_message(job, listing, started_at, &result_hash, gpu_seconds);
+        let signature: [u8; 64] = supplier.worker.sign_message(&message).into();
+        let ixs = CompleteJobAccounts::new(*job, *listing).with_proof(
+            &supplier.worker.pubkey(),
+            &signature,
+            started_at,
+            &result_hash,
+            gpu_seconds,
+        );
+        let relayer = self.env.funded_keypair();
+        let meta = self.env.send(&ixs, &[&relayer])?;
+        cu::record(
+            "complete_job (with Ed25519 verify)",
+            meta.compute_units_consumed,
+        );
+        Ok(meta)
+    }
+
     pub fn config(&self) -> Config {
         self.env.program_account(&pda::config().0)
     }
@@ -248,21 +345,22 @@ impl Network {
             .collect()
     }
 
-    /// Every StakeAccount and GpuListing the program holds.
-    pub fn program_state(&self) -> (Vec<Keyed<StakeAccount>>, Vec<Keyed<GpuListing>>) {
-        let mut stakes = Vec::new();
-        let mut listings = Vec::new();
+    /// Every StakeAccount, GpuListing and Job the program holds.
+    pub fn program_state(&self) -> ProgramState {
+        let mut state = ProgramState::default();
         for (address, account) in self.env.svm.get_program_accounts(&PROGRAM_ID) {
             if account.lamports == 0 {
                 continue;
             }
             if let Ok(stake) = StakeAccount::decode(&account.data) {
-                stakes.push((address, stake));
+                state.stakes.push((address, stake));
             } else if let Ok(listing) = GpuListing::decode(&account.data) {
-                listings.push((address, listing));
+                state.listings.push((address, listing));
+            } else if let Ok(job) = JobAccount::decode(&account.data) {
+                state.jobs.push((address, job));
             }
         }
-        (stakes, listings)
+        state
     }
 
     /// The conservation invariants, checked after every step of every test.
@@ -278,8 +376,8 @@ impl Network {
         );
         assert_eq!(
             supply,
-            config.genesis_supply + config.emitted,
-            "supply != genesis + emitted"
+            config.genesis_supply + config.emitted - config.burned,
+            "supply != genesis + emitted − burned"
         );
         let held: u64 = self.io_balances().iter().map(|(_, amount)| amount).sum();
         assert_eq!(
@@ -288,7 +386,11 @@ impl Network {
         );
 
         // Stake vault == what the program owes stakers.
-        let (stakes, listings) = self.program_state();
+        let ProgramState {
+            stakes,
+            listings,
+            jobs,
+        } = self.program_state();
         let owed_to_stakers: u64 = stakes.iter().map(|(_, s)| s.staked + s.unbonding).sum();
         assert_eq!(
             env.token_balance(&config.stake_vault),
@@ -354,7 +456,36 @@ impl Network {
                 listing.gpus_free <= listing.spec.gpu_count,
                 "{address}: free GPUs > GPUs"
             );
+            // Free GPUs + GPUs running jobs == the listing's GPUs.
+            let running: u16 = jobs
+                .iter()
+                .flat_map(|(_, j)| j.active())
+                .filter(|a| a.listing == *address)
+                .map(|a| a.gpus)
+                .sum();
+            assert_eq!(
+                listing.gpus_free + running,
+                listing.spec.gpu_count,
+                "{address}: GPUs booked twice or lost"
+            );
         }
+
+        // Every escrow holds exactly what its job still owes: deposit plus
+        // compensation minus what was already paid out.
+        for (address, job) in &jobs {
+            let escrow = env.token_balance(&pda::escrow(address).0);
+            let owed = job.job.deposit + job.job.compensation - job.job.paid_out;
+            assert_eq!(
+                escrow, owed,
+                "{address}: escrow != deposit + compensation − paid out"
+            );
+        }
+        // The treasury holds what the program recorded for it.
+        assert_eq!(
+            env.token_balance(&config.treasury),
+            config.treasury_balance,
+            "treasury != recorded"
+        );
     }
 }
 

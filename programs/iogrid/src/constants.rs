@@ -21,6 +21,10 @@ pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
 pub const SEED_STAKE: &[u8] = b"stake";
 /// A GPU listing `["listing", owner, id as u64 LE]`.
 pub const SEED_LISTING: &[u8] = b"listing";
+/// A job `["job", owner, id as u64 LE]`.
+pub const SEED_JOB: &[u8] = b"job";
+/// A job's escrow token account `["escrow", job]`, owned by the job PDA.
+pub const SEED_ESCROW: &[u8] = b"escrow";
 
 // ---- IO token --------------------------------------------------------------
 pub const IO_DECIMALS: u8 = 6;
@@ -41,6 +45,21 @@ pub const REWARD_PRECISION: u64 = 10_000;
 pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
 /// A listing's price must keep a year of all its GPUs within u64.
 pub const PRICE_HORIZON_HOURS: u64 = 8_760;
+/// Listings one job may run on at once (a multi-supplier cluster).
+pub const MAX_CLUSTER: usize = 16;
+/// Longest job, and longest extension.
+pub const MAX_JOB_DURATION_SECS: u64 = 365 * 86_400;
+pub const SECS_PER_HOUR: u64 = 3_600;
+/// A dispute the arbiter leaves unresolved this long lapses: settlement pays
+/// the suppliers' proven claims, so no escrow can be stuck.
+pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;
+/// Share of a slash paid to the job owner; the rest goes to the treasury.
+pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
+/// Domain separator of the message a worker signs to prove completion.
+pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v1";
+/// The native Ed25519 signature-verify program.
+pub const ED25519_PROGRAM_ID: Address =
+    anchor_lang::address!("Ed25519SigVerify111111111111111111111111111");
 /// Registered keepers held in Config.
 pub const MAX_KEEPERS: usize = 8;
 /// Layout version written into every account this program creates.

@@ -90,4 +90,90 @@ pub enum IogridError {
     /// 6027
     #[msg("The account is not the network's vault for this purpose.")]
     WrongVault,
+    /// 6028
+    #[msg("The job spec is invalid: GPUs, duration (up to a year), price, workload hash and 1 to 16 listings are required.")]
+    InvalidJob,
+    /// 6029
+    #[msg("Only a registered keeper or the job owner may assign listings.")]
+    NotKeeper,
+    /// 6030
+    #[msg("The signer does not own this job.")]
+    NotJobOwner,
+    /// 6031
+    #[msg("Every GPU of this job is already assigned.")]
+    JobFullyAssigned,
+    /// 6032
+    #[msg("The assigned GPUs must add up to exactly the GPUs the job is missing.")]
+    AssignmentMismatch,
+    /// 6033
+    #[msg("The listing's price is above the job's maximum.")]
+    ListingTooExpensive,
+    /// 6034
+    #[msg("The listing does not meet the job's GPU model, VRAM or region.")]
+    ListingMismatch,
+    /// 6035
+    #[msg("The listing's worker has not heartbeated within the timeout.")]
+    ListingStale,
+    /// 6036
+    #[msg("The listing's locked stake is below min_stake_per_gpu for its GPUs.")]
+    ListingUnderStaked,
+    /// 6037
+    #[msg("The listing has fewer free GPUs than assigned.")]
+    NotEnoughFreeGpus,
+    /// 6038
+    #[msg("The listing already runs part of this job.")]
+    ListingAlreadyInJob,
+    /// 6039
+    #[msg("The job account has no free assignment slot (scale_job adds room).")]
+    ClusterFull,
+    /// 6040
+    #[msg("The listing has no running assignment in this job.")]
+    NoActiveAssignment,
+    /// 6041
+    #[msg("The job is not in a state that allows this.")]
+    WrongJobStatus,
+    /// 6042
+    #[msg("The proof needs an Ed25519 signature-verify instruction right before this one.")]
+    ProofMissing,
+    /// 6043
+    #[msg(
+        "The Ed25519 instruction is malformed: one signature, all data inside that instruction."
+    )]
+    ProofMalformed,
+    /// 6044
+    #[msg("The proof is not signed by the assigned listing's worker key.")]
+    ProofWrongSigner,
+    /// 6045
+    #[msg("The signed message is not this job's and listing's completion statement.")]
+    ProofWrongMessage,
+    /// 6046
+    #[msg("The challenge window is still open.")]
+    ChallengeWindowOpen,
+    /// 6047
+    #[msg("The challenge window has closed.")]
+    ChallengeWindowClosed,
+    /// 6048
+    #[msg("The signer is not the network's arbiter.")]
+    NotArbiter,
+    /// 6049
+    #[msg("The arbiter cannot award suppliers more than 100% of their proven claims.")]
+    AwardTooLarge,
+    /// 6050
+    #[msg("The job has not passed its duration plus grace period.")]
+    JobNotExpired,
+    /// 6051
+    #[msg("The payee must be an IO token account of the listing's owner.")]
+    WrongPayee,
+    /// 6052
+    #[msg("The accounts after the fixed ones must be each payable assignment's listing and payee, in order.")]
+    WrongRemainingAccounts,
+    /// 6053
+    #[msg("The job's paid-for time is over.")]
+    JobEnded,
+    /// 6054
+    #[msg("The job has assignments; it can no longer be cancelled.")]
+    JobAlreadyAssigned,
+    /// 6055
+    #[msg("At most eight keepers can be registered.")]
+    TooManyKeepers,
 }

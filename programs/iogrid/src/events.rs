@@ -130,3 +130,96 @@ pub struct ListingMarkedOffline {
     pub forfeited: u64,
     pub gpus_online_after: u64,
 }
+
+#[event(bytemuck)]
+pub struct JobCreated {
+    pub job: Address,
+    pub owner: Address,
+    pub id: u64,
+    pub deposit: u64,
+    pub max_price_per_gpu_hour: u64,
+    pub duration_secs: u64,
+    pub gpus: u16,
+    pub min_vram_gb: u16,
+    pub _padding: [u8; 4],
+}
+
+#[event(bytemuck)]
+pub struct JobAssigned {
+    pub job: Address,
+    pub assigner: Address,
+    pub started_at: i64,
+    pub gpus_assigned_after: u16,
+    pub listings: u16,
+    pub _padding: [u8; 4],
+}
+
+#[event(bytemuck)]
+pub struct ProofAccepted {
+    pub job: Address,
+    pub listing: Address,
+    pub result_hash: [u8; 32],
+    pub gpu_seconds: u64,
+    pub fully_proven: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct JobStatusChanged {
+    pub job: Address,
+    pub at: i64,
+    pub status: u8,
+    pub _padding: [u8; 1],
+    pub award_bps: u16,
+    pub _padding2: [u8; 4],
+}
+
+#[event(bytemuck)]
+pub struct JobToppedUp {
+    pub job: Address,
+    pub amount: u64,
+    pub deposit_after: u64,
+    pub duration_secs_after: u64,
+    pub gpus_after: u16,
+    pub _padding: [u8; 6],
+}
+
+#[event(bytemuck)]
+pub struct FaultReported {
+    pub job: Address,
+    pub listing: Address,
+    pub last_heartbeat: i64,
+    pub gpu_seconds_paid: u64,
+    pub slashed: u64,
+    pub compensation: u64,
+}
+
+#[event(bytemuck)]
+pub struct JobPayment {
+    pub job: Address,
+    pub listing: Address,
+    pub payee: Address,
+    pub gross: u64,
+    pub net: u64,
+    pub fee: u64,
+    pub burned: u64,
+}
+
+#[event(bytemuck)]
+pub struct JobClosed {
+    pub job: Address,
+    pub deposit: u64,
+    pub compensation: u64,
+    pub paid_out: u64,
+    pub refund: u64,
+    /// 0 settled, 1 expired, 2 cancelled.
+    pub outcome: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct KeepersSet {
+    pub authority: Address,
+    pub count: u8,
+    pub _padding: [u8; 7],
+}

@@ -14,11 +14,15 @@ pub mod errors;
 pub mod events;
 pub mod instructions;
 pub mod math;
+pub mod proof;
 pub mod spl;
 pub mod state;
 
 use instructions::*;
-use state::{GpuSpec, NetworkParams};
+use {
+    constants::MAX_CLUSTER,
+    state::{GpuSpec, JobSpec, NetworkParams},
+};
 
 declare_id!("56uC97afJv9SQFUK7jkUFVDJjSEnY6mQbo2VE7tF3yvi");
 
@@ -96,6 +100,102 @@ pub mod iogrid {
     /// Permissionless: takes a silent idle listing out of the reward pool.
     pub fn mark_offline(ctx: &mut Context<MarkOffline>) -> Result<()> {
         ctx.accounts.mark_offline()
+    }
+
+    /// Replaces the registered keepers (network authority only).
+    pub fn set_keepers(
+        ctx: &mut Context<SetKeepers>,
+        keepers: [Address; 8],
+        count: u8,
+    ) -> Result<()> {
+        ctx.accounts.set_keepers(&keepers, count)
+    }
+
+    /// Escrows `max_price × gpus × duration` for a new job.
+    pub fn create_job(ctx: &mut Context<CreateJob>, id: u64, spec: JobSpec) -> Result<()> {
+        let bumps = (ctx.bumps.job, ctx.bumps.escrow);
+        ctx.accounts.create_job(id, &spec, bumps)
+    }
+
+    /// Refunds and closes a job nobody was assigned to (owner only).
+    pub fn cancel_job(ctx: &mut Context<CancelJob>) -> Result<()> {
+        ctx.accounts.cancel_job()
+    }
+
+    /// Assigns listings (remaining accounts) to a job's missing GPUs.
+    #[access_control(ctx.accounts.validate())]
+    pub fn assign_job(ctx: &mut Context<AssignJob>, gpus: [u16; MAX_CLUSTER]) -> Result<()> {
+        let listings = ctx.remaining_accounts()?;
+        let request = AssignRequest {
+            listings: &listings,
+            gpus: &gpus,
+            refill_only: false,
+        };
+        ctx.accounts.assign(&request)
+    }
+
+    /// Refills a running job's GPUs freed by a fault (or added by scale_job).
+    #[access_control(ctx.accounts.validate())]
+    pub fn reassign(ctx: &mut Context<AssignJob>, gpus: [u16; MAX_CLUSTER]) -> Result<()> {
+        let listings = ctx.remaining_accounts()?;
+        let request = AssignRequest {
+            listings: &listings,
+            gpus: &gpus,
+            refill_only: true,
+        };
+        ctx.accounts.assign(&request)
+    }
+
+    /// Accepts a worker-signed completion proof (Ed25519 instruction before it).
+    pub fn complete_job(
+        ctx: &mut Context<CompleteJob>,
+        result_hash: [u8; 32],
+        gpu_seconds: u64,
+    ) -> Result<()> {
+        ctx.accounts.complete_job(&result_hash, gpu_seconds)
+    }
+
+    /// The owner accepts the proofs; settlement may run at once.
+    pub fn approve_job(ctx: &mut Context<ApproveJob>) -> Result<()> {
+        ctx.accounts.approve_job()
+    }
+
+    /// The owner disputes within the challenge window; the arbiter decides.
+    pub fn dispute_job(ctx: &mut Context<DisputeJob>) -> Result<()> {
+        ctx.accounts.dispute_job()
+    }
+
+    /// The arbiter awards suppliers `award_bps` of their proven claims.
+    pub fn resolve_dispute(ctx: &mut Context<ResolveDispute>, award_bps: u16) -> Result<()> {
+        ctx.accounts.resolve_dispute(award_bps)
+    }
+
+    /// Permissionless: pays suppliers, fee and burn, refunds and closes the job.
+    pub fn settle_job(ctx: &mut Context<CloseJob>) -> Result<()> {
+        let remaining = ctx.remaining_accounts()?;
+        ctx.accounts.settle_job(&remaining)
+    }
+
+    /// Permissionless: closes a job past duration + grace without full proof.
+    pub fn expire_job(ctx: &mut Context<CloseJob>) -> Result<()> {
+        let remaining = ctx.remaining_accounts()?;
+        ctx.accounts.expire_job(&remaining)
+    }
+
+    /// Permissionless: a silent worker's assignment is paid to its last
+    /// heartbeat, its supplier slashed, its GPUs freed for `reassign`.
+    pub fn report_fault(ctx: &mut Context<ReportFault>) -> Result<()> {
+        ctx.accounts.report_fault()
+    }
+
+    /// The owner adds time to a job, escrowing for it.
+    pub fn extend_job(ctx: &mut Context<TopUpJob>, extra_secs: u64) -> Result<()> {
+        ctx.accounts.extend_job(extra_secs)
+    }
+
+    /// The owner adds GPUs to a job, escrowing for them.
+    pub fn scale_job(ctx: &mut Context<TopUpJob>, extra_gpus: u16, capacity: u8) -> Result<()> {
+        ctx.accounts.scale_job(extra_gpus, capacity)
     }
 
     /// Measurement only (`cu-bench` builds): runs a `math.rs` helper in a loop.

@@ -1,13 +1,19 @@
 //! One file per instruction, grouped by who calls it.
 
 pub mod admin;
+pub mod arbiter;
 pub mod bench;
 pub mod crank;
+pub(crate) mod jobs;
+pub mod keeper;
 pub mod staker;
 pub mod supplier;
+pub mod user;
 pub mod worker;
 
-pub use {admin::*, bench::*, crank::*, staker::*, supplier::*, worker::*};
+pub use {
+    admin::*, arbiter::*, bench::*, crank::*, keeper::*, staker::*, supplier::*, user::*, worker::*,
+};
 
 use {
     crate::{

@@ -222,13 +222,17 @@ pub struct Config {
     pub last_emission: i64,
     /// Active stake of every staker (not unbonding): governance's turnout base.
     pub total_staked: u64,
+    /// IO burned from job payments (supply = genesis + emitted − burned).
+    pub burned: u64,
+    /// IO the treasury vault must hold: fees and slash shares in, spends out.
+    pub treasury_balance: u64,
     pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub _reserved: [u8; 196],
+    pub _reserved: [u8; 180],
 }
 
 const _: () = assert!(core::mem::size_of::<Config>() == 832);
@@ -272,6 +276,22 @@ impl Config {
         Ok(())
     }
 
+    pub fn record_burn(&mut self, amount: u64) -> Result<()> {
+        self.burned = self
+            .burned
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
+    pub fn record_treasury_income(&mut self, amount: u64) -> Result<()> {
+        self.treasury_balance = self
+            .treasury_balance
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
     pub fn add_stake(&mut self, amount: u64) -> Result<()> {
         self.total_staked = self
             .total_staked
@@ -303,6 +323,7 @@ impl Config {
             || rewards.accounted > EMISSION_SUPPLY
             || paid_or_set_aside > rewards.accounted.max(self.emitted)
             || rewards.claimed > self.emitted
+            || self.burned > minted
             || usize::from(self.keeper_count) > MAX_KEEPERS
             || self.paused > 1
             || self.last_emission < self.emission_start

@@ -182,10 +182,13 @@ impl GpuListing {
     pub fn invariant(&self) -> Result<()> {
         let status = self.status()?;
         let busy = self.has_running_jobs();
-        if self.gpus_free > self.spec.gpu_count
-            || (status == ListingStatus::Busy) != busy
-            || self.spec.gpu_count == 0
-        {
+        // Offline listings may still hold jobs until their faults are reported.
+        let status_matches = match status {
+            ListingStatus::Available => !busy,
+            ListingStatus::Busy => busy,
+            ListingStatus::Offline => true,
+        };
+        if self.gpus_free > self.spec.gpu_count || !status_matches || self.spec.gpu_count == 0 {
             return Err(IogridError::InvariantViolated.into());
         }
         Ok(())

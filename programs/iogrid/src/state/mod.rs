@@ -1,5 +1,6 @@
 pub mod config;
+pub mod job;
 pub mod listing;
 pub mod stake;
 
-pub use {config::*, listing::*, stake::*};
+pub use {config::*, job::*, listing::*, stake::*};

@@ -1,3 +1,4 @@
 pub mod initialize;
+pub mod set_keepers;
 
-pub use initialize::*;
+pub use {initialize::*, set_keepers::*};

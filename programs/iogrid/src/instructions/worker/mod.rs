@@ -1,3 +1,4 @@
+pub mod complete_job;
 pub mod heartbeat;
 
-pub use heartbeat::*;
+pub use {complete_job::*, heartbeat::*};

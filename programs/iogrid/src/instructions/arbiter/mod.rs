@@ -1,0 +1,3 @@
+pub mod resolve_dispute;
+
+pub use resolve_dispute::*;

@@ -1,0 +1,44 @@
+use {
+    super::super::user::emit_status,
+    crate::{
+        constants::BPS_DENOMINATOR,
+        errors::IogridError,
+        state::{Assignment, Config, Job, JobStatus},
+    },
+    anchor_lang::{accounts::Slab, prelude::*},
+};
+
+#[derive(Accounts)]
+pub struct ResolveDispute {
+    pub arbiter: Signer,
+    #[account(
+        seeds = [b"config"],
+        bump,
+        constraint = config.arbiter == *arbiter.address() @ IogridError::NotArbiter
+    )]
+    pub config: Account<Config>,
+    #[account(
+        mut,
+        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        bump = job.bump
+    )]
+    pub job: Slab<Job, Assignment>,
+}
+
+impl ResolveDispute {
+    /// The arbiter awards the suppliers `award_bps` of their proven claims;
+    /// the owner is refunded the rest at settlement. Never more than claimed,
+    /// so never more than the escrow.
+    pub fn resolve_dispute(&mut self, award_bps: u16) -> Result<()> {
+        if self.job.status()? != JobStatus::Disputed {
+            return Err(IogridError::WrongJobStatus.into());
+        }
+        if u64::from(award_bps) > BPS_DENOMINATOR {
+            return Err(IogridError::AwardTooLarge.into());
+        }
+        self.job.award_bps = award_bps;
+        self.job.set_status(JobStatus::Resolved);
+        self.job.invariant()?;
+        emit_status(&self.job)
+    }
+}

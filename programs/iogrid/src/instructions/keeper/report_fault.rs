@@ -1,0 +1,211 @@
+use {
+    super::super::{
+        jobs::{
+            pay_fee_and_burn, pay_supplier, split_payment, validate_payee, EscrowAccounts, Payment,
+        },
+        with_config_signer,
+    },
+    crate::{
+        constants::SLASH_OWNER_SHARE_BPS,
+        errors::IogridError,
+        events::{emit_event, FaultReported},
+        math,
+        spl::{cpi, Mint, TokenAccount},
+        state::{
+            Assignment, AssignmentStatus, Config, GpuListing, Job, ListingStatus, StakeAccount,
+        },
+    },
+    anchor_lang::{accounts::Slab, prelude::*},
+};
+
+/// Permissionless, and provable from chain state alone: the listing's worker
+/// stopped heartbeating while it ran part of the job.
+#[derive(Accounts)]
+pub struct ReportFault {
+    #[account(mut, seeds = [b"config"], bump)]
+    pub config: Account<Config>,
+    #[account(
+        mut,
+        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        bump = job.bump
+    )]
+    pub job: Slab<Job, Assignment>,
+    #[account(mut, seeds = [b"escrow", job.address().as_ref()], bump = job.escrow_bump)]
+    pub escrow: Account<TokenAccount>,
+    #[account(
+        mut,
+        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        bump = listing.bump
+    )]
+    pub listing: Account<GpuListing>,
+    #[account(
+        mut,
+        seeds = [b"stake", listing.owner.as_ref()],
+        bump = supplier_stake.bump
+    )]
+    pub supplier_stake: Account<StakeAccount>,
+    #[account(mut, address = config.stake_vault @ IogridError::WrongVault)]
+    pub stake_vault: Account<TokenAccount>,
+    #[account(mut, address = config.treasury @ IogridError::WrongVault)]
+    pub treasury: Account<TokenAccount>,
+    #[account(mut, address = config.io_mint @ IogridError::NotMint)]
+    pub io_mint: Account<Mint>,
+    /// CHECK: checked by `validate_payee`: an IO account of the listing's owner.
+    #[account(mut)]
+    pub payee: UncheckedAccount,
+    pub token_program: Program<Token>,
+}
+
+impl ReportFault {
+    pub fn report_fault(&mut self) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        let timeout = self.config.params.heartbeat_timeout_secs;
+        if !self.listing.is_stale(now, timeout) {
+            return Err(IogridError::ListingNotStale.into());
+        }
+        validate_payee(
+            self.payee.account(),
+            &self.config.io_mint,
+            &self.listing.owner,
+        )?;
+        let listing_key = *self.listing.address();
+        let index = self
+            .job
+            .iter()
+            .position(|a| a.listing == listing_key && a.is_active())
+            .ok_or(IogridError::NoActiveAssignment)?;
+
+        let gpu_seconds = self.pay_until_last_heartbeat(index)?;
+        let gpus = self.job[index].gpus;
+        self.job.gpus_assigned = self
+            .job
+            .gpus_assigned
+            .checked_sub(gpus)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.take_listing_offline(gpus, now)?;
+        let (slashed, compensation) = self.slash()?;
+
+        self.job.invariant()?;
+        self.listing.invariant()?;
+        self.supplier_stake.invariant()?;
+        self.config.invariant()?;
+        emit_event(&FaultReported {
+            job: *self.job.address(),
+            listing: listing_key,
+            last_heartbeat: self.listing.last_heartbeat,
+            gpu_seconds_paid: gpu_seconds,
+            slashed,
+            compensation,
+        });
+        Ok(())
+    }
+
+    /// Pays the faulted assignment for its heartbeat-verified time now and
+    /// marks its slot reusable. Returns the GPU-seconds paid.
+    fn pay_until_last_heartbeat(&mut self, index: usize) -> Result<u64> {
+        let until = self.listing.last_heartbeat.min(self.job.end_time()?);
+        let assignment = &mut self.job[index];
+        assignment.gpu_seconds = assignment.max_gpu_seconds(until)?;
+        assignment.status = AssignmentStatus::Faulted as u8;
+        let gross = assignment.payment()?;
+        let gpu_seconds = assignment.gpu_seconds;
+        let split = split_payment(gross, &self.config.params)?;
+        let views = (
+            *self.job.account(),
+            *self.escrow.account(),
+            *self.treasury.account(),
+            *self.io_mint.account(),
+        );
+        let accounts = EscrowAccounts {
+            job: &views.0,
+            escrow: &views.1,
+            treasury: &views.2,
+            io_mint: &views.3,
+        };
+        let payment = Payment {
+            listing: self.listing.address(),
+            payee: self.payee.account(),
+            split,
+        };
+        pay_supplier(&self.job, &accounts, &payment)?;
+        pay_fee_and_burn(&self.job, &accounts, &mut self.config, &split)?;
+        self.job.paid_out = self
+            .job
+            .paid_out
+            .checked_add(gross)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(gpu_seconds)
+    }
+
+    /// Frees the GPUs, forfeits the silent time's rewards, leaves the pool.
+    fn take_listing_offline(&mut self, gpus: u16, now: i64) -> Result<()> {
+        let config = &mut *self.config;
+        let listing = &mut *self.listing;
+        listing.gpus_free = listing
+            .gpus_free
+            .checked_add(gpus)
+            .ok_or(IogridError::InvariantViolated)?;
+        listing.jobs_faulted = listing.jobs_faulted.saturating_add(1);
+        if listing.is_online() {
+            config.rewards.update(now, config.emission_start)?;
+            listing.settle(
+                config.rewards.acc_reward_per_gpu,
+                now,
+                config.params.heartbeat_timeout_secs,
+            )?;
+            config.rewards.remove_gpus(listing.spec.gpu_count)?;
+        }
+        listing.set_status(ListingStatus::Offline);
+        Ok(())
+    }
+
+    /// Slashes `slash_bps` (capped at `slash_cap_bps`) of the stake locked for
+    /// the listing: half compensates the job owner through the escrow, the rest
+    /// goes to the treasury. Returns `(slashed, compensation)`.
+    fn slash(&mut self) -> Result<(u64, u64)> {
+        let params = self.config.params;
+        let rate = params.slash_bps.min(params.slash_cap_bps);
+        let slashed = math::bps_share(self.listing.stake_locked, rate)?;
+        if slashed == 0 {
+            return Ok((0, 0));
+        }
+        let compensation = math::bps_share(slashed, SLASH_OWNER_SHARE_BPS)?;
+        let to_treasury = slashed
+            .checked_sub(compensation)
+            .ok_or(IogridError::MathOverflow)?;
+
+        let stake = &mut *self.supplier_stake;
+        stake.staked = stake
+            .staked
+            .checked_sub(slashed)
+            .ok_or(IogridError::InvariantViolated)?;
+        stake.locked_for_listings = stake
+            .locked_for_listings
+            .checked_sub(slashed)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.listing.stake_locked = self
+            .listing
+            .stake_locked
+            .checked_sub(slashed)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.config.remove_stake(slashed)?;
+        self.config.record_treasury_income(to_treasury)?;
+        self.job.compensation = self
+            .job
+            .compensation
+            .checked_add(compensation)
+            .ok_or(IogridError::MathOverflow)?;
+
+        let (vault, escrow, treasury, config) = (
+            *self.stake_vault.account(),
+            *self.escrow.account(),
+            *self.treasury.account(),
+            *self.config.account(),
+        );
+        with_config_signer(self.config.bump, |signer| {
+            cpi::transfer(&vault, &escrow, &config, compensation, signer)?;
+            cpi::transfer(&vault, &treasury, &config, to_treasury, signer)
+        })?;
+        Ok((slashed, compensation))
+    }
+}

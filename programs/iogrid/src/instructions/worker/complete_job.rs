@@ -1,0 +1,114 @@
+use {
+    super::super::user::emit_status,
+    crate::{
+        constants::ED25519_PROGRAM_ID,
+        errors::IogridError,
+        events::{emit_event, ProofAccepted},
+        proof::{check_ed25519_instruction, proof_message, ProofStatement},
+        state::{Assignment, AssignmentStatus, GpuListing, Job, JobStatus, ListingStatus},
+    },
+    anchor_lang::{accounts::Slab, prelude::*},
+};
+
+/// Relayed by anyone (usually the keeper) with the worker's signature in the
+/// Ed25519 instruction right before this one.
+#[derive(Accounts)]
+pub struct CompleteJob {
+    #[account(
+        mut,
+        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        bump = job.bump
+    )]
+    pub job: Slab<Job, Assignment>,
+    #[account(
+        mut,
+        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        bump = listing.bump
+    )]
+    pub listing: Account<GpuListing>,
+    pub instructions: Sysvar<SysvarInstructions>,
+}
+
+impl CompleteJob {
+    pub fn complete_job(&mut self, result_hash: &[u8; 32], gpu_seconds: u64) -> Result<()> {
+        let listing_key = *self.listing.address();
+        let index = self
+            .job
+            .iter()
+            .position(|a| a.listing == listing_key && a.is_active())
+            .ok_or(IogridError::NoActiveAssignment)?;
+        let statement = ProofStatement {
+            job: self.job.address(),
+            listing: &listing_key,
+            started_at: self.job[index].started_at,
+            result_hash,
+            gpu_seconds,
+        };
+        self.check_signature(&proof_message(&statement))?;
+
+        let now = Clock::get()?.unix_timestamp;
+        let until = now.min(self.job.end_time()?);
+        let assignment = &mut self.job[index];
+        // Claims beyond the time actually elapsed are cut to it.
+        assignment.gpu_seconds = gpu_seconds.min(assignment.max_gpu_seconds(until)?);
+        assignment.result_hash = *result_hash;
+        assignment.status = AssignmentStatus::Proven as u8;
+        let (gpus, paid_seconds) = (assignment.gpus, assignment.gpu_seconds);
+        self.release_listing(gpus)?;
+
+        let fully_proven =
+            self.job.missing_gpus() == 0 && !self.job.iter().any(Assignment::is_active);
+        if fully_proven {
+            self.job.proven_at = now;
+            self.job.set_status(JobStatus::Proven);
+        }
+        self.job.invariant()?;
+        self.listing.invariant()?;
+        emit_event(&ProofAccepted {
+            job: *self.job.address(),
+            listing: listing_key,
+            result_hash: *result_hash,
+            gpu_seconds: paid_seconds,
+            fully_proven: u8::from(fully_proven),
+            _padding: [0; 7],
+        });
+        if fully_proven {
+            emit_status(&self.job)?;
+        }
+        Ok(())
+    }
+
+    /// The instruction before this one must be the Ed25519 program verifying
+    /// the listing's worker key over `message`.
+    fn check_signature(&self, message: &[u8]) -> Result<()> {
+        let current = self.instructions.load_current_index();
+        if current == 0 {
+            return Err(IogridError::ProofMissing.into());
+        }
+        let previous = self
+            .instructions
+            .load_instruction_at(usize::from(current).saturating_sub(1))
+            .map_err(|_| IogridError::ProofMissing)?;
+        if previous.get_program_id() != &ED25519_PROGRAM_ID {
+            return Err(IogridError::ProofMissing.into());
+        }
+        check_ed25519_instruction(
+            previous.get_instruction_data(),
+            &self.listing.spec.worker,
+            message,
+        )
+    }
+
+    fn release_listing(&mut self, gpus: u16) -> Result<()> {
+        let listing = &mut *self.listing;
+        listing.gpus_free = listing
+            .gpus_free
+            .checked_add(gpus)
+            .ok_or(IogridError::InvariantViolated)?;
+        listing.jobs_completed = listing.jobs_completed.saturating_add(1);
+        if !listing.has_running_jobs() && listing.status()? == ListingStatus::Busy {
+            listing.set_status(ListingStatus::Available);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! Worker-signed completion proofs. A worker signs, with its listing's worker
+//! key, the statement built by [`proof_message`]; anyone relays it to
+//! `complete_job` in a transaction whose preceding instruction is the native
+//! Ed25519 program verifying that signature. The runtime rejects the whole
+//! transaction if the signature is invalid; [`check_ed25519_instruction`]
+//! makes sure the verified signature is the right key over the right message,
+//! with every offset inside that one instruction (an offset into another
+//! instruction is how a forged proof would smuggle in different bytes).
+
+use {
+    crate::{constants::*, errors::IogridError},
+    anchor_lang::prelude::*,
+};
+
+pub const PROOF_MESSAGE_LEN: usize = 15 + 32 * 4 + 8 + 8;
+
+/// Everything a proof commits to.
+pub struct ProofStatement<'a> {
+    pub job: &'a Address,
+    pub listing: &'a Address,
+    /// The assignment's start: a proof cannot be replayed onto a later
+    /// assignment of the same listing to the same job.
+    pub started_at: i64,
+    pub result_hash: &'a [u8; 32],
+    pub gpu_seconds: u64,
+}
+
+/// `iogrid/proof/v1 ‖ program ‖ job ‖ listing ‖ started_at ‖ result_hash ‖ gpu_seconds`
+/// (integers little-endian).
+pub fn proof_message(statement: &ProofStatement) -> [u8; PROOF_MESSAGE_LEN] {
+    let mut message = [0u8; PROOF_MESSAGE_LEN];
+    let parts: [&[u8]; 7] = [
+        PROOF_DOMAIN,
+        crate::ID.as_ref(),
+        statement.job.as_ref(),
+        statement.listing.as_ref(),
+        &statement.started_at.to_le_bytes(),
+        statement.result_hash,
+        &statement.gpu_seconds.to_le_bytes(),
+    ];
+    let mut at = 0usize;
+    for part in parts {
+        let end = at.saturating_add(part.len());
+        message[at..end].copy_from_slice(part);
+        at = end;
+    }
+    message
+}
+
+/// Ed25519 program instruction header: count (1), padding (1), then one
+/// 14-byte offsets record.
+const OFFSETS_START: usize = 2;
+const OFFSETS_LEN: usize = 14;
+/// `*_instruction_index` value meaning "this same instruction".
+const THIS_INSTRUCTION: u16 = u16::MAX;
+
+fn read_u16(data: &[u8], at: usize) -> Result<u16> {
+    let bytes = data
+        .get(at..at.saturating_add(2))
+        .ok_or(IogridError::ProofMalformed)?;
+    Ok(u16::from_le_bytes([bytes[0], bytes[1]]))
+}
+
+fn slice(data: &[u8], offset: u16, len: usize) -> Result<&[u8]> {
+    let start = usize::from(offset);
+    Ok(data
+        .get(start..start.saturating_add(len))
+        .ok_or(IogridError::ProofMalformed)?)
+}
+
+/// Checks that `data` (an Ed25519-program instruction's data) verifies exactly
+/// one signature by `signer` over `message`, entirely within itself.
+pub fn check_ed25519_instruction(data: &[u8], signer: &Address, message: &[u8]) -> Result<()> {
+    if data.len() < OFFSETS_START.saturating_add(OFFSETS_LEN) || data[0] != 1 {
+        return Err(IogridError::ProofMalformed.into());
+    }
+    let field = |i: usize| read_u16(data, OFFSETS_START.saturating_add(i.saturating_mul(2)));
+    let (signature_ix, key_offset, key_ix) = (field(1)?, field(2)?, field(3)?);
+    let (message_offset, message_size, message_ix) = (field(4)?, field(5)?, field(6)?);
+    if signature_ix != THIS_INSTRUCTION
+        || key_ix != THIS_INSTRUCTION
+        || message_ix != THIS_INSTRUCTION
+    {
+        return Err(IogridError::ProofMalformed.into());
+    }
+    if slice(data, key_offset, 32)? != signer.as_ref() {
+        return Err(IogridError::ProofWrongSigner.into());
+    }
+    if usize::from(message_size) != message.len()
+        || slice(data, message_offset, message.len())? != message
+    {
+        return Err(IogridError::ProofWrongMessage.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    fn ed25519_data(key: &[u8; 32], message: &[u8], indices: u16) -> alloc::vec::Vec<u8> {
+        let key_offset = 16u16;
+        let signature_offset = key_offset + 32;
+        let message_offset = signature_offset + 64;
+        let mut data = alloc::vec![1u8, 0];
+        for v in [
+            signature_offset,
+            indices,
+            key_offset,
+            indices,
+            message_offset,
+            message.len() as u16,
+            indices,
+        ] {
+            data.extend_from_slice(&v.to_le_bytes());
+        }
+        data.extend_from_slice(key);
+        data.extend_from_slice(&[7u8; 64]);
+        data.extend_from_slice(message);
+        data
+    }
+
+    fn statement_message() -> [u8; PROOF_MESSAGE_LEN] {
+        let (job, listing) = (
+            Address::new_from_array([1; 32]),
+            Address::new_from_array([2; 32]),
+        );
+        proof_message(&ProofStatement {
+            job: &job,
+            listing: &listing,
+            started_at: 9,
+            result_hash: &[3; 32],
+            gpu_seconds: 60,
+        })
+    }
+
+    #[test]
+    fn message_layout_is_fixed() {
+        let message = statement_message();
+        assert_eq!(&message[..15], PROOF_DOMAIN);
+        assert_eq!(&message[15..47], crate::ID.as_ref());
+        assert_eq!(&message[111..119], &9i64.to_le_bytes());
+        assert_eq!(&message[151..], &60u64.to_le_bytes());
+    }
+
+    #[test]
+    fn accepts_the_right_key_and_message() {
+        let message = statement_message();
+        let key = Address::new_from_array([5; 32]);
+        check_ed25519_instruction(&ed25519_data(&[5; 32], &message, u16::MAX), &key, &message)
+            .unwrap();
+    }
+
+    #[test]
+    fn rejects_forgeries() {
+        let message = statement_message();
+        let key = Address::new_from_array([5; 32]);
+        let wrong_key = ed25519_data(&[6; 32], &message, u16::MAX);
+        assert_eq!(
+            check_ed25519_instruction(&wrong_key, &key, &message),
+            Err(IogridError::ProofWrongSigner.into())
+        );
+        let mut other = message;
+        other[158] ^= 1;
+        let wrong_message = ed25519_data(&[5; 32], &other, u16::MAX);
+        assert_eq!(
+            check_ed25519_instruction(&wrong_message, &key, &message),
+            Err(IogridError::ProofWrongMessage.into())
+        );
+        let elsewhere = ed25519_data(&[5; 32], &message, 0);
+        assert_eq!(
+            check_ed25519_instruction(&elsewhere, &key, &message),
+            Err(IogridError::ProofMalformed.into())
+        );
+        let mut two = ed25519_data(&[5; 32], &message, u16::MAX);
+        two[0] = 2;
+        assert_eq!(
+            check_ed25519_instruction(&two, &key, &message),
+            Err(IogridError::ProofMalformed.into())
+        );
+        let mut out_of_range = ed25519_data(&[5; 32], &message, u16::MAX);
+        out_of_range[6..8].copy_from_slice(&60_000u16.to_le_bytes());
+        assert_eq!(
+            check_ed25519_instruction(&out_of_range, &key, &message),
+            Err(IogridError::ProofMalformed.into())
+        );
+    }
+}

@@ -1,0 +1,297 @@
+use {
+    crate::{constants::*, errors::IogridError, math},
+    anchor_lang::prelude::*,
+};
+
+/// A job's life. Settled, cancelled and expired jobs are closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum JobStatus {
+    /// Escrowed, waiting for its first full assignment.
+    Open = 0,
+    /// Every GPU assigned at least once; running until proven.
+    Running = 1,
+    /// Every assignment proven: the challenge window runs.
+    Proven = 2,
+    /// The owner approved the proofs; settle pays at once.
+    Approved = 3,
+    /// The owner disputed; funds frozen until the arbiter resolves.
+    Disputed = 4,
+    /// The arbiter decided the suppliers' share (`award_bps`).
+    Resolved = 5,
+}
+
+impl JobStatus {
+    pub fn from_u8(value: u8) -> Result<Self> {
+        Ok(match value {
+            0 => Self::Open,
+            1 => Self::Running,
+            2 => Self::Proven,
+            3 => Self::Approved,
+            4 => Self::Disputed,
+            5 => Self::Resolved,
+            _ => return Err(IogridError::InvariantViolated.into()),
+        })
+    }
+}
+
+/// An assignment's life within its job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AssignmentStatus {
+    /// Running on the listing's GPUs.
+    Active = 0,
+    /// The worker's signed proof was accepted; paid at settlement.
+    Proven = 1,
+    /// The worker went silent; paid up to its last heartbeat, slot reusable.
+    Faulted = 2,
+}
+
+/// What a job needs; the argument of `create_job`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, AnchorSerialize, AnchorDeserialize, IdlType)]
+pub struct JobSpec {
+    /// SHA-256 of the workload spec the workers run.
+    pub workload_hash: [u8; 32],
+    /// Where the workload spec is, ASCII, zero-padded.
+    pub workload_uri: [u8; 64],
+    /// Required GPU model, ASCII, zero-padded; all zeros = any model.
+    pub gpu_model: [u8; 16],
+    /// Required region, ASCII, zero-padded; all zeros = anywhere.
+    pub region: [u8; 8],
+    pub max_price_per_gpu_hour: u64,
+    pub duration_secs: u64,
+    /// Minimum VRAM per GPU, GB.
+    pub min_vram_gb: u16,
+    /// GPUs in total, across however many listings.
+    pub gpus: u16,
+    /// Listings the job account has room for (1 to 16).
+    pub max_listings: u8,
+    pub _padding: [u8; 3],
+}
+
+// SAFETY: repr(C), 144 bytes without padding (asserted); any bit pattern valid.
+unsafe impl bytemuck::Pod for JobSpec {}
+unsafe impl bytemuck::Zeroable for JobSpec {}
+const _: () = assert!(core::mem::size_of::<JobSpec>() == 144);
+
+/// IO needed to pay `gpus` GPUs for `secs` seconds at `price` per GPU-hour,
+/// rounded up (the escrow must cover the worst case).
+pub fn escrow_for(price_per_gpu_hour: u64, gpus: u16, secs: u64) -> Result<u64> {
+    let per_hour = math::checked_mul(price_per_gpu_hour, u64::from(gpus))?;
+    Ok(math::mul_div_ceil(per_hour, secs, SECS_PER_HOUR)?)
+}
+
+/// Pay for `gpu_seconds` at `price` per GPU-hour, rounded down.
+pub fn payment_for(price_per_gpu_hour: u64, gpu_seconds: u64) -> Result<u64> {
+    Ok(math::mul_div_floor(
+        price_per_gpu_hour,
+        gpu_seconds,
+        SECS_PER_HOUR,
+    )?)
+}
+
+impl JobSpec {
+    pub fn validate(&self) -> Result<()> {
+        if self.gpus == 0 || self.max_listings == 0 || usize::from(self.max_listings) > MAX_CLUSTER
+        {
+            return Err(IogridError::InvalidJob.into());
+        }
+        if self.duration_secs == 0 || self.duration_secs > MAX_JOB_DURATION_SECS {
+            return Err(IogridError::InvalidJob.into());
+        }
+        if self.max_price_per_gpu_hour == 0 || self.workload_hash == [0; 32] {
+            return Err(IogridError::InvalidJob.into());
+        }
+        Ok(())
+    }
+
+    pub fn deposit(&self) -> Result<u64> {
+        escrow_for(self.max_price_per_gpu_hour, self.gpus, self.duration_secs)
+    }
+}
+
+/// One listing's part of a job.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, IdlType)]
+pub struct Assignment {
+    pub listing: Address,
+    /// The listing's price when assigned; later price changes don't apply.
+    pub price_per_gpu_hour: u64,
+    pub started_at: i64,
+    /// GPU-seconds to pay: proven by the worker, or heartbeat-verified on fault.
+    pub gpu_seconds: u64,
+    /// The worker's result hash (zero until proven).
+    pub result_hash: [u8; 32],
+    pub gpus: u16,
+    pub status: u8,
+    pub _padding: [u8; 5],
+}
+
+// SAFETY: repr(C), 96 bytes without padding (asserted); any bit pattern valid.
+unsafe impl bytemuck::Pod for Assignment {}
+unsafe impl bytemuck::Zeroable for Assignment {}
+const _: () = assert!(core::mem::size_of::<Assignment>() == 96);
+
+impl Assignment {
+    pub fn status(&self) -> Result<AssignmentStatus> {
+        Ok(match self.status {
+            0 => AssignmentStatus::Active,
+            1 => AssignmentStatus::Proven,
+            2 => AssignmentStatus::Faulted,
+            _ => return Err(IogridError::InvariantViolated.into()),
+        })
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status == AssignmentStatus::Active as u8
+    }
+
+    /// The most GPU-seconds this assignment can have served by `until`.
+    pub fn max_gpu_seconds(&self, until: i64) -> Result<u64> {
+        let secs = u64::try_from(until.saturating_sub(self.started_at)).unwrap_or(0);
+        Ok(math::checked_mul(secs, u64::from(self.gpus))?)
+    }
+
+    /// Gross pay owed for the recorded GPU-seconds.
+    pub fn payment(&self) -> Result<u64> {
+        payment_for(self.price_per_gpu_hour, self.gpu_seconds)
+    }
+}
+
+/// A job: `["job", owner, id]`, a header followed by up to `max_listings`
+/// assignments (the account is a `Slab<Job, Assignment>`).
+#[account]
+pub struct Job {
+    pub owner: Address,
+    pub workload_hash: [u8; 32],
+    pub workload_uri: [u8; 64],
+    pub gpu_model: [u8; 16],
+    pub region: [u8; 8],
+    pub id: u64,
+    pub max_price_per_gpu_hour: u64,
+    pub duration_secs: u64,
+    /// IO the owner escrowed, top-ups included.
+    pub deposit: u64,
+    /// Slashed IO paid into the escrow for the owner.
+    pub compensation: u64,
+    /// Gross IO already paid out of the escrow (faulted assignments).
+    pub paid_out: u64,
+    /// First full assignment; the job ends `duration_secs` later.
+    pub started_at: i64,
+    /// When the last proof arrived; the challenge window runs from here.
+    pub proven_at: i64,
+    pub disputed_at: i64,
+    pub min_vram_gb: u16,
+    pub gpus: u16,
+    /// GPUs of Active and Proven assignments.
+    pub gpus_assigned: u16,
+    /// Suppliers' share of their proven claims after a dispute.
+    pub award_bps: u16,
+    pub status: u8,
+    pub bump: u8,
+    pub escrow_bump: u8,
+    pub version: u8,
+    pub _padding: [u8; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<Job>() == 240);
+
+impl Job {
+    pub fn status(&self) -> Result<JobStatus> {
+        JobStatus::from_u8(self.status)
+    }
+
+    pub fn set_status(&mut self, status: JobStatus) {
+        self.status = status as u8;
+    }
+
+    /// When the paid-for time runs out (0 before the first full assignment).
+    pub fn end_time(&self) -> Result<i64> {
+        if self.started_at == 0 {
+            return Ok(0);
+        }
+        let duration = i64::try_from(self.duration_secs).map_err(|_| IogridError::MathOverflow)?;
+        Ok(self
+            .started_at
+            .checked_add(duration)
+            .ok_or(IogridError::MathOverflow)?)
+    }
+
+    /// GPUs waiting for a listing (initially, after a fault or a scale-up).
+    pub fn missing_gpus(&self) -> u16 {
+        self.gpus.saturating_sub(self.gpus_assigned)
+    }
+
+    /// Whether `listing` runs on this job, by the GPU-level requirements.
+    pub fn accepts(&self, spec: &crate::state::GpuSpec) -> bool {
+        let model_ok = self.gpu_model == [0; 16] || self.gpu_model == spec.gpu_model;
+        let region_ok = self.region == [0; 8] || self.region == spec.region;
+        model_ok && region_ok && spec.vram_gb >= self.min_vram_gb
+    }
+
+    pub fn invariant(&self) -> Result<()> {
+        self.status()?;
+        if self.gpus_assigned > self.gpus || self.award_bps > 10_000 {
+            return Err(IogridError::InvariantViolated.into());
+        }
+        let available = self
+            .deposit
+            .checked_add(self.compensation)
+            .ok_or(IogridError::MathOverflow)?;
+        if self.paid_out > available {
+            return Err(IogridError::InvariantViolated.into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escrow_rounds_up_and_payment_rounds_down() {
+        // 1.5 IO per GPU-hour, 3 GPUs, 20 minutes = 1.5 IO, exactly.
+        assert_eq!(escrow_for(1_500_000, 3, 1_200), Ok(1_500_000));
+        // One second of one GPU at 1 IO/h = 277.77… base units.
+        assert_eq!(escrow_for(1_000_000, 1, 1), Ok(278));
+        assert_eq!(payment_for(1_000_000, 1), Ok(277));
+        // A payment never exceeds the escrow for the same time.
+        for secs in [1u64, 59, 3_599, 86_401] {
+            assert!(
+                payment_for(7_777_777, secs * 5).unwrap()
+                    <= escrow_for(7_777_777, 5, secs).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn price_times_gpus_times_time_overflow_is_an_error() {
+        assert_eq!(
+            escrow_for(u64::MAX, 2, 3_600),
+            Err(IogridError::MathOverflow.into())
+        );
+        assert_eq!(
+            escrow_for(u64::MAX / 2, 2, u64::MAX),
+            Err(IogridError::MathOverflow.into())
+        );
+    }
+
+    #[test]
+    fn assignment_service_is_capped_by_time() {
+        let a = Assignment {
+            listing: Address::default(),
+            price_per_gpu_hour: 3_600,
+            started_at: 100,
+            gpu_seconds: 0,
+            result_hash: [0; 32],
+            gpus: 4,
+            status: 0,
+            _padding: [0; 5],
+        };
+        assert_eq!(a.max_gpu_seconds(160), Ok(240));
+        assert_eq!(a.max_gpu_seconds(50), Ok(0));
+    }
+}
