@@ -379,7 +379,7 @@ pub enum AssignmentStatus {
 
 /// One listing's part of a job (`state::Assignment`).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, Serialize)]
 pub struct Assignment {
     pub listing: Address,
     pub price_per_gpu_hour: u64,

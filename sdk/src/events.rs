@@ -85,8 +85,7 @@ events! {
         padding: [u8; 4],
     }
     ProofAccepted [152, 87, 2, 57, 14, 170, 164, 51] {
-        job: Address, listing: Address, result_hash: [u8; 32], gpu_seconds: u64, fully_proven: u8,
-        padding: [u8; 7],
+        job: Address, assignment: crate::accounts::Assignment, fully_proven: u8, padding: [u8; 7],
     }
     JobStatusChanged [64, 24, 19, 217, 60, 118, 79, 110] {
         job: Address, at: i64, status: u8, padding: [u8; 1], award_bps: u16, padding2: [u8; 4],

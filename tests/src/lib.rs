@@ -27,6 +27,9 @@ use {
 
 pub use {solana_keypair, solana_signer};
 
+/// The Unix time every test chain starts at (2026-01-01T00:00:00Z).
+pub const GENESIS_UNIX_TIME: i64 = 1_767_225_600;
+
 /// SOL given to every funded keypair, in lamports.
 pub const DEFAULT_LAMPORTS: u64 = 100_000_000_000;
 
@@ -135,6 +138,7 @@ impl TestEnv {
             upgrade_authority,
         };
         env.set_upgrade_authority(Some(env.upgrade_authority.pubkey()));
+        env.set_realistic_clock();
         env.airdrop(&env.upgrade_authority.pubkey(), DEFAULT_LAMPORTS);
         env
     }
@@ -155,6 +159,15 @@ impl TestEnv {
         self.svm
             .set_account(address, account)
             .expect("ProgramData is writable");
+    }
+
+    /// LiteSVM starts at Unix time 0; real clusters never do. Start at
+    /// 2026-01-01 so no code can pass by treating 0 as "unset".
+    fn set_realistic_clock(&mut self) {
+        let mut clock = self.clock();
+        clock.unix_timestamp = GENESIS_UNIX_TIME;
+        clock.epoch_start_timestamp = GENESIS_UNIX_TIME;
+        self.svm.set_sysvar(&clock);
     }
 
     pub fn airdrop(&mut self, to: &Address, lamports: u64) {

@@ -5,7 +5,8 @@
 use {
     iogrid_sdk::{
         accounts::{
-            Config, GpuListing, GpuSpec, NetworkParams, ProgramAccount, RewardPool, StakeAccount,
+            Assignment, Config, GpuListing, GpuSpec, Job, JobSpec, NetworkParams, ProgramAccount,
+            RewardPool, StakeAccount,
         },
         errors::IogridError,
         events::*,
@@ -138,6 +139,7 @@ fn account_layouts_match() {
         (Config::NAME, Config::DISCRIMINATOR),
         (StakeAccount::NAME, StakeAccount::DISCRIMINATOR),
         (GpuListing::NAME, GpuListing::DISCRIMINATOR),
+        (Job::NAME, Job::DISCRIMINATOR),
     ] {
         assert_eq!(
             discriminator(by_name(&idl["accounts"], name)),
@@ -147,8 +149,70 @@ fn account_layouts_match() {
     }
     assert_eq!(
         idl["accounts"].as_array().unwrap().len(),
-        3,
+        4,
         "the sdk decodes every account"
+    );
+    assert_layout(
+        &idl,
+        "Job",
+        std::mem::size_of::<Job>(),
+        offsets!(Job {
+            owner,
+            workload_hash,
+            workload_uri,
+            gpu_model,
+            region,
+            id,
+            max_price_per_gpu_hour,
+            duration_secs,
+            deposit,
+            compensation,
+            paid_out,
+            started_at,
+            proven_at,
+            disputed_at,
+            min_vram_gb,
+            gpus,
+            gpus_assigned,
+            award_bps,
+            status,
+            bump,
+            escrow_bump,
+            version,
+            padding
+        }),
+    );
+    assert_layout(
+        &idl,
+        "JobSpec",
+        std::mem::size_of::<JobSpec>(),
+        offsets!(JobSpec {
+            workload_hash,
+            workload_uri,
+            gpu_model,
+            region,
+            max_price_per_gpu_hour,
+            duration_secs,
+            min_vram_gb,
+            gpus,
+            max_listings,
+            padding
+        }),
+    );
+    assert_layout(
+        &idl,
+        "Assignment",
+        std::mem::size_of::<Assignment>(),
+        offsets!(Assignment {
+            listing,
+            price_per_gpu_hour,
+            started_at,
+            gpu_seconds,
+            result_hash,
+            gpus,
+            status,
+            padding
+        }),
     );
     assert_layout(
         &idl,
@@ -169,6 +233,8 @@ fn account_layouts_match() {
             emission_start,
             last_emission,
             total_staked,
+            burned,
+            treasury_balance,
             rewards,
             params,
             keeper_count,
@@ -305,6 +371,17 @@ fn event_layouts_match() {
         HeartbeatRecorded { listing, at, credited, forfeited }
         EmissionMinted { amount, emitted_after, at }
         ListingMarkedOffline { listing, last_heartbeat, forfeited, gpus_online_after }
+        JobCreated {
+            job, owner, id, deposit, max_price_per_gpu_hour, duration_secs, gpus, min_vram_gb, padding
+        }
+        JobAssigned { job, assigner, started_at, gpus_assigned_after, listings, padding }
+        ProofAccepted { job, assignment, fully_proven, padding }
+        JobStatusChanged { job, at, status, padding, award_bps, padding2 }
+        JobToppedUp { job, amount, deposit_after, duration_secs_after, gpus_after, padding }
+        FaultReported { job, listing, last_heartbeat, gpu_seconds_paid, slashed, compensation }
+        JobPayment { job, listing, payee, gross, net, fee, burned }
+        JobClosed { job, deposit, compensation, paid_out, refund, outcome, padding }
+        KeepersSet { authority, count, padding }
     );
 }
 
@@ -439,6 +516,86 @@ fn instruction_accounts_and_args_match() {
     let offline = MarkOfflineAccounts::new(a);
     assert_instruction_accounts(&idl, "mark_offline", &offline.named_metas());
     assert_args(&idl, "mark_offline", &[], offline.instruction().data.len());
+
+    let keepers = SetKeepersAccounts::new(a);
+    assert_instruction_accounts(&idl, "set_keepers", &keepers.named_metas());
+    assert_args(
+        &idl,
+        "set_keepers",
+        &["keepers", "count"],
+        keepers.instruction(&[b]).data.len(),
+    );
+    let create = CreateJobAccounts::new(a, 3, b);
+    assert_instruction_accounts(&idl, "create_job", &create.named_metas());
+    let spec = iogrid_tests::fixtures::Network::job_spec(1, 1, 1);
+    assert_args(
+        &idl,
+        "create_job",
+        &["id", "spec"],
+        create.instruction(3, &spec).data.len(),
+    );
+    let cancel = CancelJobAccounts::new(a, b, c);
+    assert_instruction_accounts(&idl, "cancel_job", &cancel.named_metas());
+    assert_args(&idl, "cancel_job", &[], cancel.instruction().data.len());
+    let assign = AssignJobAccounts::new(a, b);
+    for name in ["assign_job", "reassign"] {
+        assert_instruction_accounts(&idl, name, &assign.named_metas());
+    }
+    // Remaining accounts (the listings) follow the fixed ones.
+    assert_args(
+        &idl,
+        "assign_job",
+        &["gpus"],
+        assign.assign_job(&[]).data.len(),
+    );
+    assert_args(&idl, "reassign", &["gpus"], assign.reassign(&[]).data.len());
+    let complete = CompleteJobAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "complete_job", &complete.named_metas());
+    assert_args(
+        &idl,
+        "complete_job",
+        &["result_hash", "gpu_seconds"],
+        complete.instruction(&[0; 32], 1).data.len(),
+    );
+    let approve = ApproveJobAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "approve_job", &approve.named_metas());
+    assert_args(&idl, "approve_job", &[], approve.instruction().data.len());
+    let dispute = DisputeJobAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "dispute_job", &dispute.named_metas());
+    assert_args(&idl, "dispute_job", &[], dispute.instruction().data.len());
+    let resolve = ResolveDisputeAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "resolve_dispute", &resolve.named_metas());
+    assert_args(
+        &idl,
+        "resolve_dispute",
+        &["award_bps"],
+        resolve.instruction(1).data.len(),
+    );
+    let close = CloseJobAccounts::new(a, b, c);
+    for name in ["settle_job", "expire_job"] {
+        assert_instruction_accounts(&idl, name, &close.named_metas());
+    }
+    assert_args(&idl, "settle_job", &[], close.settle_job(&[]).data.len());
+    assert_args(&idl, "expire_job", &[], close.expire_job(&[]).data.len());
+    let fault = ReportFaultAccounts::new(a, b, &c, c);
+    assert_instruction_accounts(&idl, "report_fault", &fault.named_metas());
+    assert_args(&idl, "report_fault", &[], fault.instruction().data.len());
+    let top_up = TopUpJobAccounts::new(a, b, c);
+    for name in ["extend_job", "scale_job"] {
+        assert_instruction_accounts(&idl, name, &top_up.named_metas());
+    }
+    assert_args(
+        &idl,
+        "extend_job",
+        &["extra_secs"],
+        top_up.extend_job(1).data.len(),
+    );
+    assert_args(
+        &idl,
+        "scale_job",
+        &["extra_gpus", "capacity"],
+        top_up.scale_job(1, 1).data.len(),
+    );
 
     // Option args: the sdk's borsh encoding of ListingUpdate matches the IDL's
     // field order (option tags then values).

@@ -154,12 +154,12 @@ pub struct JobAssigned {
     pub _padding: [u8; 4],
 }
 
+/// Carries the proven assignment whole (which also puts the job account's
+/// `Assignment` tail layout into the IDL).
 #[event(bytemuck)]
 pub struct ProofAccepted {
     pub job: Address,
-    pub listing: Address,
-    pub result_hash: [u8; 32],
-    pub gpu_seconds: u64,
+    pub assignment: crate::state::Assignment,
     pub fully_proven: u8,
     pub _padding: [u8; 7],
 }

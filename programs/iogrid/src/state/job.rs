@@ -177,7 +177,8 @@ pub struct Job {
     pub compensation: u64,
     /// Gross IO already paid out of the escrow (faulted assignments).
     pub paid_out: u64,
-    /// First full assignment; the job ends `duration_secs` later.
+    /// First full assignment (set when the job leaves `Open`); the job ends
+    /// `duration_secs` later.
     pub started_at: i64,
     /// When the last proof arrived; the challenge window runs from here.
     pub proven_at: i64,
@@ -206,11 +207,8 @@ impl Job {
         self.status = status as u8;
     }
 
-    /// When the paid-for time runs out (0 before the first full assignment).
+    /// When the paid-for time runs out; meaningful once the job left `Open`.
     pub fn end_time(&self) -> Result<i64> {
-        if self.started_at == 0 {
-            return Ok(0);
-        }
         let duration = i64::try_from(self.duration_secs).map_err(|_| IogridError::MathOverflow)?;
         Ok(self
             .started_at

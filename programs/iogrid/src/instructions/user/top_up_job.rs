@@ -51,7 +51,7 @@ impl TopUpJob {
             return Err(IogridError::InvalidJob.into());
         }
         let now = Clock::get()?.unix_timestamp;
-        if self.job.started_at != 0 && now >= self.job.end_time()? {
+        if self.job.status()? != JobStatus::Open && now >= self.job.end_time()? {
             return Err(IogridError::JobEnded.into());
         }
         let amount = escrow_for(self.job.max_price_per_gpu_hour, self.job.gpus, extra_secs)?;
@@ -72,7 +72,7 @@ impl TopUpJob {
             return Err(IogridError::InvalidJob.into());
         }
         let now = Clock::get()?.unix_timestamp;
-        let remaining_secs = if self.job.started_at == 0 {
+        let remaining_secs = if self.job.status()? == JobStatus::Open {
             self.job.duration_secs
         } else {
             let left = self.job.end_time()?.saturating_sub(now);

@@ -53,8 +53,8 @@ impl CompleteJob {
         assignment.gpu_seconds = gpu_seconds.min(assignment.max_gpu_seconds(until)?);
         assignment.result_hash = *result_hash;
         assignment.status = AssignmentStatus::Proven as u8;
-        let (gpus, paid_seconds) = (assignment.gpus, assignment.gpu_seconds);
-        self.release_listing(gpus)?;
+        let proven = *assignment;
+        self.release_listing(proven.gpus)?;
 
         let fully_proven =
             self.job.missing_gpus() == 0 && !self.job.iter().any(Assignment::is_active);
@@ -66,9 +66,7 @@ impl CompleteJob {
         self.listing.invariant()?;
         emit_event(&ProofAccepted {
             job: *self.job.address(),
-            listing: listing_key,
-            result_hash: *result_hash,
-            gpu_seconds: paid_seconds,
+            assignment: proven,
             fully_proven: u8::from(fully_proven),
             _padding: [0; 7],
         });
