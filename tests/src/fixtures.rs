@@ -8,12 +8,12 @@ use {
             ascii_field, Config, GpuListing, GpuSpec, JobAccount, JobSpec, NetworkParams,
             ProgramAccount, StakeAccount,
         },
-        constants::MAX_CLUSTER,
-        constants::SUPPLY_CAP,
+        constants::{IO, MAX_CLUSTER, SUPPLY_CAP},
         emission,
         instructions::{
-            CompleteJobAccounts, CrankEmissionAccounts, CreateJobAccounts, HeartbeatAccounts,
-            InitializeAccounts, ListGpuAccounts, SetKeepersAccounts, StakeAccounts,
+            AssignJobAccounts, CloseJobAccounts, CompleteJobAccounts, CrankEmissionAccounts,
+            CreateJobAccounts, HeartbeatAccounts, InitializeAccounts, ListGpuAccounts,
+            SetKeepersAccounts, StakeAccounts,
         },
         pda, proof, Address, PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
@@ -22,6 +22,12 @@ use {
     solana_program_pack::Pack,
     solana_signer::Signer,
 };
+
+pub const HOUR: u64 = 3_600;
+/// Heartbeat step of [`Market::run_for`] (the default interval).
+pub const BEAT: i64 = 60;
+/// The default challenge window.
+pub const WINDOW: i64 = 86_400;
 
 /// A program account with its address.
 pub type Keyed<T> = (Address, T);
@@ -495,5 +501,80 @@ const MINT_LEN: usize = spl_token_interface::state::Mint::LEN;
 impl Default for Network {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A network with a keeper and a user holding 100,000 IO.
+pub struct Market {
+    pub net: Network,
+    pub keeper: Keypair,
+    pub user: Keypair,
+    pub user_tokens: Address,
+}
+
+impl Default for Market {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Market {
+    pub fn new() -> Self {
+        let mut net = Network::new();
+        let keeper = net.register_keeper();
+        let (user, user_tokens) = net.user_with_io(100_000 * IO);
+        Self {
+            net,
+            keeper,
+            user,
+            user_tokens,
+        }
+    }
+
+    pub fn supplier_with_listing(&mut self, gpus: u16, price: u64) -> (Supplier, Address) {
+        let supplier = self.net.supplier(u64::from(gpus) * 100 * IO);
+        let listing = self.net.list(&supplier, gpus, price).unwrap();
+        (supplier, listing)
+    }
+
+    pub fn assign(&mut self, job: &Address, listings: &[(Address, u16)]) -> TransactionMetadata {
+        let ix = AssignJobAccounts::new(self.keeper.pubkey(), *job).assign_job(listings);
+        let name = format!(
+            "assign_job ({} listing{})",
+            listings.len(),
+            if listings.len() == 1 { "" } else { "s" }
+        );
+        let keeper = self.keeper.insecure_clone();
+        let meta = self.net.env.send_ok(&name, ix, &[&keeper]);
+        self.net.check_invariants();
+        meta
+    }
+
+    /// Advances `secs` in heartbeat steps, every listed worker beating.
+    pub fn run_for(&mut self, secs: i64, workers: &[(&Supplier, Address)]) {
+        let mut left = secs;
+        while left > 0 {
+            let step = left.min(BEAT);
+            self.net.env.advance_clock(step);
+            for (supplier, listing) in workers {
+                self.net.heartbeat(supplier, listing).unwrap();
+            }
+            left -= step;
+        }
+        self.net.check_invariants();
+    }
+
+    pub fn settle(&mut self, job: &Address, payees: &[(Address, Address)]) -> TransactionMetadata {
+        let owner_tokens = self.user_tokens;
+        let ix = CloseJobAccounts::new(*job, self.user.pubkey(), owner_tokens).settle_job(payees);
+        let name = format!(
+            "settle_job ({} supplier{})",
+            payees.len(),
+            if payees.len() == 1 { "" } else { "s" }
+        );
+        let payer = self.net.env.funded_keypair();
+        let meta = self.net.env.send_ok(&name, ix, &[&payer]);
+        self.net.check_invariants();
+        meta
     }
 }

@@ -14,84 +14,9 @@ use {
         instructions::*,
         pda, Address,
     },
-    iogrid_tests::fixtures::{Network, Supplier},
-    litesvm::types::TransactionMetadata,
-    solana_keypair::Keypair,
+    iogrid_tests::fixtures::{Market, Network, HOUR, WINDOW},
     solana_signer::Signer,
 };
-
-const HOUR: u64 = 3_600;
-const BEAT: i64 = 60;
-const WINDOW: i64 = 86_400;
-
-/// A network with a keeper and a user holding 100,000 IO.
-struct Market {
-    net: Network,
-    keeper: Keypair,
-    user: Keypair,
-    user_tokens: Address,
-}
-
-impl Market {
-    fn new() -> Self {
-        let mut net = Network::new();
-        let keeper = net.register_keeper();
-        let (user, user_tokens) = net.user_with_io(100_000 * IO);
-        Self {
-            net,
-            keeper,
-            user,
-            user_tokens,
-        }
-    }
-
-    fn supplier_with_listing(&mut self, gpus: u16, price: u64) -> (Supplier, Address) {
-        let supplier = self.net.supplier(u64::from(gpus) * 100 * IO);
-        let listing = self.net.list(&supplier, gpus, price).unwrap();
-        (supplier, listing)
-    }
-
-    fn assign(&mut self, job: &Address, listings: &[(Address, u16)]) -> TransactionMetadata {
-        let ix = AssignJobAccounts::new(self.keeper.pubkey(), *job).assign_job(listings);
-        let name = format!(
-            "assign_job ({} listing{})",
-            listings.len(),
-            if listings.len() == 1 { "" } else { "s" }
-        );
-        let keeper = self.keeper.insecure_clone();
-        let meta = self.net.env.send_ok(&name, ix, &[&keeper]);
-        self.net.check_invariants();
-        meta
-    }
-
-    /// Advances `secs` in heartbeat steps, every listed worker beating.
-    fn run_for(&mut self, secs: i64, workers: &[(&Supplier, Address)]) {
-        let mut left = secs;
-        while left > 0 {
-            let step = left.min(BEAT);
-            self.net.env.advance_clock(step);
-            for (supplier, listing) in workers {
-                self.net.heartbeat(supplier, listing).unwrap();
-            }
-            left -= step;
-        }
-        self.net.check_invariants();
-    }
-
-    fn settle(&mut self, job: &Address, payees: &[(Address, Address)]) -> TransactionMetadata {
-        let owner_tokens = self.user_tokens;
-        let ix = CloseJobAccounts::new(*job, self.user.pubkey(), owner_tokens).settle_job(payees);
-        let name = format!(
-            "settle_job ({} supplier{})",
-            payees.len(),
-            if payees.len() == 1 { "" } else { "s" }
-        );
-        let payer = self.net.env.funded_keypair();
-        let meta = self.net.env.send_ok(&name, ix, &[&payer]);
-        self.net.check_invariants();
-        meta
-    }
-}
 
 /// Σ payouts + fees + burn + refund == deposit + compensation, from the
 /// job's events, and the job and its escrow are gone.
