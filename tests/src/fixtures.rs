@@ -520,7 +520,11 @@ impl Default for Market {
 
 impl Market {
     pub fn new() -> Self {
-        let mut net = Network::new();
+        Self::with_params(NetworkParams::default())
+    }
+
+    pub fn with_params(params: NetworkParams) -> Self {
+        let mut net = Network::with_params(params);
         let keeper = net.register_keeper();
         let (user, user_tokens) = net.user_with_io(100_000 * IO);
         Self {
