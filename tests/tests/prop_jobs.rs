@@ -47,7 +47,7 @@ enum Op {
     Expire(usize),
     Fault(usize, usize),
     Cancel(usize),
-    Online(usize),
+    SetOnline(usize, bool),
     Crank,
 }
 
@@ -57,16 +57,16 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..=4u16, 1..=4u64, 300..1_800u64).prop_map(|(gpus, price_io, secs)| Op::Create { gpus, price_io, secs }),
         3 => job.clone().prop_map(Op::Assign),
         5 => (0..SUPPLIERS).prop_map(Op::Beat),
-        4 => (1..400i64).prop_map(Op::Advance),
+        4 => (1..1_200i64).prop_map(Op::Advance),
         5 => (job.clone(), 0..3usize, 0..8_000u64).prop_map(|(job, slot, seconds)| Op::Prove { job, slot, seconds }),
         1 => job.clone().prop_map(Op::Approve),
         1 => job.clone().prop_map(Op::Dispute),
         1 => (job.clone(), 0..=10_000u16).prop_map(|(j, bps)| Op::Resolve(j, bps)),
         2 => job.clone().prop_map(Op::Settle),
-        1 => job.clone().prop_map(Op::Expire),
-        1 => (job.clone(), 0..SUPPLIERS).prop_map(|(j, s)| Op::Fault(j, s)),
+        3 => job.clone().prop_map(Op::Expire),
+        2 => (job.clone(), 0..SUPPLIERS).prop_map(|(j, s)| Op::Fault(j, s)),
         1 => job.prop_map(Op::Cancel),
-        1 => (0..SUPPLIERS).prop_map(Op::Online),
+        2 => (0..SUPPLIERS, any::<bool>()).prop_map(|(s, on)| Op::SetOnline(s, on)),
         1 => Just(Op::Crank),
     ]
 }
@@ -89,7 +89,8 @@ fn kind(op: &Op) -> &'static str {
         Op::Expire(_) => "expire",
         Op::Fault(..) => "fault",
         Op::Cancel(_) => "cancel",
-        Op::Online(_) => "online",
+        Op::SetOnline(_, true) => "online",
+        Op::SetOnline(_, false) => "offline",
         Op::Crank => "crank",
     }
 }
@@ -301,15 +302,20 @@ impl Harness {
                     vec![WrongJobStatus, JobAlreadyAssigned],
                 )
             }
-            Op::Online(s) => {
+            Op::SetOnline(s, online) => {
                 let (supplier, listing) = &self.suppliers[s];
                 let update = ListingUpdate {
-                    online: Some(true),
+                    online: Some(online),
                     ..Default::default()
                 };
                 let ix = UpdateListingAccounts::new(supplier.owner.pubkey(), *listing)
                     .instruction(&update);
-                (vec![ix], Who::Owner(s), vec![ListingAlreadyOnline])
+                let allowed = if online {
+                    vec![ListingAlreadyOnline, ListingUnderStaked]
+                } else {
+                    vec![ListingOffline, ListingBusy]
+                };
+                (vec![ix], Who::Owner(s), allowed)
             }
             Op::Crank => (
                 vec![CrankEmissionAccounts::new().instruction()],
@@ -415,7 +421,12 @@ fn job_operations_keep_every_invariant() {
         failure_persistence: None,
         ..ProptestConfig::default()
     };
-    let mut runner = proptest::test_runner::TestRunner::new(config);
+    // A fixed seed: the run is reproducible, and the non-vacuity check below
+    // cannot flake.
+    let rng = proptest::test_runner::TestRng::deterministic_rng(
+        proptest::test_runner::RngAlgorithm::ChaCha,
+    );
+    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
     let outcome = runner.run(&prop::collection::vec(op(), 100), |ops| {
         let mut harness = Harness::new();
         for op in &ops {
@@ -440,6 +451,7 @@ fn job_operations_keep_every_invariant() {
         "fault",
         "cancel",
         "online",
+        "offline",
         "crank",
     ] {
         let n = successes.iter().filter(|k| **k == kind).count();

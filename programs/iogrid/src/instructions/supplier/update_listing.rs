@@ -2,6 +2,7 @@ use {
     crate::{
         errors::IogridError,
         events::{emit_event, ListingUpdated},
+        math,
         state::{Config, GpuListing, ListingStatus},
     },
     anchor_lang::prelude::*,
@@ -68,9 +69,18 @@ impl UpdateListing {
     }
 
     /// Back online: earns from now on, nothing for the time it was offline.
+    /// A slashed listing must first be backed by the full stake again
+    /// (delist and list anew with enough stake).
     fn go_online(&mut self) -> Result<()> {
         if self.listing.is_online() {
             return Err(IogridError::ListingAlreadyOnline.into());
+        }
+        let required = math::checked_mul(
+            self.config.params.min_stake_per_gpu,
+            u64::from(self.listing.spec.gpu_count),
+        )?;
+        if self.listing.stake_locked < required {
+            return Err(IogridError::ListingUnderStaked.into());
         }
         let now = Clock::get()?.unix_timestamp;
         let config = &mut *self.config;
