@@ -6,7 +6,7 @@
 
 use {
     anyhow::{bail, Context, Result},
-    iogrid_sdk::accounts::{Config, GpuListing, ProgramAccount, StakeAccount},
+    iogrid_sdk::accounts::{job_space, Config, GpuListing, ProgramAccount, StakeAccount},
     iogrid_tests::cu,
 };
 
@@ -57,6 +57,13 @@ fn account_sizes() -> String {
         (GpuListing::NAME, GpuListing::SPACE),
     ] {
         out.push_str(&format!("| {name} | {size} |\n"));
+    }
+    for slots in [1, 8, 16] {
+        out.push_str(&format!(
+            "| Job, room for {slots} listing{} | {} |\n",
+            if slots == 1 { "" } else { "s" },
+            job_space(slots)
+        ));
     }
     out
 }
