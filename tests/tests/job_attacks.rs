@@ -51,7 +51,6 @@ fn running_job() -> Running {
 
 /// The two instructions of a proof signed by `signer` for `(job, listing)`.
 fn signed_proof(
-    r: &Running,
     signer: &Keypair,
     job: &Address,
     listing: &Address,
@@ -59,7 +58,6 @@ fn signed_proof(
 ) -> [Instruction; 2] {
     let message = proof::proof_message(job, listing, started_at, &[9; 32], 60);
     let signature: [u8; 64] = signer.sign_message(&message).into();
-    let _ = r;
     CompleteJobAccounts::new(*job, *listing).with_proof(
         &signer.pubkey(),
         &signature,
@@ -90,11 +88,11 @@ fn test_complete_job_with_wrong_signer_error() {
     let mut r = running_job();
     let (job, listing, at) = (r.job, r.listing, started_at(&r));
     let impostor = Keypair::new();
-    let ixs = signed_proof(&r, &impostor, &job, &listing, at);
+    let ixs = signed_proof(&impostor, &job, &listing, at);
     assert_eq!(relay(&mut r, &ixs), iogrid(IogridError::ProofWrongSigner));
     // The owner's wallet is not the worker key either.
     let owner = r.supplier.owner.insecure_clone();
-    let ixs = signed_proof(&r, &owner, &job, &listing, at);
+    let ixs = signed_proof(&owner, &job, &listing, at);
     assert_eq!(relay(&mut r, &ixs), iogrid(IogridError::ProofWrongSigner));
 }
 
@@ -122,7 +120,7 @@ fn test_complete_job_with_proof_for_another_job_error() {
     ];
     assert_eq!(relay(&mut r, &ixs), iogrid(IogridError::ProofWrongMessage));
     // The signed gpu_seconds differ from the instruction's.
-    let ixs = signed_proof(&r, &worker, &r.job.clone(), &listing, at);
+    let ixs = signed_proof(&worker, &r.job.clone(), &listing, at);
     let tampered = [
         ixs[0].clone(),
         CompleteJobAccounts::new(r.job, listing).instruction(&[9; 32], 3_600),
@@ -164,7 +162,7 @@ fn test_complete_job_with_ed25519_at_another_index_error() {
     let mut r = running_job();
     let (job, listing, at) = (r.job, r.listing, started_at(&r));
     let worker = r.supplier.worker.insecure_clone();
-    let ixs = signed_proof(&r, &worker, &job, &listing, at);
+    let ixs = signed_proof(&worker, &job, &listing, at);
     // A valid signature, but not the instruction right before complete_job.
     let filler =
         solana_system_interface::instruction::transfer(&worker.pubkey(), &worker.pubkey(), 1);
@@ -413,7 +411,7 @@ fn test_recreated_job_rejects_old_proof() {
     r.m.run_for(HOUR as i64, &[(&r.supplier, r.listing)]);
     let (job, listing, at) = (r.job, r.listing, started_at(&r));
     let worker = r.supplier.worker.insecure_clone();
-    let old_proof = signed_proof(&r, &worker, &job, &listing, at);
+    let old_proof = signed_proof(&worker, &job, &listing, at);
     r.m.net.prove(&r.supplier, &job, &listing, HOUR).unwrap();
     let user = r.m.user.insecure_clone();
     r.m.net.env.send_ok(

@@ -8,9 +8,9 @@ use {
         events::{emit_event, JobClosed, JobPayment},
         math,
         spl::{self, cpi},
-        state::{Config, GpuListing, Job, NetworkParams},
+        state::{Assignment, Config, GpuListing, Job, NetworkParams},
     },
-    anchor_lang::prelude::*,
+    anchor_lang::{accounts::Slab, prelude::*},
     pinocchio::cpi::{Seed, Signer as PdaSigner},
 };
 
@@ -267,4 +267,11 @@ pub(crate) fn load_listing(view: &AccountView, writable: bool) -> Result<Account
     } else {
         Account::<GpuListing>::load(*view)
     }
+}
+
+/// The index of `listing`'s running assignment in `job`.
+pub(crate) fn active_assignment(job: &Slab<Job, Assignment>, listing: &Address) -> Result<usize> {
+    job.iter()
+        .position(|a| a.listing == *listing && a.is_active())
+        .ok_or_else(|| IogridError::NoActiveAssignment.into())
 }

@@ -1,7 +1,8 @@
 use {
     super::super::{
         jobs::{
-            pay_fee_and_burn, pay_supplier, split_payment, validate_payee, EscrowAccounts, Payment,
+            active_assignment, pay_fee_and_burn, pay_supplier, split_payment, validate_payee,
+            EscrowAccounts, Payment,
         },
         with_config_signer,
     },
@@ -69,11 +70,7 @@ impl ReportFault {
             &self.listing.owner,
         )?;
         let listing_key = *self.listing.address();
-        let index = self
-            .job
-            .iter()
-            .position(|a| a.listing == listing_key && a.is_active())
-            .ok_or(IogridError::NoActiveAssignment)?;
+        let index = active_assignment(&self.job, &listing_key)?;
 
         let gpu_seconds = self.pay_until_last_heartbeat(index)?;
         let gpus = self.job[index].gpus;

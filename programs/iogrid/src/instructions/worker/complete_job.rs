@@ -1,5 +1,5 @@
 use {
-    super::super::user::emit_status,
+    super::super::{jobs::active_assignment, user::emit_status},
     crate::{
         constants::ED25519_PROGRAM_ID,
         errors::IogridError,
@@ -32,11 +32,7 @@ pub struct CompleteJob {
 impl CompleteJob {
     pub fn complete_job(&mut self, result_hash: &[u8; 32], gpu_seconds: u64) -> Result<()> {
         let listing_key = *self.listing.address();
-        let index = self
-            .job
-            .iter()
-            .position(|a| a.listing == listing_key && a.is_active())
-            .ok_or(IogridError::NoActiveAssignment)?;
+        let index = active_assignment(&self.job, &listing_key)?;
         let statement = ProofStatement {
             job: self.job.address(),
             listing: &listing_key,
