@@ -127,13 +127,14 @@ pub struct Config {
     pub total_staked: u64,
     pub burned: u64,
     pub treasury_balance: u64,
+    pub proposal_count: u64,
     pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub reserved: [u8; 180],
+    pub reserved: [u8; 172],
 }
 
 impl ProgramAccount for Config {
@@ -521,4 +522,202 @@ impl JobAccount {
             .iter()
             .filter(|a| a.status() != AssignmentStatus::Faulted)
     }
+}
+
+/// What a proposal does when executed (`state::ActionKind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ActionKind {
+    SetParams,
+    AddKeeper,
+    RemoveKeeper,
+    SetArbiter,
+    TreasuryTransfer,
+    Pause,
+    Unpause,
+    Unknown(u8),
+}
+
+impl ActionKind {
+    const KNOWN: [ActionKind; 7] = [
+        ActionKind::SetParams,
+        ActionKind::AddKeeper,
+        ActionKind::RemoveKeeper,
+        ActionKind::SetArbiter,
+        ActionKind::TreasuryTransfer,
+        ActionKind::Pause,
+        ActionKind::Unpause,
+    ];
+
+    pub fn code(self) -> u8 {
+        match self {
+            ActionKind::Unknown(code) => code,
+            known => Self::KNOWN.iter().position(|k| *k == known).unwrap() as u8,
+        }
+    }
+}
+
+impl From<u8> for ActionKind {
+    fn from(value: u8) -> Self {
+        Self::KNOWN
+            .get(usize::from(value))
+            .copied()
+            .unwrap_or(ActionKind::Unknown(value))
+    }
+}
+
+/// A typed governance action (`state::ProposalAction`); fields the action
+/// does not use are zero.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, BorshSerialize, BorshDeserialize)]
+pub struct ProposalAction {
+    pub kind: u8,
+    pub padding: [u8; 7],
+    /// TreasuryTransfer: IO base units.
+    pub amount: u64,
+    /// AddKeeper / RemoveKeeper / SetArbiter: the key; TreasuryTransfer: the
+    /// recipient IO token account.
+    pub address: Address,
+    /// SetParams: every parameter's new value.
+    pub params: NetworkParams,
+}
+
+impl ProposalAction {
+    fn with(kind: ActionKind) -> Self {
+        Self {
+            kind: kind.code(),
+            ..Self::zeroed()
+        }
+    }
+
+    pub fn set_params(params: NetworkParams) -> Self {
+        Self {
+            params,
+            ..Self::with(ActionKind::SetParams)
+        }
+    }
+
+    pub fn add_keeper(keeper: Address) -> Self {
+        Self {
+            address: keeper,
+            ..Self::with(ActionKind::AddKeeper)
+        }
+    }
+
+    pub fn remove_keeper(keeper: Address) -> Self {
+        Self {
+            address: keeper,
+            ..Self::with(ActionKind::RemoveKeeper)
+        }
+    }
+
+    pub fn set_arbiter(arbiter: Address) -> Self {
+        Self {
+            address: arbiter,
+            ..Self::with(ActionKind::SetArbiter)
+        }
+    }
+
+    /// Pays `amount` base units from the treasury to the IO token account `recipient`.
+    pub fn treasury_transfer(amount: u64, recipient: Address) -> Self {
+        Self {
+            amount,
+            address: recipient,
+            ..Self::with(ActionKind::TreasuryTransfer)
+        }
+    }
+
+    pub fn pause() -> Self {
+        Self::with(ActionKind::Pause)
+    }
+
+    pub fn unpause() -> Self {
+        Self::with(ActionKind::Unpause)
+    }
+
+    pub fn kind(&self) -> ActionKind {
+        self.kind.into()
+    }
+}
+
+/// `Proposal::status` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ProposalStatus {
+    Voting,
+    Passed,
+    Rejected,
+    Executed,
+    Unknown(u8),
+}
+
+impl From<u8> for ProposalStatus {
+    fn from(value: u8) -> Self {
+        match value {
+            0 => ProposalStatus::Voting,
+            1 => ProposalStatus::Passed,
+            2 => ProposalStatus::Rejected,
+            3 => ProposalStatus::Executed,
+            other => ProposalStatus::Unknown(other),
+        }
+    }
+}
+
+/// How a staker votes (`state::VoteChoice`), the argument of `cast_vote`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[repr(u8)]
+pub enum VoteChoice {
+    Yes = 0,
+    No = 1,
+    Abstain = 2,
+}
+
+/// A governance proposal (`state::Proposal`), PDA `["proposal", id]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct Proposal {
+    pub proposer: Address,
+    pub description_hash: [u8; 32],
+    pub title: [u8; 64],
+    pub action: ProposalAction,
+    pub id: u64,
+    pub created_at: i64,
+    pub voting_ends_at: i64,
+    pub executable_at: i64,
+    pub yes: u64,
+    pub no: u64,
+    pub abstain: u64,
+    pub turnout_base: u64,
+    pub status: u8,
+    pub bump: u8,
+    pub version: u8,
+    pub padding: [u8; 5],
+}
+
+impl ProgramAccount for Proposal {
+    const NAME: &'static str = "Proposal";
+    const DISCRIMINATOR: [u8; 8] = [26, 94, 189, 187, 116, 136, 53, 33];
+}
+
+impl Proposal {
+    pub fn status(&self) -> ProposalStatus {
+        self.status.into()
+    }
+}
+
+/// One staker's vote on one proposal (`state::VoteRecord`), PDA
+/// `["vote", proposal, voter]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct VoteRecord {
+    pub voter: Address,
+    pub proposal: Address,
+    pub weight: u64,
+    pub choice: u8,
+    pub bump: u8,
+    pub version: u8,
+    pub padding: [u8; 5],
+}
+
+impl ProgramAccount for VoteRecord {
+    const NAME: &'static str = "VoteRecord";
+    const DISCRIMINATOR: [u8; 8] = [112, 9, 123, 165, 234, 9, 157, 167];
 }

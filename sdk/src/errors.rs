@@ -104,6 +104,15 @@ iogrid_errors! {
     6053 JobEnded "The job's paid-for time is over.",
     6054 JobAlreadyAssigned "The job has assignments; it can no longer be cancelled.",
     6055 TooManyKeepers "At most eight keepers can be registered.",
+    6056 Paused "The network is paused by governance: no new stakes, listings, jobs or assignments.",
+    6057 ProposalStakeTooLow "Creating a proposal needs at least proposal_min_stake of active stake.",
+    6058 InvalidProposal "The proposal's action is invalid.",
+    6059 VotingClosed "Voting on this proposal has ended.",
+    6060 VotingOpen "Voting on this proposal has not ended yet.",
+    6061 NoVotingPower "The voter has no active stake.",
+    6062 WrongProposalStatus "The proposal is not in a state that allows this.",
+    6063 TimelockNotOver "The proposal's timelock has not passed.",
+    6064 TreasuryInsufficient "The treasury holds less than the transfer.",
 }
 
 impl fmt::Display for IogridError {

@@ -108,6 +108,20 @@ events! {
     KeepersSet [25, 180, 116, 180, 247, 137, 20, 144] {
         authority: Address, count: u8, padding: [u8; 7],
     }
+    ProposalCreated [186, 8, 160, 108, 81, 13, 51, 206] {
+        proposal: Address, proposer: Address, id: u64, voting_ends_at: i64, turnout_base: u64,
+        kind: u8, padding: [u8; 7],
+    }
+    VoteChanged [79, 26, 11, 164, 223, 15, 1, 154] {
+        proposal: Address, voter: Address, weight_change: i64, yes: u64, no: u64, abstain: u64,
+        choice: u8, padding: [u8; 7],
+    }
+    ProposalStatusChanged [208, 56, 3, 21, 190, 108, 86, 142] {
+        proposal: Address, at: i64, executable_at: i64, status: u8, padding: [u8; 7],
+    }
+    AuthorityTransferred [245, 109, 179, 54, 135, 92, 22, 64] {
+        previous: Address, governance: Address,
+    }
 }
 
 /// The raw payloads of every `Program data:` line in `logs`.

@@ -6,7 +6,7 @@
 
 use {
     crate::{
-        accounts::{GpuSpec, JobSpec, NetworkParams},
+        accounts::{GpuSpec, JobSpec, NetworkParams, ProposalAction, VoteChoice},
         constants::{MAX_CLUSTER, MAX_KEEPERS},
         pda, Address, PROGRAM_ID, SYSTEM_PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
@@ -42,6 +42,12 @@ pub mod discriminator {
     pub const REPORT_FAULT: [u8; 8] = [157, 41, 238, 215, 248, 106, 98, 222];
     pub const EXTEND_JOB: [u8; 8] = [161, 112, 86, 185, 160, 145, 91, 179];
     pub const SCALE_JOB: [u8; 8] = [137, 112, 45, 128, 108, 1, 97, 121];
+    pub const CREATE_PROPOSAL: [u8; 8] = [132, 116, 68, 174, 216, 160, 198, 22];
+    pub const CAST_VOTE: [u8; 8] = [20, 212, 15, 189, 69, 180, 69, 151];
+    pub const WITHDRAW_VOTE: [u8; 8] = [243, 255, 70, 200, 3, 242, 103, 137];
+    pub const FINALIZE_PROPOSAL: [u8; 8] = [23, 68, 51, 167, 109, 173, 187, 164];
+    pub const EXECUTE_PROPOSAL: [u8; 8] = [186, 60, 116, 133, 108, 128, 111, 28];
+    pub const TRANSFER_AUTHORITY_TO_GOVERNANCE: [u8; 8] = [224, 202, 84, 68, 212, 72, 57, 181];
 }
 
 /// Every instruction's name with its discriminator, for the IDL check.
@@ -72,6 +78,15 @@ pub const ALL_DISCRIMINATORS: &[(&str, [u8; 8])] = &[
     ("report_fault", discriminator::REPORT_FAULT),
     ("extend_job", discriminator::EXTEND_JOB),
     ("scale_job", discriminator::SCALE_JOB),
+    ("create_proposal", discriminator::CREATE_PROPOSAL),
+    ("cast_vote", discriminator::CAST_VOTE),
+    ("withdraw_vote", discriminator::WITHDRAW_VOTE),
+    ("finalize_proposal", discriminator::FINALIZE_PROPOSAL),
+    ("execute_proposal", discriminator::EXECUTE_PROPOSAL),
+    (
+        "transfer_authority_to_governance",
+        discriminator::TRANSFER_AUTHORITY_TO_GOVERNANCE,
+    ),
 ];
 
 fn data_of(discriminator: [u8; 8], args: &impl BorshSerialize) -> Vec<u8> {
@@ -820,5 +835,171 @@ impl TopUpJobAccounts {
     /// Adds `extra_gpus`; `capacity` is the job account's listing slots after.
     pub fn scale_job(&self, extra_gpus: u16, capacity: u8) -> Instruction {
         self.instruction_with(data_of(discriminator::SCALE_JOB, &(extra_gpus, capacity)))
+    }
+}
+
+/// The argument of `create_proposal`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ProposalArgs {
+    pub action: ProposalAction,
+    /// ASCII, zero-padded (see [`crate::accounts::ascii_field`]).
+    pub title: [u8; 64],
+    /// Hash of the off-chain description (e.g. sha256 of its text).
+    pub description_hash: [u8; 32],
+}
+
+instruction_accounts!(
+    /// `create_proposal`: proposal number `Config::proposal_count`.
+    CreateProposalAccounts {
+        proposer: [mut signer],
+        config: [mut],
+        stake_account: [],
+        proposal: [mut],
+        system_program: [],
+    }
+);
+
+impl CreateProposalAccounts {
+    /// `id` must be the network's current `proposal_count`.
+    pub fn new(proposer: Address, id: u64) -> Self {
+        Self {
+            proposer,
+            config: pda::config().0,
+            stake_account: pda::stake(&proposer).0,
+            proposal: pda::proposal(id).0,
+            system_program: SYSTEM_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self, args: &ProposalArgs) -> Instruction {
+        self.instruction_with(data_of(discriminator::CREATE_PROPOSAL, args))
+    }
+}
+
+instruction_accounts!(
+    /// `cast_vote`: votes with the voter's whole active stake.
+    CastVoteAccounts {
+        voter: [mut signer],
+        proposal: [mut],
+        stake_account: [mut],
+        vote_record: [mut],
+        system_program: [],
+    }
+);
+
+impl CastVoteAccounts {
+    pub fn new(voter: Address, proposal: Address) -> Self {
+        Self {
+            voter,
+            proposal,
+            stake_account: pda::stake(&voter).0,
+            vote_record: pda::vote(&proposal, &voter).0,
+            system_program: SYSTEM_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self, choice: VoteChoice) -> Instruction {
+        self.instruction_with(data_of(discriminator::CAST_VOTE, &(choice as u8)))
+    }
+}
+
+instruction_accounts!(
+    /// `withdraw_vote`: takes a vote back while voting is open.
+    WithdrawVoteAccounts {
+        voter: [mut signer],
+        proposal: [mut],
+        vote_record: [mut],
+    }
+);
+
+impl WithdrawVoteAccounts {
+    pub fn new(voter: Address, proposal: Address) -> Self {
+        Self {
+            voter,
+            proposal,
+            vote_record: pda::vote(&proposal, &voter).0,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::WITHDRAW_VOTE.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `finalize_proposal`: permissionless once voting has ended.
+    FinalizeProposalAccounts {
+        config: [],
+        proposal: [mut],
+    }
+);
+
+impl FinalizeProposalAccounts {
+    pub fn new(proposal: Address) -> Self {
+        Self {
+            config: pda::config().0,
+            proposal,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::FINALIZE_PROPOSAL.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `execute_proposal`: permissionless once a passed proposal's timelock is over.
+    ExecuteProposalAccounts {
+        config: [mut],
+        proposal: [mut],
+        treasury: [mut],
+        recipient: [mut],
+        token_program: [],
+    }
+);
+
+impl ExecuteProposalAccounts {
+    /// `action` is the proposal's: a treasury transfer names its recipient;
+    /// other actions ignore `recipient`, so it is the (never created)
+    /// governance PDA.
+    pub fn new(proposal: Address, action: &ProposalAction) -> Self {
+        let recipient = match action.kind() {
+            crate::accounts::ActionKind::TreasuryTransfer => action.address,
+            _ => pda::governance().0,
+        };
+        Self {
+            config: pda::config().0,
+            proposal,
+            treasury: pda::treasury().0,
+            recipient,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::EXECUTE_PROPOSAL.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `transfer_authority_to_governance`: the bootstrap authority's last act.
+    TransferAuthorityAccounts {
+        authority: [signer],
+        config: [mut],
+        governance: [],
+    }
+);
+
+impl TransferAuthorityAccounts {
+    pub fn new(authority: Address) -> Self {
+        Self {
+            authority,
+            config: pda::config().0,
+            governance: pda::governance().0,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::TRANSFER_AUTHORITY_TO_GOVERNANCE.to_vec())
     }
 }

@@ -13,6 +13,9 @@ pub const SEED_STAKE: &[u8] = b"stake";
 pub const SEED_LISTING: &[u8] = b"listing";
 pub const SEED_JOB: &[u8] = b"job";
 pub const SEED_ESCROW: &[u8] = b"escrow";
+pub const SEED_GOVERNANCE: &[u8] = b"governance";
+pub const SEED_PROPOSAL: &[u8] = b"proposal";
+pub const SEED_VOTE: &[u8] = b"vote";
 
 fn find(seeds: &[&[u8]]) -> (Address, u8) {
     Address::find_program_address(seeds, &PROGRAM_ID)
@@ -63,6 +66,22 @@ pub fn job(owner: &Address, id: u64) -> (Address, u8) {
 /// A job's escrow token account (its authority is the job PDA).
 pub fn escrow(job: &Address) -> (Address, u8) {
     find(&[SEED_ESCROW, job.as_ref()])
+}
+
+/// Governance's PDA: Config's authority once the bootstrap key hands over.
+/// Nothing signs for it, so the handover is final.
+pub fn governance() -> (Address, u8) {
+    find(&[SEED_GOVERNANCE])
+}
+
+/// Proposal number `id` (ids come from `Config::proposal_count`).
+pub fn proposal(id: u64) -> (Address, u8) {
+    find(&[SEED_PROPOSAL, &id.to_le_bytes()])
+}
+
+/// `voter`'s vote on `proposal`.
+pub fn vote(proposal: &Address, voter: &Address) -> (Address, u8) {
+    find(&[SEED_VOTE, proposal.as_ref(), voter.as_ref()])
 }
 
 /// The upgradeable loader's ProgramData account of the iogrid program.

@@ -6,7 +6,7 @@ use {
     iogrid_sdk::{
         accounts::{
             ascii_field, Config, GpuListing, GpuSpec, JobAccount, JobSpec, NetworkParams,
-            ProgramAccount, StakeAccount,
+            ProgramAccount, Proposal, ProposalStatus, StakeAccount, VoteRecord,
         },
         constants::{IO, MAX_CLUSTER, SUPPLY_CAP},
         emission,
@@ -38,6 +38,8 @@ pub struct ProgramState {
     pub stakes: Vec<Keyed<StakeAccount>>,
     pub listings: Vec<Keyed<GpuListing>>,
     pub jobs: Vec<Keyed<JobAccount>>,
+    pub proposals: Vec<Keyed<Proposal>>,
+    pub votes: Vec<Keyed<VoteRecord>>,
 }
 
 /// A supplier: a wallet, its IO account and its worker node's key.
@@ -364,6 +366,10 @@ impl Network {
                 state.listings.push((address, listing));
             } else if let Ok(job) = JobAccount::decode(&account.data) {
                 state.jobs.push((address, job));
+            } else if let Ok(proposal) = Proposal::decode(&account.data) {
+                state.proposals.push((address, proposal));
+            } else if let Ok(vote) = VoteRecord::decode(&account.data) {
+                state.votes.push((address, vote));
             }
         }
         state
@@ -396,6 +402,8 @@ impl Network {
             stakes,
             listings,
             jobs,
+            proposals,
+            votes,
         } = self.program_state();
         let owed_to_stakers: u64 = stakes.iter().map(|(_, s)| s.staked + s.unbonding).sum();
         assert_eq!(
@@ -491,6 +499,49 @@ impl Network {
             env.token_balance(&config.treasury),
             config.treasury_balance,
             "treasury != recorded"
+        );
+        check_governance(&config, env.now(), &stakes, &proposals, &votes);
+    }
+}
+
+/// Governance: proposals are numbered without gaps; each tally is exactly
+/// the sum of its vote records; and while voting is open every vote's stake
+/// is locked until the end (it cannot leave and vote again elsewhere).
+fn check_governance(
+    config: &Config,
+    now: i64,
+    stakes: &[Keyed<StakeAccount>],
+    proposals: &[Keyed<Proposal>],
+    votes: &[Keyed<VoteRecord>],
+) {
+    assert_eq!(
+        proposals.len() as u64,
+        config.proposal_count,
+        "proposal accounts != proposal_count"
+    );
+    for (address, proposal) in proposals {
+        assert_eq!(*address, pda::proposal(proposal.id).0, "proposal PDA");
+        let mut tally = [0u64; 3];
+        for (_, vote) in votes.iter().filter(|(_, v)| v.proposal == *address) {
+            tally[usize::from(vote.choice)] += vote.weight;
+            let open = proposal.status() == ProposalStatus::Voting && now < proposal.voting_ends_at;
+            if open {
+                let (_, stake) = stakes
+                    .iter()
+                    .find(|(_, s)| s.owner == vote.voter)
+                    .expect("a voter has a stake account");
+                assert!(
+                    stake.vote_locked >= vote.weight.min(stake.staked)
+                        && stake.vote_lock_until >= proposal.voting_ends_at,
+                    "{}: voted stake is not locked until the vote ends",
+                    vote.voter
+                );
+            }
+        }
+        assert_eq!(
+            tally,
+            [proposal.yes, proposal.no, proposal.abstain],
+            "{address}: tally != Σ vote records"
         );
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod cu;
 pub mod fixtures;
+pub mod prop;
 
 use {
     anyhow::{bail, Context, Result},

@@ -6,7 +6,7 @@ use {
     iogrid_sdk::{
         accounts::{
             Assignment, Config, GpuListing, GpuSpec, Job, JobSpec, NetworkParams, ProgramAccount,
-            RewardPool, StakeAccount,
+            Proposal, ProposalAction, RewardPool, StakeAccount, VoteChoice, VoteRecord,
         },
         errors::IogridError,
         events::*,
@@ -140,6 +140,8 @@ fn account_layouts_match() {
         (StakeAccount::NAME, StakeAccount::DISCRIMINATOR),
         (GpuListing::NAME, GpuListing::DISCRIMINATOR),
         (Job::NAME, Job::DISCRIMINATOR),
+        (Proposal::NAME, Proposal::DISCRIMINATOR),
+        (VoteRecord::NAME, VoteRecord::DISCRIMINATOR),
     ] {
         assert_eq!(
             discriminator(by_name(&idl["accounts"], name)),
@@ -149,8 +151,57 @@ fn account_layouts_match() {
     }
     assert_eq!(
         idl["accounts"].as_array().unwrap().len(),
-        4,
+        6,
         "the sdk decodes every account"
+    );
+    assert_layout(
+        &idl,
+        "Proposal",
+        std::mem::size_of::<Proposal>(),
+        offsets!(Proposal {
+            proposer,
+            description_hash,
+            title,
+            action,
+            id,
+            created_at,
+            voting_ends_at,
+            executable_at,
+            yes,
+            no,
+            abstain,
+            turnout_base,
+            status,
+            bump,
+            version,
+            padding
+        }),
+    );
+    assert_layout(
+        &idl,
+        "ProposalAction",
+        std::mem::size_of::<ProposalAction>(),
+        offsets!(ProposalAction {
+            kind,
+            padding,
+            amount,
+            address,
+            params
+        }),
+    );
+    assert_layout(
+        &idl,
+        "VoteRecord",
+        std::mem::size_of::<VoteRecord>(),
+        offsets!(VoteRecord {
+            voter,
+            proposal,
+            weight,
+            choice,
+            bump,
+            version,
+            padding
+        }),
     );
     assert_layout(
         &idl,
@@ -235,6 +286,7 @@ fn account_layouts_match() {
             total_staked,
             burned,
             treasury_balance,
+            proposal_count,
             rewards,
             params,
             keeper_count,
@@ -382,6 +434,10 @@ fn event_layouts_match() {
         JobPayment { job, listing, payee, gross, net, fee, burned }
         JobClosed { job, deposit, compensation, paid_out, refund, outcome, padding }
         KeepersSet { authority, count, padding }
+        ProposalCreated { proposal, proposer, id, voting_ends_at, turnout_base, kind, padding }
+        VoteChanged { proposal, voter, weight_change, yes, no, abstain, choice, padding }
+        ProposalStatusChanged { proposal, at, executable_at, status, padding }
+        AuthorityTransferred { previous, governance }
     );
 }
 
@@ -595,6 +651,59 @@ fn instruction_accounts_and_args_match() {
         "scale_job",
         &["extra_gpus", "capacity"],
         top_up.scale_job(1, 1).data.len(),
+    );
+
+    let args = ProposalArgs {
+        action: ProposalAction::set_params(NetworkParams::default()),
+        title: [0; 64],
+        description_hash: [0; 32],
+    };
+    let propose = CreateProposalAccounts::new(a, 7);
+    assert_instruction_accounts(&idl, "create_proposal", &propose.named_metas());
+    assert_args(
+        &idl,
+        "create_proposal",
+        &["args"],
+        propose.instruction(&args).data.len(),
+    );
+    let vote = CastVoteAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "cast_vote", &vote.named_metas());
+    assert_args(
+        &idl,
+        "cast_vote",
+        &["choice"],
+        vote.instruction(VoteChoice::Yes).data.len(),
+    );
+    let unvote = WithdrawVoteAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "withdraw_vote", &unvote.named_metas());
+    assert_args(&idl, "withdraw_vote", &[], unvote.instruction().data.len());
+    let finalize = FinalizeProposalAccounts::new(a);
+    assert_instruction_accounts(&idl, "finalize_proposal", &finalize.named_metas());
+    assert_args(
+        &idl,
+        "finalize_proposal",
+        &[],
+        finalize.instruction().data.len(),
+    );
+    let execute = ExecuteProposalAccounts::new(a, &ProposalAction::pause());
+    assert_instruction_accounts(&idl, "execute_proposal", &execute.named_metas());
+    assert_args(
+        &idl,
+        "execute_proposal",
+        &[],
+        execute.instruction().data.len(),
+    );
+    let handover = TransferAuthorityAccounts::new(a);
+    assert_instruction_accounts(
+        &idl,
+        "transfer_authority_to_governance",
+        &handover.named_metas(),
+    );
+    assert_args(
+        &idl,
+        "transfer_authority_to_governance",
+        &[],
+        handover.instruction().data.len(),
     );
 
     // Option args: the sdk's borsh encoding of ListingUpdate matches the IDL's

@@ -16,7 +16,10 @@ use {
         instructions::*,
         pda, proof, Address,
     },
-    iogrid_tests::fixtures::{Market, Network, Supplier},
+    iogrid_tests::{
+        fixtures::{Market, Network, Supplier},
+        prop::{run_sequences, Successes},
+    },
     proptest::prelude::*,
     solana_instruction::Instruction,
     solana_signer::Signer,
@@ -73,7 +76,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Successful operations per kind, across all cases: the test also proves it
 /// is not vacuous (every kind of operation succeeded at least once).
-static SUCCESSES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+static SUCCESSES: Successes = Successes::new();
 
 fn kind(op: &Op) -> &'static str {
     match op {
@@ -347,7 +350,7 @@ impl Harness {
         };
         match self.m.net.env.send(&ixs, &[&signer]) {
             Ok(meta) => {
-                SUCCESSES.lock().unwrap().push(kind(op));
+                SUCCESSES.record(kind(op));
                 self.account_for(&meta.logs)?
             }
             Err(failure) => {
@@ -416,29 +419,14 @@ enum Who {
 
 #[test]
 fn job_operations_keep_every_invariant() {
-    let config = ProptestConfig {
-        cases: 100,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    };
-    // A fixed seed: the run is reproducible, and the non-vacuity check below
-    // cannot flake.
-    let rng = proptest::test_runner::TestRng::deterministic_rng(
-        proptest::test_runner::RngAlgorithm::ChaCha,
-    );
-    let mut runner = proptest::test_runner::TestRunner::new_with_rng(config, rng);
-    let outcome = runner.run(&prop::collection::vec(op(), 100), |ops| {
+    run_sequences(op(), 100, 100, |ops| {
         let mut harness = Harness::new();
         for op in &ops {
             harness.run(op)?;
         }
         Ok(())
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-    let successes = SUCCESSES.lock().unwrap();
-    for kind in [
+    SUCCESSES.assert_each_succeeded(&[
         "create",
         "assign",
         "heartbeat",
@@ -453,12 +441,5 @@ fn job_operations_keep_every_invariant() {
         "online",
         "offline",
         "crank",
-    ] {
-        let n = successes.iter().filter(|k| **k == kind).count();
-        println!("{kind}: {n} successful");
-        assert!(
-            n > 0,
-            "no `{kind}` ever succeeded: the property test would be vacuous"
-        );
-    }
+    ]);
 }

@@ -43,6 +43,9 @@ pub struct NetworkSummary {
     pub program_id: String,
     pub config: String,
     pub authority: String,
+    /// The bootstrap authority has handed Config to the governance PDA.
+    pub governed: bool,
+    pub proposals: u64,
     pub io_mint: String,
     pub supply: u64,
     pub supply_cap: u64,
@@ -71,6 +74,8 @@ impl NetworkSummary {
             program_id: text(&PROGRAM_ID),
             config: text(&pda::config().0),
             authority: text(&config.authority),
+            governed: config.authority == pda::governance().0,
+            proposals: config.proposal_count,
             io_mint: text(&config.io_mint),
             supply: state.supply,
             supply_cap: config.supply_cap,
@@ -96,7 +101,13 @@ impl fmt::Display for NetworkSummary {
         writeln!(f, "iogrid network")?;
         writeln!(f, "  program            {}", self.program_id)?;
         writeln!(f, "  config             {}", self.config)?;
-        writeln!(f, "  authority          {}", self.authority)?;
+        let holder = if self.governed {
+            "governance PDA: no key can change the network"
+        } else {
+            "bootstrap key, until it hands over to governance"
+        };
+        writeln!(f, "  authority          {} ({holder})", self.authority)?;
+        writeln!(f, "  proposals          {}", self.proposals)?;
         writeln!(f, "  paused             {}", self.paused)?;
         writeln!(f, "IO token")?;
         writeln!(f, "  mint               {}", self.io_mint)?;

@@ -21,6 +21,12 @@ pub const SEED_STAKE_VAULT: &[u8] = b"stake_vault";
 pub const SEED_STAKE: &[u8] = b"stake";
 /// A GPU listing `["listing", owner, id as u64 LE]`.
 pub const SEED_LISTING: &[u8] = b"listing";
+/// Governance's signing PDA `["governance"]`: Config's authority after handover.
+pub const SEED_GOVERNANCE: &[u8] = b"governance";
+/// A proposal `["proposal", id as u64 LE]`.
+pub const SEED_PROPOSAL: &[u8] = b"proposal";
+/// A vote `["vote", proposal, voter]`.
+pub const SEED_VOTE: &[u8] = b"vote";
 /// A job `["job", owner, id as u64 LE]`.
 pub const SEED_JOB: &[u8] = b"job";
 /// A job's escrow token account `["escrow", job]`, owned by the job PDA.

@@ -176,4 +176,31 @@ pub enum IogridError {
     /// 6055
     #[msg("At most eight keepers can be registered.")]
     TooManyKeepers,
+    /// 6056
+    #[msg("The network is paused by governance: no new stakes, listings, jobs or assignments.")]
+    Paused,
+    /// 6057
+    #[msg("Creating a proposal needs at least proposal_min_stake of active stake.")]
+    ProposalStakeTooLow,
+    /// 6058
+    #[msg("The proposal's action is invalid.")]
+    InvalidProposal,
+    /// 6059
+    #[msg("Voting on this proposal has ended.")]
+    VotingClosed,
+    /// 6060
+    #[msg("Voting on this proposal has not ended yet.")]
+    VotingOpen,
+    /// 6061
+    #[msg("The voter has no active stake.")]
+    NoVotingPower,
+    /// 6062
+    #[msg("The proposal is not in a state that allows this.")]
+    WrongProposalStatus,
+    /// 6063
+    #[msg("The proposal's timelock has not passed.")]
+    TimelockNotOver,
+    /// 6064
+    #[msg("The treasury holds less than the transfer.")]
+    TreasuryInsufficient,
 }

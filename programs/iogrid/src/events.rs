@@ -223,3 +223,42 @@ pub struct KeepersSet {
     pub count: u8,
     pub _padding: [u8; 7],
 }
+
+#[event(bytemuck)]
+pub struct ProposalCreated {
+    pub proposal: Address,
+    pub proposer: Address,
+    pub id: u64,
+    pub voting_ends_at: i64,
+    pub turnout_base: u64,
+    pub kind: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct VoteChanged {
+    pub proposal: Address,
+    pub voter: Address,
+    /// Positive when cast, negative when withdrawn.
+    pub weight_change: i64,
+    pub yes: u64,
+    pub no: u64,
+    pub abstain: u64,
+    pub choice: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct ProposalStatusChanged {
+    pub proposal: Address,
+    pub at: i64,
+    pub executable_at: i64,
+    pub status: u8,
+    pub _padding: [u8; 7],
+}
+
+#[event(bytemuck)]
+pub struct AuthorityTransferred {
+    pub previous: Address,
+    pub governance: Address,
+}

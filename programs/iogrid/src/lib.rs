@@ -21,6 +21,7 @@ pub mod state;
 use instructions::*;
 use {
     constants::MAX_CLUSTER,
+    instructions::governance::ProposalArgs,
     state::{GpuSpec, JobSpec, NetworkParams},
 };
 
@@ -196,6 +197,40 @@ pub mod iogrid {
     /// The owner adds GPUs to a job, escrowing for them.
     pub fn scale_job(ctx: &mut Context<TopUpJob>, extra_gpus: u16, capacity: u8) -> Result<()> {
         ctx.accounts.scale_job(extra_gpus, capacity)
+    }
+
+    /// A staker proposes one typed action (needs `proposal_min_stake`).
+    pub fn create_proposal(ctx: &mut Context<CreateProposal>, args: ProposalArgs) -> Result<()> {
+        let bump = ctx.bumps.proposal;
+        ctx.accounts.create_proposal(&args, bump)
+    }
+
+    /// Votes (0 yes, 1 no, 2 abstain) with all active stake, locked until the vote ends.
+    pub fn cast_vote(ctx: &mut Context<CastVote>, choice: u8) -> Result<()> {
+        let bump = ctx.bumps.vote_record;
+        ctx.accounts.cast_vote(choice, bump)
+    }
+
+    /// Takes a vote back before voting ends.
+    pub fn withdraw_vote(ctx: &mut Context<WithdrawVote>) -> Result<()> {
+        ctx.accounts.withdraw_vote()
+    }
+
+    /// Permissionless after voting: passed (timelock starts) or rejected.
+    pub fn finalize_proposal(ctx: &mut Context<FinalizeProposal>) -> Result<()> {
+        ctx.accounts.finalize_proposal()
+    }
+
+    /// Permissionless after the timelock: executes a passed proposal once.
+    pub fn execute_proposal(ctx: &mut Context<ExecuteProposal>) -> Result<()> {
+        ctx.accounts.execute_proposal()
+    }
+
+    /// The bootstrap authority hands Config to governance, irreversibly.
+    pub fn transfer_authority_to_governance(
+        ctx: &mut Context<TransferAuthorityToGovernance>,
+    ) -> Result<()> {
+        ctx.accounts.transfer_authority()
     }
 
     /// Measurement only (`cu-bench` builds): runs a `math.rs` helper in a loop.

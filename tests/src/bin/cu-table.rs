@@ -6,7 +6,9 @@
 
 use {
     anyhow::{bail, Context, Result},
-    iogrid_sdk::accounts::{job_space, Config, GpuListing, ProgramAccount, StakeAccount},
+    iogrid_sdk::accounts::{
+        job_space, Config, GpuListing, ProgramAccount, Proposal, StakeAccount, VoteRecord,
+    },
     iogrid_tests::cu,
 };
 
@@ -55,6 +57,8 @@ fn account_sizes() -> String {
         (Config::NAME, Config::SPACE),
         (StakeAccount::NAME, StakeAccount::SPACE),
         (GpuListing::NAME, GpuListing::SPACE),
+        (Proposal::NAME, Proposal::SPACE),
+        (VoteRecord::NAME, VoteRecord::SPACE),
     ] {
         out.push_str(&format!("| {name} | {size} |\n"));
     }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod arbiter;
 pub mod bench;
 pub mod crank;
+pub mod governance;
 pub(crate) mod jobs;
 pub mod keeper;
 pub mod staker;
@@ -12,7 +13,8 @@ pub mod user;
 pub mod worker;
 
 pub use {
-    admin::*, arbiter::*, bench::*, crank::*, keeper::*, staker::*, supplier::*, user::*, worker::*,
+    admin::*, arbiter::*, bench::*, crank::*, governance::*, keeper::*, staker::*, supplier::*,
+    user::*, worker::*,
 };
 
 use {

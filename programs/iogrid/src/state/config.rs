@@ -226,13 +226,15 @@ pub struct Config {
     pub burned: u64,
     /// IO the treasury vault must hold: fees and slash shares in, spends out.
     pub treasury_balance: u64,
+    /// Proposals created so far; the next proposal's id.
+    pub proposal_count: u64,
     pub rewards: RewardPool,
     pub params: NetworkParams,
     pub keeper_count: u8,
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub _reserved: [u8; 180],
+    pub _reserved: [u8; 172],
 }
 
 const _: () = assert!(core::mem::size_of::<Config>() == 832);
@@ -289,6 +291,13 @@ impl Config {
             .treasury_balance
             .checked_add(amount)
             .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
+    pub fn require_not_paused(&self) -> Result<()> {
+        if self.paused != 0 {
+            return Err(IogridError::Paused.into());
+        }
         Ok(())
     }
 

@@ -108,6 +108,13 @@ impl StakeAccount {
         Ok(amount)
     }
 
+    /// Locks the stake that voted until the vote ends, so it cannot leave
+    /// and vote again from another wallet.
+    pub fn lock_for_vote(&mut self, weight: u64, until: i64) {
+        self.vote_locked = self.vote_locked.max(weight);
+        self.vote_lock_until = self.vote_lock_until.max(until);
+    }
+
     /// Locks `amount` to back a new listing and hands out its id.
     pub fn lock_for_listing(&mut self, amount: u64) -> Result<u64> {
         if amount > self.unlocked() {
@@ -135,6 +142,22 @@ impl StakeAccount {
             .listings
             .checked_sub(1)
             .ok_or(IogridError::InvariantViolated)?;
+        Ok(())
+    }
+
+    /// Takes `amount` out of the stake locked for listings. A vote this
+    /// stake cast keeps its weight (stake at vote time), but the vote lock
+    /// cannot exceed what is left.
+    pub fn slash_listing_lock(&mut self, amount: u64) -> Result<()> {
+        self.staked = self
+            .staked
+            .checked_sub(amount)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.locked_for_listings = self
+            .locked_for_listings
+            .checked_sub(amount)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.vote_locked = self.vote_locked.min(self.staked);
         Ok(())
     }
 
@@ -220,5 +243,22 @@ mod tests {
             (200, 1, 2)
         );
         s.invariant().unwrap();
+    }
+
+    #[test]
+    fn slash_keeps_the_vote_lock_within_the_stake() {
+        let mut s = staker(1_000);
+        s.lock_for_listing(1_000).unwrap();
+        s.lock_for_vote(1_000, 100);
+        s.slash_listing_lock(100).unwrap();
+        assert_eq!(
+            (s.staked, s.locked_for_listings, s.vote_locked),
+            (900, 900, 900)
+        );
+        s.invariant().unwrap();
+        assert_eq!(
+            s.slash_listing_lock(901),
+            Err(IogridError::InvariantViolated.into())
+        );
     }
 }

@@ -61,6 +61,10 @@ impl AssignJob {
             (JobStatus::Open, false) | (JobStatus::Running, _) => {}
             _ => return Err(IogridError::WrongJobStatus.into()),
         }
+        if status == JobStatus::Open {
+            // A pause stops new work; refilling a running job keeps its owner whole.
+            self.config.require_not_paused()?;
+        }
         let missing = self.job.missing_gpus();
         if missing == 0 {
             return Err(IogridError::JobFullyAssigned.into());

@@ -171,15 +171,7 @@ impl ReportFault {
             .checked_sub(compensation)
             .ok_or(IogridError::MathOverflow)?;
 
-        let stake = &mut *self.supplier_stake;
-        stake.staked = stake
-            .staked
-            .checked_sub(slashed)
-            .ok_or(IogridError::InvariantViolated)?;
-        stake.locked_for_listings = stake
-            .locked_for_listings
-            .checked_sub(slashed)
-            .ok_or(IogridError::InvariantViolated)?;
+        self.supplier_stake.slash_listing_lock(slashed)?;
         self.listing.stake_locked = self
             .listing
             .stake_locked

@@ -32,6 +32,7 @@ pub struct Stake {
 
 impl Stake {
     pub fn stake(&mut self, amount: u64, bump: u8) -> Result<()> {
+        self.config.require_not_paused()?;
         let stake = &mut *self.stake_account;
         if stake.version == 0 {
             // First stake: the account was created by this instruction.

@@ -34,6 +34,7 @@ impl ListGpu {
     /// Lists GPUs, locking `min_stake_per_gpu × gpu_count` of the owner's
     /// stake; the GPUs start earning emission at once.
     pub fn list_gpu(&mut self, spec: &GpuSpec, bump: u8) -> Result<()> {
+        self.config.require_not_paused()?;
         spec.validate()?;
         let now = Clock::get()?.unix_timestamp;
         let required = math::checked_mul(

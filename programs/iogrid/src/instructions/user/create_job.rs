@@ -49,6 +49,7 @@ impl CreateJob {
     /// Escrows `max_price × gpus × duration` for a job the keeper (or the
     /// owner) can then assign to listings.
     pub fn create_job(&mut self, id: u64, spec: &JobSpec, bumps: (u8, u8)) -> Result<()> {
+        self.config.require_not_paused()?;
         spec.validate()?;
         let deposit = spec.deposit()?;
         let job = &mut *self.job;

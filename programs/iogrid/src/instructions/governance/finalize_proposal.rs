@@ -1,0 +1,51 @@
+use {
+    crate::{
+        errors::IogridError,
+        events::{emit_event, ProposalStatusChanged},
+        state::{Config, Proposal, ProposalStatus},
+    },
+    anchor_lang::prelude::*,
+};
+
+#[derive(Accounts)]
+pub struct FinalizeProposal {
+    #[account(seeds = [b"config"], bump)]
+    pub config: Account<Config>,
+    #[account(mut, seeds = [b"proposal", &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    pub proposal: Account<Proposal>,
+}
+
+impl FinalizeProposal {
+    /// Permissionless after voting ends: passed (timelock starts) or rejected.
+    pub fn finalize_proposal(&mut self) -> Result<()> {
+        if self.proposal.status()? != ProposalStatus::Voting {
+            return Err(IogridError::WrongProposalStatus.into());
+        }
+        let now = Clock::get()?.unix_timestamp;
+        if now < self.proposal.voting_ends_at {
+            return Err(IogridError::VotingOpen.into());
+        }
+        let params = self.config.params;
+        if self.proposal.passes(&params)? {
+            let timelock = i64::from(params.timelock_secs);
+            self.proposal.executable_at =
+                now.checked_add(timelock).ok_or(IogridError::MathOverflow)?;
+            self.proposal.set_status(ProposalStatus::Passed);
+        } else {
+            self.proposal.set_status(ProposalStatus::Rejected);
+        }
+        self.proposal.invariant()?;
+        emit_proposal_status(&self.proposal)
+    }
+}
+
+pub(crate) fn emit_proposal_status(proposal: &Account<Proposal>) -> Result<()> {
+    emit_event(&ProposalStatusChanged {
+        proposal: *proposal.address(),
+        at: Clock::get()?.unix_timestamp,
+        executable_at: proposal.executable_at,
+        status: proposal.status,
+        _padding: [0; 7],
+    });
+    Ok(())
+}
