@@ -26,6 +26,10 @@ step() {
     echo "==> $*" >&2
 }
 
+sudo_if_needed() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
 # Fetches anchor-lang from crates.io, checks its sha256 and applies our patch.
 # Re-runs only when the patch file is newer than the prepared copy.
 prepare_anchor() {

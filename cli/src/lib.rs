@@ -4,4 +4,6 @@
 
 pub mod cluster;
 pub mod commands;
+pub mod keys;
+pub mod migrate;
 pub mod output;

@@ -2,9 +2,15 @@ use {
     clap::{Parser, Subcommand},
     iogrid_cli::{
         cluster,
-        commands::network::{self, NetworkArgs},
+        commands::{
+            gov::{self, GovArgs},
+            localnet::{self, LocalnetArgs},
+            network::{self, NetworkArgs},
+            stake::{self, StakeArgs},
+        },
         output::OutputFormat,
     },
+    std::path::PathBuf,
 };
 
 /// iogrid: a decentralized GPU compute marketplace on Solana.
@@ -15,6 +21,10 @@ struct Cli {
     /// URL. Defaults to the Solana CLI config, else localhost.
     #[arg(short = 'u', long = "url", global = true, env = "IOGRID_URL")]
     url: Option<String>,
+    /// Signer keypair file. Defaults to the Solana CLI config's, else
+    /// ~/.config/solana/id.json.
+    #[arg(short = 'k', long, global = true, env = "IOGRID_KEYPAIR")]
+    keypair: Option<PathBuf>,
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Display)]
     output: OutputFormat,
     #[command(subcommand)]
@@ -25,6 +35,12 @@ struct Cli {
 enum Command {
     /// Network parameters and state.
     Network(NetworkArgs),
+    /// Stake IO, unbond and withdraw it.
+    Stake(StakeArgs),
+    /// Governance: propose, vote, finalize, execute, hand over.
+    Gov(GovArgs),
+    /// Run a local validator with the iogrid network initialized and funded.
+    Localnet(LocalnetArgs),
 }
 
 #[tokio::main]
@@ -37,8 +53,20 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let rpc = cluster::rpc_client(cluster::url_or_default(cli.url.as_deref())?);
+    let rpc = || -> anyhow::Result<_> {
+        Ok(cluster::rpc_client(cluster::url_or_default(
+            cli.url.as_deref(),
+        )?))
+    };
     match &cli.command {
-        Command::Network(args) => network::execute(args, &rpc, cli.output).await,
+        Command::Network(args) => {
+            network::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
+        Command::Stake(args) => {
+            stake::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
+        Command::Gov(args) => gov::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await,
+        // It starts its own cluster.
+        Command::Localnet(args) => localnet::execute(args, cli.output).await,
     }
 }

@@ -8,7 +8,7 @@ use {
     },
     borsh::{BorshDeserialize, BorshSerialize},
     bytemuck::{Pod, Zeroable},
-    serde::Serialize,
+    serde::{Deserialize, Serialize},
 };
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -50,8 +50,19 @@ pub trait ProgramAccount: Pod {
 /// borsh-encoded argument of `initialize`: no padding, so both encodings agree.
 #[repr(C)]
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, BorshSerialize, BorshDeserialize, Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Pod,
+    Zeroable,
+    BorshSerialize,
+    BorshDeserialize,
+    Serialize,
+    Deserialize,
 )]
+#[serde(deny_unknown_fields)]
 pub struct NetworkParams {
     pub min_stake_per_gpu: u64,
     pub proposal_min_stake: u64,

@@ -26,6 +26,28 @@ pub fn format_io(base_units: u64) -> String {
     format!("{}.{:06} IO", base_units / IO, base_units % IO)
 }
 
+/// Parses an IO amount written with up to six decimals (`1.5`, `100`,
+/// `0.000001`) into base units.
+pub fn parse_io(text: &str) -> Result<u64, String> {
+    let invalid = || format!("{text:?} is not an IO amount (up to 6 decimals, e.g. 12.5)");
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = match text.trim().split_once('.') {
+        Some((whole, fraction)) if digits(fraction) && fraction.len() <= 6 => (whole, fraction),
+        Some(_) => return Err(invalid()),
+        None => (text.trim(), ""),
+    };
+    if !digits(whole) {
+        return Err(invalid());
+    }
+    let whole: u64 = whole.parse().map_err(|_| invalid())?;
+    let fraction: u64 = format!("{fraction:0<6}").parse().map_err(|_| invalid())?;
+    whole
+        .checked_mul(IO)
+        .and_then(|w| w.checked_add(fraction))
+        .filter(|amount| *amount <= SUPPLY_CAP)
+        .ok_or_else(|| format!("{text} IO is more than will ever exist"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +58,19 @@ mod tests {
         assert_eq!(format_io(1), "0.000001 IO");
         assert_eq!(format_io(GENESIS_SUPPLY), "500000000.000000 IO");
         assert_eq!(format_io(1_500_000), "1.500000 IO");
+    }
+
+    #[test]
+    fn parse_io_reads_decimals_exactly() {
+        assert_eq!(parse_io("1"), Ok(IO));
+        assert_eq!(parse_io("1.5"), Ok(1_500_000));
+        assert_eq!(parse_io("0.000001"), Ok(1));
+        assert_eq!(parse_io("800000000"), Ok(SUPPLY_CAP));
+        assert!(parse_io("800000000.000001")
+            .unwrap_err()
+            .contains("more than will ever exist"));
+        for bad in ["", "1.", ".5", "1.0000001", "-1", "1e3", "1,5", "abc"] {
+            assert!(parse_io(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -14,6 +14,8 @@ pub mod pda;
 pub mod proof;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+#[cfg(feature = "rpc")]
+pub mod send;
 pub mod token;
 
 pub use solana_address::Address;

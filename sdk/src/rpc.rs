@@ -94,6 +94,15 @@ pub struct NetworkState {
 const NOT_INITIALIZED: &str =
     "the network is not initialized on this cluster (iogrid network init)";
 
+/// Config, or None on a cluster where the network is not initialized yet.
+pub async fn config_if_initialized(rpc: &RpcClient) -> Result<Option<Config>, RpcReadError> {
+    match program_account(rpc, &pda::config().0, NOT_INITIALIZED).await {
+        Ok(config) => Ok(Some(config)),
+        Err(RpcReadError::Missing { .. }) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 pub async fn network_state(rpc: &RpcClient) -> Result<NetworkState, RpcReadError> {
     let config: Config = program_account(rpc, &pda::config().0, NOT_INITIALIZED).await?;
     let keys = [

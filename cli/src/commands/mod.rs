@@ -1,1 +1,4 @@
+pub mod gov;
+pub mod localnet;
 pub mod network;
+pub mod stake;

@@ -1,7 +1,11 @@
 //! `iogrid network show`: the network's parameters, supply and vaults.
 
 use {
-    crate::output::{print, OutputFormat},
+    crate::{
+        keys::load_keypair,
+        migrate::{self, MigrationFile},
+        output::{print, OutputFormat},
+    },
     anyhow::Result,
     clap::{Args, Subcommand},
     iogrid_sdk::{
@@ -13,7 +17,10 @@ use {
     },
     serde::Serialize,
     solana_rpc_client::nonblocking::rpc_client::RpcClient,
-    std::fmt,
+    std::{
+        fmt,
+        path::{Path, PathBuf},
+    },
 };
 
 #[derive(Debug, Args)]
@@ -26,13 +33,30 @@ pub struct NetworkArgs {
 pub enum NetworkCommand {
     /// Print the network's parameters, IO supply and vault balances.
     Show,
+    /// Create the network from a migration file (idempotent). The signer must
+    /// be the program's upgrade authority.
+    Init {
+        /// The migration file: parameters, arbiter, keepers.
+        #[arg(long, default_value = "migrations/localnet.toml")]
+        config: PathBuf,
+    },
 }
 
-pub async fn execute(args: &NetworkArgs, rpc: &RpcClient, output: OutputFormat) -> Result<()> {
-    match args.command {
+pub async fn execute(
+    args: &NetworkArgs,
+    rpc: &RpcClient,
+    output: OutputFormat,
+    keypair: Option<&Path>,
+) -> Result<()> {
+    match &args.command {
         NetworkCommand::Show => {
             let state = network_state(rpc).await?;
             print(output, &NetworkSummary::new(&state))
+        }
+        NetworkCommand::Init { config } => {
+            let signer = load_keypair(keypair)?;
+            let migration = MigrationFile::load(config)?.resolve(&signer)?;
+            print(output, &migrate::run(rpc, &signer, &migration).await?)
         }
     }
 }

@@ -1,0 +1,348 @@
+//! End to end on a real local validator (Agave's solana-test-validator): the
+//! network `iogrid localnet` brings up, a one-GPU job from escrow to payment
+//! and a governance proposal from creation to execution, all over JSON-RPC
+//! exactly as against devnet. Prints each transaction's confirmation latency.
+//!
+//! Ignored by default because it needs the validator binary, which takes a
+//! long one-time build: `scripts/install-validator`, then `scripts/e2e`.
+
+use {
+    iogrid_cli::{
+        commands::localnet::{Localnet, LocalnetArgs},
+        migrate::{self, MigrationFile},
+    },
+    iogrid_sdk::{
+        accounts::{
+            payment_for, GpuListing, GpuSpec, JobAccount, JobSpec, JobStatus, NetworkParams,
+            Proposal, ProposalAction, ProposalStatus, VoteChoice,
+        },
+        constants::{GENESIS_SUPPLY, IO},
+        instructions::*,
+        proof,
+        rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
+        send::{airdrop, send_and_confirm, SendOptions},
+        token, Address,
+    },
+    iogrid_tests::repo_root,
+    solana_keypair::{read_keypair_file, Keypair},
+    solana_signer::Signer,
+    std::time::{Duration, Instant},
+};
+
+/// Confirmation latencies, printed at the end.
+#[derive(Default)]
+struct Latencies(Vec<(String, Duration)>);
+
+impl Latencies {
+    fn report(&self) {
+        println!("confirmation latency on the local validator (send → confirmed):");
+        for (name, took) in &self.0 {
+            println!("  {name:<28} {:>6} ms", took.as_millis());
+        }
+        let mut all: Vec<Duration> = self.0.iter().map(|(_, d)| *d).collect();
+        all.sort();
+        if let Some(median) = all.get(all.len() / 2) {
+            println!(
+                "  median over {} transactions: {} ms",
+                all.len(),
+                median.as_millis()
+            );
+        }
+    }
+}
+
+struct Chain {
+    rpc: RpcClient,
+    latencies: Latencies,
+}
+
+impl Chain {
+    async fn send(
+        &mut self,
+        name: &str,
+        ixs: &[solana_instruction::Instruction],
+        signers: &[&Keypair],
+    ) {
+        let started = Instant::now();
+        let options = SendOptions::default();
+        if let Err(err) = send_and_confirm(&self.rpc, ixs, signers, &options).await {
+            let logs = match &err {
+                iogrid_sdk::send::SendError::Failed { logs, .. } => logs.join("\n  "),
+                _ => String::new(),
+            };
+            panic!("{name}: {err}\n  {logs}");
+        }
+        self.latencies.0.push((name.to_string(), started.elapsed()));
+    }
+
+    async fn heartbeat(&mut self, worker: &Keypair, listing: &Address) {
+        let ix = HeartbeatAccounts::new(worker.pubkey(), *listing).instruction();
+        self.send("heartbeat", &[ix], &[worker]).await;
+    }
+
+    async fn balance(&self, owner: &Address) -> u64 {
+        let data = self
+            .rpc
+            .get_account_data(&token::io_account_of(owner))
+            .await
+            .unwrap_or_default();
+        token::balance(&data).unwrap_or(0)
+    }
+
+    async fn now(&self) -> i64 {
+        let slot = self.rpc.get_slot().await.unwrap();
+        self.rpc.get_block_time(slot).await.unwrap_or(0)
+    }
+}
+
+fn key(localnet: &Localnet, name: &str) -> Keypair {
+    let (_, path) = localnet
+        .info
+        .keys
+        .iter()
+        .find(|(n, _)| n == name)
+        .expect(name);
+    read_keypair_file(path).unwrap()
+}
+
+fn args() -> LocalnetArgs {
+    let root = repo_root();
+    LocalnetArgs {
+        ledger: None,
+        rpc_port: 18_899,
+        faucet_port: 19_900,
+        validator: None,
+        program: root.join("target/deploy/iogrid.so"),
+        config: root.join("migrations/localnet.toml"),
+        io_per_wallet: 100_000,
+        sol_per_wallet: 100,
+        exit_when_ready: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs solana-test-validator (scripts/install-validator); run by scripts/e2e"]
+async fn localnet_job_and_governance_end_to_end() {
+    let started = Instant::now();
+    let localnet = Localnet::start(&args())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    println!("localnet ready in {:.1} s", started.elapsed().as_secs_f64());
+    let mut chain = Chain {
+        rpc: iogrid_cli::cluster::rpc_client(localnet.info.rpc_url.clone()),
+        latencies: Latencies::default(),
+    };
+    let outcome = run_scenarios(&localnet, &mut chain).await;
+    chain.latencies.report();
+    localnet.stop().await.unwrap();
+    outcome.unwrap();
+}
+
+async fn run_scenarios(localnet: &Localnet, chain: &mut Chain) -> anyhow::Result<()> {
+    let authority = key(localnet, "authority");
+    let keeper = key(localnet, "keeper");
+    check_the_migration(localnet, chain, &authority, &keeper).await?;
+    one_gpu_job_from_escrow_to_payment(localnet, chain, &keeper).await;
+    fee_change_by_governance(localnet, chain).await;
+    Ok(())
+}
+
+/// The network is what the migration file says, and running it again
+/// changes nothing.
+async fn check_the_migration(
+    localnet: &Localnet,
+    chain: &mut Chain,
+    authority: &Keypair,
+    keeper: &Keypair,
+) -> anyhow::Result<()> {
+    let state = network_state(&chain.rpc).await?;
+    let file = MigrationFile::load(&args().config)?;
+    assert_eq!(state.config.params, file.params);
+    assert_eq!(state.config.authority, authority.pubkey());
+    assert_eq!(state.config.active_keepers(), [keeper.pubkey()]);
+    assert_eq!(state.supply, GENESIS_SUPPLY);
+    assert!(localnet.info.migration.created);
+    let mut migration = file.resolve(authority)?;
+    migration.keepers.push(keeper.pubkey());
+    let again = migrate::run(&chain.rpc, authority, &migration).await?;
+    assert!(!again.created && again.signatures.is_empty() && again.differences.is_empty());
+    for wallet in ["user", "supplier-1", "supplier-2", "voter"] {
+        assert_eq!(
+            chain.balance(&key(localnet, wallet).pubkey()).await,
+            100_000 * IO
+        );
+    }
+    Ok(())
+}
+
+async fn one_gpu_job_from_escrow_to_payment(
+    localnet: &Localnet,
+    chain: &mut Chain,
+    keeper: &Keypair,
+) {
+    let params: NetworkParams = network_state(&chain.rpc).await.unwrap().config.params;
+    let supplier = key(localnet, "supplier-1");
+    let user = key(localnet, "user");
+    let worker = Keypair::new();
+    airdrop(
+        &chain.rpc,
+        &worker.pubkey(),
+        1_000_000_000,
+        &SendOptions::default(),
+    )
+    .await
+    .unwrap();
+
+    let owner = supplier.pubkey();
+    let stake = StakeAccounts::new(owner, token::io_account_of(&owner)).instruction(1_000 * IO);
+    chain.send("stake", &[stake], &[&supplier]).await;
+    let price = 36 * IO; // 0.01 IO per GPU-second
+    let spec = GpuSpec::new(worker.pubkey(), "H100-80GB", 80, 1, "local", price).unwrap();
+    let list = ListGpuAccounts::new(owner, 0);
+    chain
+        .send("list_gpu", &[list.instruction(&spec)], &[&supplier])
+        .await;
+    let listing = list.listing;
+    chain.heartbeat(&worker, &listing).await;
+
+    let user_before = chain.balance(&user.pubkey()).await;
+    let job_spec = JobSpec {
+        workload_hash: [1; 32],
+        workload_uri: iogrid_sdk::accounts::ascii_field("https://example.com/train.sh").unwrap(),
+        gpu_model: iogrid_sdk::accounts::ascii_field("H100-80GB").unwrap(),
+        region: [0; 8],
+        max_price_per_gpu_hour: price,
+        duration_secs: 60,
+        min_vram_gb: 80,
+        gpus: 1,
+        max_listings: 1,
+        padding: [0; 3],
+    };
+    let create = CreateJobAccounts::new(user.pubkey(), 1, token::io_account_of(&user.pubkey()));
+    chain
+        .send("create_job", &[create.instruction(1, &job_spec)], &[&user])
+        .await;
+    let job = create.job;
+    let assign = AssignJobAccounts::new(keeper.pubkey(), job).assign_job(&[(listing, 1)]);
+    chain.send("assign_job", &[assign], &[keeper]).await;
+    let state = job_account(chain, &job).await;
+    assert_eq!(state.job.status(), JobStatus::Running);
+
+    // The worker runs for a few seconds, beating, then signs its proof.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    chain.heartbeat(&worker, &listing).await;
+    let started_at = state.assignments[0].started_at;
+    let gpu_seconds = u64::try_from(chain.now().await - started_at)
+        .unwrap()
+        .clamp(1, 60);
+    let result_hash = [9; 32];
+    let message = proof::proof_message(&job, &listing, started_at, &result_hash, gpu_seconds);
+    let signature: [u8; 64] = worker.sign_message(&message).into();
+    let complete = CompleteJobAccounts::new(job, listing).with_proof(
+        &worker.pubkey(),
+        &signature,
+        started_at,
+        &result_hash,
+        gpu_seconds,
+    );
+    chain
+        .send("complete_job (+ Ed25519)", &complete, &[&worker])
+        .await;
+    assert_eq!(
+        job_account(chain, &job).await.job.status(),
+        JobStatus::Proven
+    );
+
+    // Settlement waits out the challenge window, measured on the chain's clock.
+    let proven_at = job_account(chain, &job).await.job.proven_at;
+    while chain.now().await <= proven_at + i64::from(params.challenge_window_secs) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let supplier_before = chain.balance(&owner).await;
+    let settle = CloseJobAccounts::new(job, user.pubkey(), token::io_account_of(&user.pubkey()))
+        .settle_job(&[(listing, token::io_account_of(&owner))]);
+    chain.send("settle_job", &[settle], &[keeper]).await;
+
+    let gross = payment_for(price, gpu_seconds);
+    let fee = gross * u64::from(params.fee_bps) / 10_000;
+    let burn = gross * u64::from(params.burn_bps) / 10_000;
+    assert_eq!(
+        chain.balance(&owner).await - supplier_before,
+        gross - fee - burn
+    );
+    assert_eq!(
+        user_before - chain.balance(&user.pubkey()).await,
+        gross,
+        "the rest was refunded"
+    );
+    assert!(
+        chain.rpc.get_account_data(&job).await.is_err(),
+        "the job account is closed"
+    );
+    let listing_state: GpuListing = program_account(&chain.rpc, &listing, "listing")
+        .await
+        .unwrap();
+    assert_eq!(listing_state.jobs_completed, 1);
+}
+
+async fn job_account(chain: &Chain, job: &Address) -> JobAccount {
+    let data = chain.rpc.get_account_data(job).await.unwrap();
+    JobAccount::decode(&data).unwrap()
+}
+
+async fn fee_change_by_governance(localnet: &Localnet, chain: &mut Chain) {
+    let voter = key(localnet, "voter");
+    let owner = voter.pubkey();
+    let stake = StakeAccounts::new(owner, token::io_account_of(&owner)).instruction(20_000 * IO);
+    chain.send("stake", &[stake], &[&voter]).await;
+    let state = network_state(&chain.rpc).await.unwrap();
+    let params = NetworkParams {
+        fee_bps: 300,
+        ..state.config.params
+    };
+    let id = state.config.proposal_count;
+    let args = ProposalArgs {
+        action: ProposalAction::set_params(params),
+        title: iogrid_sdk::accounts::ascii_field("Fee to 3%").unwrap(),
+        description_hash: [0; 32],
+    };
+    let create = CreateProposalAccounts::new(owner, id);
+    chain
+        .send("create_proposal", &[create.instruction(&args)], &[&voter])
+        .await;
+    let proposal = create.proposal;
+    let vote = CastVoteAccounts::new(owner, proposal).instruction(VoteChoice::Yes);
+    chain.send("cast_vote", &[vote], &[&voter]).await;
+
+    let ends = proposal_state(&chain.rpc, &proposal).await.voting_ends_at;
+    while chain.now().await < ends {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    chain
+        .send(
+            "finalize_proposal",
+            &[FinalizeProposalAccounts::new(proposal).instruction()],
+            &[&voter],
+        )
+        .await;
+    let passed = proposal_state(&chain.rpc, &proposal).await;
+    assert_eq!(passed.status(), ProposalStatus::Passed);
+    while chain.now().await < passed.executable_at {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let execute = ExecuteProposalAccounts::new(proposal, &passed.action).instruction();
+    chain.send("execute_proposal", &[execute], &[&voter]).await;
+    assert_eq!(
+        network_state(&chain.rpc)
+            .await
+            .unwrap()
+            .config
+            .params
+            .fee_bps,
+        300
+    );
+}
+
+async fn proposal_state(rpc: &RpcClient, address: &Address) -> Proposal {
+    program_account(rpc, address, "proposal").await.unwrap()
+}
