@@ -25,7 +25,11 @@ use {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationFile {
-    pub distribution_owner: String,
+    /// Token owner of the genesis allocation; may also come from
+    /// `--distribution-owner`. It cannot be the signer: the program refuses
+    /// the same account twice where one is writable.
+    #[serde(default)]
+    pub distribution_owner: Option<String>,
     pub arbiter: String,
     #[serde(default)]
     pub keepers: Vec<String>,
@@ -48,8 +52,25 @@ impl MigrationFile {
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))
     }
 
-    /// Resolves `self` entries to the signer's address.
-    pub fn resolve(&self, signer: &Keypair) -> Result<Migration> {
+    /// Resolves `self` entries to the signer's address; `distribution_owner`
+    /// overrides the file's.
+    pub fn resolve(
+        &self,
+        signer: &Keypair,
+        distribution_owner: Option<Address>,
+    ) -> Result<Migration> {
+        let distribution_owner = match (distribution_owner, &self.distribution_owner) {
+            (Some(owner), _) => owner,
+            (None, Some(text)) => parse_address(text, signer)?,
+            (None, None) => bail!(
+                "name the owner of the genesis distribution: distribution_owner in the file, or --distribution-owner"
+            ),
+        };
+        if distribution_owner == signer.pubkey() {
+            bail!(
+                "the distribution owner must be another key than the signer (the upgrade authority)"
+            );
+        }
         let keepers = self
             .keepers
             .iter()
@@ -62,7 +83,7 @@ impl MigrationFile {
             );
         }
         Ok(Migration {
-            distribution_owner: parse_address(&self.distribution_owner, signer)?,
+            distribution_owner,
             arbiter: parse_address(&self.arbiter, signer)?,
             keepers,
             params: self.params,
@@ -194,12 +215,27 @@ mod tests {
     #[test]
     fn the_shipped_migrations_parse_and_resolve() {
         let signer = Keypair::new();
+        let owner = Address::new_unique();
         for text in [FILE, include_str!("../../migrations/devnet.toml")] {
             let file: MigrationFile = toml::from_str(text).unwrap();
-            let migration = file.resolve(&signer).unwrap();
+            let migration = file.resolve(&signer, Some(owner)).unwrap();
+            assert_eq!(migration.distribution_owner, owner);
             assert_eq!(migration.arbiter, signer.pubkey());
             assert_eq!(migration.params.fee_bps, 250);
         }
+    }
+
+    #[test]
+    fn the_distribution_owner_must_be_named_and_not_the_signer() {
+        let signer = Keypair::new();
+        let file: MigrationFile = toml::from_str(FILE).unwrap();
+        let err = file.resolve(&signer, None).unwrap_err().to_string();
+        assert!(err.contains("--distribution-owner"), "{err}");
+        let err = file
+            .resolve(&signer, Some(signer.pubkey()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another key than the signer"), "{err}");
     }
 
     #[test]

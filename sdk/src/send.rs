@@ -61,7 +61,7 @@ pub struct Sent {
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The program (or the runtime) refused the transaction.
-    #[error("transaction failed: {failure}")]
+    #[error("transaction failed: {failure}{}", log_tail(logs))]
     Failed {
         failure: ProgramFailure,
         /// Program logs from the preflight simulation, when there was one.
@@ -71,6 +71,12 @@ pub enum SendError {
     Rpc(#[from] RpcReadError),
     #[error("transaction {signature} was not confirmed after {attempts} blockhashes")]
     NotConfirmed { signature: Signature, attempts: u32 },
+}
+
+/// The last program log lines, indented, for error messages.
+fn log_tail(logs: &[String]) -> String {
+    let tail = &logs[logs.len().saturating_sub(8)..];
+    tail.iter().map(|line| format!("\n    {line}")).collect()
 }
 
 impl SendError {

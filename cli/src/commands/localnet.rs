@@ -208,6 +208,7 @@ async fn set_up(
     std::fs::create_dir_all(&keys_dir)
         .with_context(|| format!("creating {}", keys_dir.display()))?;
     let authority = load_or_create_key(&keys_dir, "authority")?;
+    let distribution = load_or_create_key(&keys_dir, "distribution")?;
     let keeper = load_or_create_key(&keys_dir, "keeper")?;
     let wallets = DEMO_WALLETS
         .iter()
@@ -220,10 +221,14 @@ async fn set_up(
     wait_until_healthy(&rpc, &mut validator).await?;
 
     let options = SendOptions::default();
-    for key in [&authority, &keeper].into_iter().chain(&wallets) {
+    for key in [&authority, &distribution, &keeper]
+        .into_iter()
+        .chain(&wallets)
+    {
         fund_sol(&rpc, &key.pubkey(), args.sol_per_wallet, &options).await?;
     }
-    let mut migration = MigrationFile::load(&args.config)?.resolve(&authority)?;
+    let mut migration =
+        MigrationFile::load(&args.config)?.resolve(&authority, Some(distribution.pubkey()))?;
     if !migration.keepers.contains(&keeper.pubkey()) {
         migration.keepers.push(keeper.pubkey());
     }
@@ -231,7 +236,7 @@ async fn set_up(
     for wallet in &wallets {
         fund_io(
             &rpc,
-            &authority,
+            &distribution,
             &wallet.pubkey(),
             args.io_per_wallet * IO,
             &options,
@@ -239,7 +244,7 @@ async fn set_up(
         .await?;
     }
 
-    let keys = ["authority", "keeper"]
+    let keys = ["authority", "distribution", "keeper"]
         .into_iter()
         .chain(DEMO_WALLETS)
         .map(|name| (name.to_string(), key_path(&keys_dir, name)))
@@ -375,10 +380,10 @@ async fn fund_sol(rpc: &RpcClient, to: &Address, sol: u64, options: &SendOptions
 }
 
 /// Gives `to` an IO account holding at least `amount`, paid from the genesis
-/// distribution (whose token owner is the bootstrap authority here).
+/// distribution, signed by its token owner.
 async fn fund_io(
     rpc: &RpcClient,
-    authority: &Keypair,
+    distributor: &Keypair,
     to: &Address,
     amount: u64,
     options: &SendOptions,
@@ -392,15 +397,15 @@ async fn fund_io(
         return Ok(());
     }
     let ixs = [
-        token::create_io_account_idempotent(&authority.pubkey(), to),
+        token::create_io_account_idempotent(&distributor.pubkey(), to),
         token::transfer_io(
             &pda::distribution().0,
             &account,
-            &authority.pubkey(),
+            &distributor.pubkey(),
             amount - have,
         ),
     ];
-    send_and_confirm(rpc, &ixs, &[authority], options)
+    send_and_confirm(rpc, &ixs, &[distributor], options)
         .await
         .with_context(|| format!("funding {to} with IO"))?;
     Ok(())

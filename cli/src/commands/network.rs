@@ -39,6 +39,9 @@ pub enum NetworkCommand {
         /// The migration file: parameters, arbiter, keepers.
         #[arg(long, default_value = "migrations/localnet.toml")]
         config: PathBuf,
+        /// Token owner of the genesis distribution (overrides the file's).
+        #[arg(long)]
+        distribution_owner: Option<Address>,
     },
 }
 
@@ -53,9 +56,12 @@ pub async fn execute(
             let state = network_state(rpc).await?;
             print(output, &NetworkSummary::new(&state))
         }
-        NetworkCommand::Init { config } => {
+        NetworkCommand::Init {
+            config,
+            distribution_owner,
+        } => {
             let signer = load_keypair(keypair)?;
-            let migration = MigrationFile::load(config)?.resolve(&signer)?;
+            let migration = MigrationFile::load(config)?.resolve(&signer, *distribution_owner)?;
             print(output, &migrate::run(rpc, &signer, &migration).await?)
         }
     }
