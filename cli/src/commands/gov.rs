@@ -14,6 +14,7 @@ use {
             VoteChoice,
         },
         constants::{format_io, parse_io},
+        errors::ProgramFailure,
         instructions::{
             CastVoteAccounts, CreateProposalAccounts, ExecuteProposalAccounts,
             FinalizeProposalAccounts, ProposalArgs, TransferAuthorityAccounts,
@@ -21,11 +22,12 @@ use {
         },
         pda,
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
-        send::{send_and_confirm, SendOptions},
+        send::{send_and_confirm, SendError, SendOptions},
         token, Address,
     },
     serde::Serialize,
     sha2::{Digest, Sha256},
+    solana_instruction::error::InstructionError,
     solana_keypair::Keypair,
     solana_signer::Signer,
     std::{fmt, path::Path},
@@ -106,6 +108,33 @@ impl From<ChoiceArg> for VoteChoice {
     }
 }
 
+/// Says what went wrong in a voter's terms where the program's error alone
+/// would not: a second vote fails in the system program (the record exists),
+/// a wallet that never staked has no stake account to read.
+fn explain(err: SendError, what: &str) -> anyhow::Error {
+    let already_voted = matches!(
+        err.failure(),
+        Some(ProgramFailure::Instruction(InstructionError::Custom(0)))
+    ) && what.starts_with("vote ");
+    let never_staked = matches!(
+        err.failure(),
+        Some(ProgramFailure::Instruction(
+            InstructionError::AccountDataTooSmall | InstructionError::UninitializedAccount
+        ))
+    ) && (what.starts_with("vote ") || what.starts_with("create proposal"));
+    if never_staked {
+        return anyhow::anyhow!(
+            "could not {what}: this wallet has no stake account (iogrid stake add <IO>)"
+        );
+    }
+    if already_voted {
+        return anyhow::anyhow!(
+            "could not {what}: this wallet already voted on it (withdraw-vote first to change the vote)"
+        );
+    }
+    anyhow::Error::new(err).context(format!("could not {what}"))
+}
+
 /// A confirmed governance transaction and the proposal after it.
 #[derive(Debug, Serialize)]
 pub struct GovResult {
@@ -116,7 +145,11 @@ pub struct GovResult {
 
 impl fmt::Display for GovResult {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} (transaction {})", self.what, self.signature)?;
+        writeln!(
+            f,
+            "{}: confirmed (transaction {})",
+            self.what, self.signature
+        )?;
         if let Some(proposal) = &self.proposal {
             write!(f, "{proposal}")?;
         }
@@ -245,7 +278,7 @@ pub async fn execute(
                 rpc,
                 &signer,
                 ix,
-                format!("voted {choice:?} on proposal {id}"),
+                format!("vote {choice:?} on proposal {id}"),
                 Some(*id),
             )
             .await?
@@ -256,7 +289,7 @@ pub async fn execute(
                 rpc,
                 &signer,
                 ix,
-                format!("withdrew the vote on proposal {id}"),
+                format!("withdraw the vote on proposal {id}"),
                 Some(*id),
             )
             .await?
@@ -267,7 +300,7 @@ pub async fn execute(
                 rpc,
                 &signer,
                 ix,
-                format!("finalized proposal {id}"),
+                format!("finalize proposal {id}"),
                 Some(*id),
             )
             .await?
@@ -280,7 +313,7 @@ pub async fn execute(
                 rpc,
                 &signer,
                 ix,
-                format!("executed proposal {id}"),
+                format!("execute proposal {id}"),
                 Some(*id),
             )
             .await?
@@ -288,7 +321,7 @@ pub async fn execute(
         GovCommand::Handover => {
             let ix = TransferAuthorityAccounts::new(signer.pubkey()).instruction();
             let what = format!(
-                "handed the network to the governance PDA {}",
+                "hand the network to the governance PDA {}",
                 pda::governance().0
             );
             send(rpc, &signer, ix, what, None).await?
@@ -327,7 +360,7 @@ async fn propose(
     };
     let id = state.config.proposal_count;
     let ix = CreateProposalAccounts::new(signer.pubkey(), id).instruction(&args);
-    send(rpc, signer, ix, format!("created proposal {id}"), Some(id)).await
+    send(rpc, signer, ix, format!("create proposal {id}"), Some(id)).await
 }
 
 async fn send(
@@ -339,7 +372,7 @@ async fn send(
 ) -> Result<GovResult> {
     let sent = send_and_confirm(rpc, &[ix], &[signer], &SendOptions::default())
         .await
-        .with_context(|| format!("could not do it: {what}"))?;
+        .map_err(|err| explain(err, &what))?;
     let proposal = match proposal {
         Some(id) => {
             let address = pda::proposal(id).0;
