@@ -5,6 +5,7 @@ use {
         commands::{
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
+            market::{self, JobArgs, ListingArgs},
             network::{self, NetworkArgs},
             stake::{self, StakeArgs},
         },
@@ -37,6 +38,10 @@ enum Command {
     Network(NetworkArgs),
     /// Stake IO, unbond and withdraw it.
     Stake(StakeArgs),
+    /// Suppliers: list GPUs, show a listing.
+    Listing(ListingArgs),
+    /// ML engineers: escrow a job, show it, cancel it.
+    Job(JobArgs),
     /// Governance: propose, vote, finalize, execute, hand over.
     Gov(GovArgs),
     /// Run a local validator with the iogrid network initialized and funded.
@@ -64,6 +69,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Stake(args) => {
             stake::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
+        Command::Listing(args) => {
+            market::execute_listing(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
+        Command::Job(args) => {
+            market::execute_job(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
         }
         Command::Gov(args) => gov::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await,
         // It starts its own cluster.

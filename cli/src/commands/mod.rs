@@ -1,4 +1,5 @@
 pub mod gov;
 pub mod localnet;
+pub mod market;
 pub mod network;
 pub mod stake;
