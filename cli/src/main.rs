@@ -3,6 +3,7 @@ use {
     iogrid_cli::{
         cluster,
         commands::{
+            balance::{self, BalanceArgs},
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
             market::{self, JobArgs, ListingArgs},
@@ -46,6 +47,8 @@ enum Command {
     Gov(GovArgs),
     /// Run a local validator with the iogrid network initialized and funded.
     Localnet(LocalnetArgs),
+    /// A wallet's SOL and IO.
+    Balance(BalanceArgs),
 }
 
 #[tokio::main]
@@ -77,6 +80,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             market::execute_job(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
         }
         Command::Gov(args) => gov::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await,
+        Command::Balance(args) => {
+            balance::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, cli.output).await,
     }

@@ -1,9 +1,86 @@
-//! The keeper's decision logic as a library (`iogrid_keeper`), next to the
-//! `iogrid-keeper` binary that drives it. Everything here is pure — no RPC,
-//! no clock, no I/O — so it is unit-tested directly and benchmarked
-//! (`cargo bench -p iogrid-keeper`).
+//! The iogrid keeper (`iogrid-keeper` binary), as a library so tests can run
+//! it in-process against a local validator.
 //!
-//! - [`matcher`]: which listings to assign to each open job (`assign_job` /
-//!   `reassign`), or a typed explanation of why a job cannot match.
+//! - [`config`]: settings from file, environment and flags.
+//! - [`state`]: the chain's accounts as last read, with the matcher's book.
+//! - [`watch`]: getProgramAccounts snapshots and the programSubscribe websocket.
+//! - [`decide`]: pure planning — [`matcher`] (which listings for which job)
+//!   and [`decide::plan`] (faults, expiry, settlement, assignment).
+//! - [`act`]: building, sending and classifying transactions.
+//! - [`api`]: HTTP — proofs from workers, job explanations, /metrics, /healthz.
+//! - [`keeper`]: the loop that ties them together.
 
-pub mod matcher;
+pub mod act;
+pub mod api;
+pub mod config;
+pub mod decide;
+pub mod keeper;
+pub mod metrics;
+pub mod state;
+pub mod tasks;
+pub mod watch;
+
+pub use decide::matcher;
+
+use {
+    decide::matcher::Unmatchable,
+    iogrid_sdk::Address,
+    state::ChainState,
+    std::{
+        collections::{HashMap, HashSet},
+        sync::Mutex,
+        time::Instant,
+    },
+    tokio::sync::Notify,
+};
+
+/// Why a job is waiting, as last planned.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub reason: Unmatchable,
+    pub since: Instant,
+}
+
+/// Liveness of the watch paths, for /healthz.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    pub last_sync: Option<Instant>,
+    pub last_sync_slot: u64,
+    pub ws_connected: bool,
+}
+
+/// What the keeper's tasks share. Locks are never held across an `.await`.
+#[derive(Default)]
+pub struct Shared {
+    pub state: Mutex<ChainState>,
+    /// Jobs with a transaction in flight: never two at once for one job.
+    pub in_flight: Mutex<HashSet<Address>>,
+    pub waiting: Mutex<HashMap<Address, Waiting>>,
+    pub health: Mutex<Health>,
+    pub metrics: metrics::Metrics,
+    /// Something changed: plan now rather than at the next tick.
+    pub wake: Notify,
+    /// The websocket came back: read everything again.
+    pub resync: Notify,
+}
+
+impl Shared {
+    pub fn synced(&self, slot: u64) {
+        let mut health = self.health.lock().unwrap();
+        health.last_sync = Some(Instant::now());
+        health.last_sync_slot = slot;
+    }
+
+    pub fn set_ws_connected(&self, connected: bool) {
+        self.health.lock().unwrap().ws_connected = connected;
+    }
+
+    /// Marks `job` busy; false if it already was.
+    pub fn claim(&self, job: Address) -> bool {
+        self.in_flight.lock().unwrap().insert(job)
+    }
+
+    pub fn release(&self, job: &Address) {
+        self.in_flight.lock().unwrap().remove(job);
+    }
+}

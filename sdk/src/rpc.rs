@@ -142,3 +142,62 @@ pub async fn network_state(rpc: &RpcClient) -> Result<NetworkState, RpcReadError
         config,
     })
 }
+
+/// Accounts of the program read at one slot.
+#[derive(Clone, Debug, Default)]
+pub struct ProgramAccounts {
+    /// The slot the node read them at.
+    pub slot: u64,
+    /// `(address, data)`, in no particular order.
+    pub accounts: Vec<(Address, Vec<u8>)>,
+}
+
+/// Every account of the program whose data starts with `discriminator`
+/// (`getProgramAccounts` with a memcmp filter), with the slot of the read so
+/// a watcher can order it against websocket updates.
+pub async fn program_accounts(
+    rpc: &RpcClient,
+    discriminator: [u8; 8],
+) -> Result<ProgramAccounts, RpcReadError> {
+    use {
+        solana_account_decoder_client_types::UiAccountEncoding,
+        solana_rpc_client_api::{
+            config::{RpcAccountInfoConfig, RpcProgramAccountsConfig},
+            filter::{Memcmp, RpcFilterType},
+            request::RpcRequest,
+            response::{OptionalContext, RpcKeyedAccount},
+        },
+    };
+    let config = RpcProgramAccountsConfig {
+        filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
+            0,
+            discriminator.to_vec(),
+        ))]),
+        account_config: RpcAccountInfoConfig {
+            encoding: Some(UiAccountEncoding::Base64),
+            commitment: Some(rpc.commitment()),
+            ..RpcAccountInfoConfig::default()
+        },
+        with_context: Some(true),
+        sort_results: None,
+    };
+    let response: OptionalContext<Vec<RpcKeyedAccount>> = rpc
+        .send(
+            RpcRequest::GetProgramAccounts,
+            serde_json::json!([PROGRAM_ID.to_string(), config]),
+        )
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?;
+    let (slot, keyed) = match response {
+        OptionalContext::Context(response) => (response.context.slot, response.value),
+        OptionalContext::NoContext(value) => (0, value),
+    };
+    let accounts = keyed
+        .into_iter()
+        .filter_map(|keyed| {
+            let address = keyed.pubkey.parse().ok()?;
+            Some((address, keyed.account.data.decode()?))
+        })
+        .collect();
+    Ok(ProgramAccounts { slot, accounts })
+}

@@ -6,6 +6,7 @@
 
 pub mod cu;
 pub mod fixtures;
+pub mod localchain;
 pub mod prop;
 
 use {

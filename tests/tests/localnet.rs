@@ -8,7 +8,7 @@
 
 use {
     iogrid_cli::{
-        commands::localnet::{Localnet, LocalnetArgs},
+        commands::localnet::Localnet,
         migrate::{self, MigrationFile},
     },
     iogrid_sdk::{
@@ -20,104 +20,17 @@ use {
         instructions::*,
         proof,
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
-        send::{airdrop, send_and_confirm, SendOptions},
+        send::{airdrop, SendOptions},
         token, Address,
     },
-    iogrid_tests::repo_root,
-    solana_keypair::{read_keypair_file, Keypair},
+    iogrid_tests::localchain::{key, localnet_args, Chain},
+    solana_keypair::Keypair,
     solana_signer::Signer,
     std::time::{Duration, Instant},
 };
 
-/// Confirmation latencies, printed at the end.
-#[derive(Default)]
-struct Latencies(Vec<(String, Duration)>);
-
-impl Latencies {
-    fn report(&self) {
-        println!("confirmation latency on the local validator (send → confirmed):");
-        for (name, took) in &self.0 {
-            println!("  {name:<28} {:>6} ms", took.as_millis());
-        }
-        let mut all: Vec<Duration> = self.0.iter().map(|(_, d)| *d).collect();
-        all.sort();
-        if let Some(median) = all.get(all.len() / 2) {
-            println!(
-                "  median over {} transactions: {} ms",
-                all.len(),
-                median.as_millis()
-            );
-        }
-    }
-}
-
-struct Chain {
-    rpc: RpcClient,
-    latencies: Latencies,
-}
-
-impl Chain {
-    async fn send(
-        &mut self,
-        name: &str,
-        ixs: &[solana_instruction::Instruction],
-        signers: &[&Keypair],
-    ) {
-        let started = Instant::now();
-        // Poll often: the latency is the measurement.
-        let options = SendOptions {
-            poll_interval: Duration::from_millis(25),
-            ..SendOptions::default()
-        };
-        if let Err(err) = send_and_confirm(&self.rpc, ixs, signers, &options).await {
-            panic!("{name}: {err}");
-        }
-        self.latencies.0.push((name.to_string(), started.elapsed()));
-    }
-
-    async fn heartbeat(&mut self, worker: &Keypair, listing: &Address) {
-        let ix = HeartbeatAccounts::new(worker.pubkey(), *listing).instruction();
-        self.send("heartbeat", &[ix], &[worker]).await;
-    }
-
-    async fn balance(&self, owner: &Address) -> u64 {
-        let data = self
-            .rpc
-            .get_account_data(&token::io_account_of(owner))
-            .await
-            .unwrap_or_default();
-        token::balance(&data).unwrap_or(0)
-    }
-
-    async fn now(&self) -> i64 {
-        let slot = self.rpc.get_slot().await.unwrap();
-        self.rpc.get_block_time(slot).await.unwrap_or(0)
-    }
-}
-
-fn key(localnet: &Localnet, name: &str) -> Keypair {
-    let (_, path) = localnet
-        .info
-        .keys
-        .iter()
-        .find(|(n, _)| n == name)
-        .expect(name);
-    read_keypair_file(path).unwrap()
-}
-
-fn args() -> LocalnetArgs {
-    let root = repo_root();
-    LocalnetArgs {
-        ledger: None,
-        rpc_port: 18_899,
-        faucet_port: 19_900,
-        validator: None,
-        program: root.join("target/deploy/iogrid.so"),
-        config: root.join("migrations/localnet.toml"),
-        io_per_wallet: 100_000,
-        sol_per_wallet: 100,
-        exit_when_ready: false,
-    }
+fn args() -> iogrid_cli::commands::localnet::LocalnetArgs {
+    localnet_args(18_899, 19_900)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,10 +41,7 @@ async fn localnet_job_and_governance_end_to_end() {
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     println!("localnet ready in {:.1} s", started.elapsed().as_secs_f64());
-    let mut chain = Chain {
-        rpc: iogrid_cli::cluster::rpc_client(localnet.info.rpc_url.clone()),
-        latencies: Latencies::default(),
-    };
+    let mut chain = Chain::new(&localnet);
     let outcome = run_scenarios(&localnet, &mut chain).await;
     chain.latencies.report();
     localnet.stop().await.unwrap();
@@ -287,8 +197,7 @@ async fn one_gpu_job_from_escrow_to_payment(
 }
 
 async fn job_account(chain: &Chain, job: &Address) -> JobAccount {
-    let data = chain.rpc.get_account_data(job).await.unwrap();
-    JobAccount::decode(&data).unwrap()
+    chain.job(job).await.expect("the job account exists")
 }
 
 async fn fee_change_by_governance(localnet: &Localnet, chain: &mut Chain) {

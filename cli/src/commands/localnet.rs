@@ -32,6 +32,8 @@ use {
 
 /// Demo wallets `localnet` creates and funds, by name.
 pub const DEMO_WALLETS: [&str; 4] = ["user", "supplier-1", "supplier-2", "voter"];
+/// Worker keys for the suppliers' worker agents: SOL for heartbeats, no IO.
+pub const WORKER_KEYS: [&str; 3] = ["worker-1", "worker-2", "worker-3"];
 const LAMPORTS_PER_SOL: u64 = 1_000_000_000;
 
 #[derive(Debug, Args)]
@@ -214,6 +216,10 @@ async fn set_up(
         .iter()
         .map(|name| load_or_create_key(&keys_dir, name))
         .collect::<Result<Vec<_>>>()?;
+    let workers = WORKER_KEYS
+        .iter()
+        .map(|name| load_or_create_key(&keys_dir, name))
+        .collect::<Result<Vec<_>>>()?;
 
     let mut validator = start_validator(args, validator_bin, ledger, &authority).await?;
     let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
@@ -224,6 +230,7 @@ async fn set_up(
     for key in [&authority, &distribution, &keeper]
         .into_iter()
         .chain(&wallets)
+        .chain(&workers)
     {
         fund_sol(&rpc, &key.pubkey(), args.sol_per_wallet, &options).await?;
     }
@@ -247,6 +254,7 @@ async fn set_up(
     let keys = ["authority", "distribution", "keeper"]
         .into_iter()
         .chain(DEMO_WALLETS)
+        .chain(WORKER_KEYS)
         .map(|name| (name.to_string(), key_path(&keys_dir, name)))
         .collect();
     let info = LocalnetInfo {

@@ -1,0 +1,418 @@
+//! One planning pass over the state: for each job (oldest first) at most one
+//! next step — report a silent worker, expire, settle, or assign listings —
+//! and, for jobs that cannot be matched, why not.
+
+use {
+    super::matcher::{Match, Unmatchable},
+    crate::state::ChainState,
+    iogrid_sdk::{
+        accounts::{JobAccount, JobStatus},
+        constants::MAX_DISPUTE_SECS,
+        Address,
+    },
+    std::collections::HashSet,
+};
+
+/// A transaction the keeper should send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// `assign_job` or `reassign` with the matcher's listings.
+    Assign(Match),
+    /// `report_fault`: `listing`'s worker stopped heartbeating mid-job.
+    ReportFault {
+        job: Address,
+        listing: Address,
+        supplier: Address,
+    },
+    /// `settle_job` (proven and unchallenged, approved, resolved or lapsed
+    /// dispute) or `expire_job` (past its end plus grace).
+    Close {
+        kind: CloseKind,
+        job: Address,
+        owner: Address,
+        /// `(listing, its owner)` per payable assignment, in order.
+        payees: Vec<(Address, Address)>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseKind {
+    Settle,
+    Expire,
+}
+
+impl Action {
+    pub fn job(&self) -> Address {
+        match self {
+            Action::Assign(m) => m.job,
+            Action::ReportFault { job, .. } | Action::Close { job, .. } => *job,
+        }
+    }
+
+    /// The metric / log label.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Assign(m) if m.kind == super::matcher::AssignKind::Reassign => "reassign",
+            Action::Assign(_) => "assign_job",
+            Action::ReportFault { .. } => "report_fault",
+            Action::Close {
+                kind: CloseKind::Settle,
+                ..
+            } => "settle_job",
+            Action::Close {
+                kind: CloseKind::Expire,
+                ..
+            } => "expire_job",
+        }
+    }
+}
+
+/// The result of a pass.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    /// Jobs waiting for listings, and why they cannot match now.
+    pub unmatched: Vec<(Address, Unmatchable)>,
+}
+
+/// Plans every job not in `busy` (jobs with a transaction in flight) at
+/// chain time `now`. Matches are booked in the state's book so two jobs of
+/// one pass never get the same GPUs.
+pub fn plan(state: &mut ChainState, now: i64, busy: &HashSet<Address>) -> Plan {
+    let Some(config) = state.config.as_ref().map(|c| c.value) else {
+        return Plan::default();
+    };
+    let params = config.params;
+    let mut plan = Plan::default();
+    let jobs: Vec<(Address, JobAccount)> = state
+        .jobs_in_order()
+        .into_iter()
+        .filter(|(job, _)| !busy.contains(job))
+        .map(|(job, entry)| (job, entry.account.clone()))
+        .collect();
+    for (job, account) in jobs {
+        if let Some(action) = next_step(state, job, &account, now, &params) {
+            plan.actions.push(action);
+            continue;
+        }
+        if !wants_listings(&account) {
+            continue;
+        }
+        match state.book.match_and_book(job, &account, now) {
+            Ok(matched) => plan.actions.push(Action::Assign(matched)),
+            Err(Unmatchable::FullyAssigned | Unmatchable::WrongStatus(_)) => {}
+            Err(why) => plan.unmatched.push((job, why)),
+        }
+    }
+    plan
+}
+
+/// Faults, expiry and settlement come before matching: a job with a silent
+/// worker is reported first (its GPUs are then refilled by `reassign`).
+fn next_step(
+    state: &ChainState,
+    job: Address,
+    account: &JobAccount,
+    now: i64,
+    params: &iogrid_sdk::accounts::NetworkParams,
+) -> Option<Action> {
+    let header = &account.job;
+    match header.status() {
+        JobStatus::Running => {
+            if let Some(action) = silent_worker(state, job, account, now, params) {
+                return Some(action);
+            }
+            let expires = header
+                .end_time()
+                .saturating_add(i64::from(params.job_grace_secs));
+            (now > expires).then(|| close(state, CloseKind::Expire, job, account))?
+        }
+        JobStatus::Approved | JobStatus::Resolved => close(state, CloseKind::Settle, job, account),
+        JobStatus::Proven => {
+            let window = i64::from(params.challenge_window_secs);
+            (now >= header.proven_at.saturating_add(window))
+                .then(|| close(state, CloseKind::Settle, job, account))?
+        }
+        JobStatus::Disputed => (now >= header.disputed_at.saturating_add(MAX_DISPUTE_SECS))
+            .then(|| close(state, CloseKind::Settle, job, account))?,
+        _ => None,
+    }
+}
+
+/// The first active assignment whose listing missed its heartbeats
+/// (`report_fault`'s rule: `now - last_heartbeat > heartbeat_timeout_secs`).
+fn silent_worker(
+    state: &ChainState,
+    job: Address,
+    account: &JobAccount,
+    now: i64,
+    params: &iogrid_sdk::accounts::NetworkParams,
+) -> Option<Action> {
+    let timeout = i64::from(params.heartbeat_timeout_secs);
+    account.active().find_map(|assignment| {
+        let listing = &state.listings.get(&assignment.listing)?.value;
+        (now.saturating_sub(listing.last_heartbeat) > timeout).then_some(Action::ReportFault {
+            job,
+            listing: assignment.listing,
+            supplier: listing.owner,
+        })
+    })
+}
+
+/// `settle_job` / `expire_job` with each payable assignment's listing owner;
+/// None while a listing is missing from the state (it is re-read on resync).
+fn close(
+    state: &ChainState,
+    kind: CloseKind,
+    job: Address,
+    account: &JobAccount,
+) -> Option<Action> {
+    let payees = account
+        .payable()
+        .map(|a| Some((a.listing, state.listings.get(&a.listing)?.value.owner)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Action::Close {
+        kind,
+        job,
+        owner: account.job.owner,
+        payees,
+    })
+}
+
+/// Open jobs, and running ones with GPUs lost to a fault or added by scaling.
+fn wants_listings(account: &JobAccount) -> bool {
+    matches!(account.job.status(), JobStatus::Open | JobStatus::Running)
+        && account.job.missing_gpus() > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use {
+        super::*,
+        crate::{decide::matcher::AssignKind, state::encode},
+        bytemuck::Zeroable,
+        iogrid_sdk::accounts::{Assignment, Config, GpuListing, GpuSpec, Job},
+    };
+
+    const NOW: i64 = 1_800_000_000;
+    const TIMEOUT: u32 = 20;
+    const WINDOW: u32 = 10;
+    const GRACE: u32 = 30;
+
+    struct World {
+        state: ChainState,
+    }
+
+    impl World {
+        fn new() -> Self {
+            let mut config = Config::zeroed();
+            config.params.heartbeat_timeout_secs = TIMEOUT;
+            config.params.challenge_window_secs = WINDOW;
+            config.params.job_grace_secs = GRACE;
+            config.params.min_stake_per_gpu = 1;
+            let mut state = ChainState::default();
+            state.apply(Address::new_unique(), &encode::config(&config), 1);
+            Self { state }
+        }
+
+        /// A one-GPU available listing that heartbeated `beat_ago` seconds ago.
+        fn listing(&mut self, owner: Address, beat_ago: i64) -> Address {
+            let mut listing = GpuListing::zeroed();
+            listing.owner = owner;
+            listing.spec = GpuSpec::new(Address::new_unique(), "H100", 80, 1, "eu", 10).unwrap();
+            listing.gpus_free = 1;
+            listing.stake_locked = 1;
+            listing.last_heartbeat = NOW - beat_ago;
+            let address = Address::new_unique();
+            self.state.apply(address, &encode::listing(&listing), 2);
+            address
+        }
+
+        fn job(&mut self, account: &JobAccount) -> Address {
+            let address = Address::new_unique();
+            self.state.apply(address, &encode::job(account), 3);
+            address
+        }
+
+        fn plan(&mut self) -> Plan {
+            plan(&mut self.state, NOW, &HashSet::new())
+        }
+    }
+
+    fn open_job(gpus: u16) -> JobAccount {
+        let mut job = Job::zeroed();
+        job.gpus = gpus;
+        job.max_price_per_gpu_hour = 100;
+        job.duration_secs = 600;
+        job.owner = Address::new_unique();
+        JobAccount {
+            job,
+            assignments: vec![],
+            capacity: 4,
+        }
+    }
+
+    /// Running since `started_ago` with `(listing, status)` one-GPU assignments.
+    fn running_job(started_ago: i64, assignments: &[(Address, u8)]) -> JobAccount {
+        let mut account = open_job(assignments.len() as u16);
+        account.job.status = 1;
+        account.job.started_at = NOW - started_ago;
+        account.job.gpus_assigned = assignments.iter().filter(|(_, s)| *s != 2).count() as u16;
+        account.assignments = assignments
+            .iter()
+            .map(|(listing, status)| {
+                let mut a = Assignment::zeroed();
+                a.listing = *listing;
+                a.gpus = 1;
+                a.status = *status;
+                a.started_at = NOW - started_ago;
+                a
+            })
+            .collect();
+        account
+    }
+
+    #[test]
+    fn an_open_job_spanning_two_suppliers_is_assigned_once_per_pass() {
+        let mut world = World::new();
+        let a = world.listing(Address::new_unique(), 1);
+        let b = world.listing(Address::new_unique(), 1);
+        let job = world.job(&open_job(2));
+        let first = world.plan();
+        let [Action::Assign(matched)] = &first.actions[..] else {
+            panic!("{first:?}");
+        };
+        assert_eq!(matched.job, job);
+        assert_eq!(matched.kind, AssignKind::Assign);
+        let mut listings: Vec<Address> = matched.listings.iter().map(|(l, _)| *l).collect();
+        listings.sort();
+        let mut expected = vec![a, b];
+        expected.sort();
+        assert_eq!(listings, expected);
+        // The GPUs are booked: a second job in the same pass waits.
+        let second = world.job(&open_job(1));
+        let next = plan(&mut world.state, NOW, &HashSet::from([job]));
+        assert!(next.actions.is_empty());
+        assert_eq!(next.unmatched.len(), 1);
+        assert_eq!(next.unmatched[0].0, second);
+    }
+
+    #[test]
+    fn a_job_in_flight_is_left_alone() {
+        let mut world = World::new();
+        world.listing(Address::new_unique(), 1);
+        let job = world.job(&open_job(1));
+        let next = plan(&mut world.state, NOW, &HashSet::from([job]));
+        assert!(next.actions.is_empty() && next.unmatched.is_empty());
+    }
+
+    #[test]
+    fn a_silent_worker_is_reported_before_anything_else() {
+        let mut world = World::new();
+        let supplier = Address::new_unique();
+        let silent = world.listing(supplier, i64::from(TIMEOUT) + 1);
+        let alive = world.listing(Address::new_unique(), 1);
+        let job = world.job(&running_job(60, &[(alive, 0), (silent, 0)]));
+        assert_eq!(
+            world.plan().actions,
+            [Action::ReportFault {
+                job,
+                listing: silent,
+                supplier
+            }]
+        );
+    }
+
+    #[test]
+    fn a_worker_exactly_at_the_timeout_is_not_reported() {
+        let mut world = World::new();
+        let listing = world.listing(Address::new_unique(), i64::from(TIMEOUT));
+        world.job(&running_job(60, &[(listing, 0)]));
+        assert!(world.plan().actions.is_empty());
+    }
+
+    #[test]
+    fn a_faulted_slot_is_refilled_by_reassign() {
+        let mut world = World::new();
+        let faulted = world.listing(Address::new_unique(), 1_000);
+        let spare = world.listing(Address::new_unique(), 1);
+        let job = world.job(&running_job(60, &[(faulted, 2)]));
+        let [Action::Assign(matched)] = &world.plan().actions[..] else {
+            panic!("expected a reassign");
+        };
+        assert_eq!((matched.job, matched.kind), (job, AssignKind::Reassign));
+        assert_eq!(matched.listings, [(spare, 1)]);
+    }
+
+    #[test]
+    fn settlement_waits_out_the_challenge_window() {
+        let mut world = World::new();
+        let owner = Address::new_unique();
+        let listing = world.listing(owner, 1);
+        let mut account = running_job(60, &[(listing, 1)]);
+        account.job.status = 2;
+        account.job.proven_at = NOW - i64::from(WINDOW) + 1;
+        world.job(&account);
+        assert!(world.plan().actions.is_empty(), "one second early");
+
+        let mut world = World::new();
+        let listing = world.listing(owner, 1);
+        let mut account = running_job(60, &[(listing, 1)]);
+        account.job.status = 2;
+        account.job.proven_at = NOW - i64::from(WINDOW);
+        let job = world.job(&account);
+        let payer = account.job.owner;
+        assert_eq!(
+            world.plan().actions,
+            [Action::Close {
+                kind: CloseKind::Settle,
+                job,
+                owner: payer,
+                payees: vec![(listing, owner)],
+            }]
+        );
+    }
+
+    #[test]
+    fn faulted_assignments_are_not_payees_of_the_settlement() {
+        let mut world = World::new();
+        let (faulted, proven) = (
+            world.listing(Address::new_unique(), 1_000),
+            world.listing(Address::new_unique(), 1),
+        );
+        let mut account = running_job(60, &[(faulted, 2), (proven, 1)]);
+        account.job.status = 3;
+        world.job(&account);
+        let [Action::Close { payees, .. }] = &world.plan().actions[..] else {
+            panic!("expected a settlement");
+        };
+        assert_eq!(payees.len(), 1);
+        assert_eq!(payees[0].0, proven);
+    }
+
+    #[test]
+    fn a_job_past_its_end_and_grace_expires() {
+        let mut world = World::new();
+        let listing = world.listing(Address::new_unique(), 1);
+        let ended = 600 + i64::from(GRACE);
+        world.job(&running_job(ended, &[(listing, 0)]));
+        assert!(world.plan().actions.is_empty(), "at end + grace exactly");
+        let mut world = World::new();
+        let listing = world.listing(Address::new_unique(), 1);
+        world.job(&running_job(ended + 1, &[(listing, 0)]));
+        assert!(matches!(
+            world.plan().actions[..],
+            [Action::Close {
+                kind: CloseKind::Expire,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn nothing_is_planned_before_the_config_is_known() {
+        let mut state = ChainState::default();
+        state.apply(Address::new_unique(), &encode::job(&open_job(1)), 1);
+        assert!(plan(&mut state, NOW, &HashSet::new()).actions.is_empty());
+    }
+}

@@ -1,0 +1,429 @@
+//! The keeper's loop: plan from the state at the chain's time, send each
+//! action in its own task (one in flight per job), re-read what it touched,
+//! and repeat on every account update or tick. Plus the cranks that need no
+//! job: `crank_emission` and the wallet balance.
+
+use {
+    crate::{
+        act::{self, Outcome},
+        api,
+        config::Settings,
+        decide::{
+            matcher::AssignKind,
+            plan::{plan, Action, Plan},
+        },
+        tasks::{Shutdown, Tasks},
+        watch, Shared, Waiting,
+    },
+    anyhow::{Context, Result},
+    iogrid_sdk::{
+        accounts::JobStatus,
+        instructions::CrankEmissionAccounts,
+        rpc::{NonblockingRpcClient as RpcClient, RpcReadError},
+        send::{send_and_confirm, SendOptions},
+        Address,
+    },
+    solana_commitment_config::CommitmentConfig,
+    solana_keypair::{read_keypair_file, Keypair},
+    solana_signer::Signer,
+    std::{
+        collections::HashMap,
+        sync::Arc,
+        time::{Duration, Instant},
+    },
+    tracing::{debug, info, warn},
+};
+
+/// Everything the keeper's tasks need.
+pub struct Keeper {
+    pub shared: Arc<Shared>,
+    pub rpc: Arc<RpcClient>,
+    pub keypair: Keypair,
+    pub options: SendOptions,
+    pub settings: Settings,
+}
+
+/// Planning passes triggered by account updates come at most this often.
+const MIN_PASS_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the chain's clock is read (extrapolated in between).
+const CLOCK_REFRESH: Duration = Duration::from_secs(1);
+/// Below this SOL balance the keeper warns that it is running dry.
+const LOW_BALANCE_LAMPORTS: u64 = 50_000_000;
+
+impl Keeper {
+    pub fn new(settings: Settings) -> Result<Arc<Self>> {
+        let keypair = read_keypair_file(&settings.keypair).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the keeper keypair {}: {e}",
+                settings.keypair.display()
+            )
+        })?;
+        let rpc =
+            RpcClient::new_with_commitment(settings.url.clone(), CommitmentConfig::confirmed());
+        Ok(Arc::new(Self {
+            shared: Arc::new(Shared::default()),
+            rpc: Arc::new(rpc),
+            keypair,
+            options: SendOptions {
+                priority_micro_lamports: settings.priority_fee,
+                poll_interval: Duration::from_millis(100),
+                ..SendOptions::default()
+            },
+            settings,
+        }))
+    }
+
+    /// Runs until `shutdown` fires; returns once every task has stopped.
+    pub async fn run(self: Arc<Self>, shutdown: Shutdown) -> Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.settings.listen))?;
+        info!(
+            keeper = %self.keypair.pubkey(),
+            url = %self.settings.url,
+            ws = %self.settings.ws_url,
+            api = %listener.local_addr()?,
+            "keeper starting"
+        );
+        let mut tasks = Tasks::default();
+        tasks.spawn("api", api::serve(self.clone(), listener, shutdown.clone()));
+        tasks.spawn(
+            "resync",
+            watch::run_resync(
+                self.shared.clone(),
+                self.rpc.clone(),
+                self.settings.resync,
+                shutdown.clone(),
+            ),
+        );
+        tasks.spawn(
+            "websocket",
+            watch::run_subscription(
+                self.shared.clone(),
+                self.settings.ws_url.clone(),
+                shutdown.clone(),
+            ),
+        );
+        tasks.spawn("plan", self.clone().run_passes(shutdown.clone()));
+        tasks.spawn("cranks", self.clone().run_cranks(shutdown.clone()));
+        shutdown.wait().await;
+        tasks.join().await;
+        info!("keeper stopped");
+        Ok(())
+    }
+
+    async fn run_passes(self: Arc<Self>, shutdown: Shutdown) {
+        let mut clock = ChainClock::default();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.tick) => {}
+                _ = self.shared.wake.notified() => {}
+                _ = shutdown.wait() => return,
+            }
+            let Some(now) = clock.now(&self.rpc, &self.shared).await else {
+                continue;
+            };
+            let plan = self.plan_pass(now);
+            for action in plan.actions {
+                if self.shared.claim(action.job()) {
+                    tokio::spawn(self.clone().act(action));
+                }
+            }
+            tokio::time::sleep(MIN_PASS_INTERVAL).await;
+        }
+    }
+
+    /// One pass over the state; records why jobs wait and the gauges.
+    fn plan_pass(&self, now: i64) -> Plan {
+        let busy = self.shared.in_flight.lock().unwrap().clone();
+        let started = Instant::now();
+        let mut state = self.shared.state.lock().unwrap();
+        let registered = state
+            .config
+            .as_ref()
+            .is_some_and(|c| c.value.active_keepers().contains(&self.keypair.pubkey()));
+        let mut plan = plan(&mut state, now, &busy);
+        if !registered {
+            // Only registered keepers (or a job's owner) may assign; the
+            // permissionless steps still go out.
+            let booked: Vec<Address> = plan
+                .actions
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Assign(m) => Some(m.listings.iter().map(|(l, _)| *l)),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            plan.actions.retain(|a| !matches!(a, Action::Assign(_)));
+            booked.iter().for_each(|l| state.unbook(l));
+        }
+        self.shared
+            .metrics
+            .plan_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.update_gauges(&state);
+        drop(state);
+        self.record_waiting(&plan);
+        plan
+    }
+
+    fn update_gauges(&self, state: &crate::state::ChainState) {
+        let mut counts: HashMap<String, i64> = HashMap::new();
+        for entry in state.jobs.values() {
+            *counts
+                .entry(format!("{:?}", entry.account.job.status()).to_lowercase())
+                .or_default() += 1;
+        }
+        for status in [
+            "open", "running", "proven", "approved", "disputed", "resolved",
+        ] {
+            let count = counts.get(status).copied().unwrap_or(0);
+            self.shared
+                .metrics
+                .jobs
+                .get_or_create(&crate::metrics::StatusLabel {
+                    status: status.to_string(),
+                })
+                .set(count);
+        }
+        self.shared
+            .metrics
+            .listings
+            .set(state.listings.len() as i64);
+    }
+
+    /// Keeps the reasons for /v1/jobs/<job>, logging a job's reason when it changes.
+    fn record_waiting(&self, plan: &Plan) {
+        let mut waiting = self.shared.waiting.lock().unwrap();
+        let mut next = HashMap::with_capacity(plan.unmatched.len());
+        for (job, reason) in &plan.unmatched {
+            let since = match waiting.remove(job) {
+                Some(old) if &old.reason == reason => old.since,
+                _ => {
+                    info!(%job, %reason, "job cannot be matched");
+                    Instant::now()
+                }
+            };
+            next.insert(
+                *job,
+                Waiting {
+                    reason: reason.clone(),
+                    since,
+                },
+            );
+        }
+        *waiting = next;
+        self.shared.metrics.jobs_unmatched.set(waiting.len() as i64);
+    }
+
+    /// Sends one action, then re-reads what it touched and frees the job.
+    async fn act(self: Arc<Self>, action: Action) {
+        let job = action.job();
+        let outcome = act::execute(&self.rpc, &self.keypair, &self.options, &action).await;
+        self.shared.metrics.action(action.name(), outcome.label());
+        self.log_outcome(&action, &outcome);
+        let mut touched = vec![job];
+        if let Action::Assign(matched) = &action {
+            touched.extend(matched.listings.iter().map(|(l, _)| *l));
+        }
+        if let Action::ReportFault { listing, .. } = &action {
+            touched.push(*listing);
+        }
+        if let Action::Close { payees, .. } = &action {
+            touched.extend(payees.iter().map(|(l, _)| *l));
+        }
+        if let Err(err) = self.refresh(&touched).await {
+            // The next resync repairs the state; until then the program
+            // refuses any repeat.
+            warn!(%job, error = %err, "re-reading after a send failed");
+            self.shared.metrics.rpc_errors.inc();
+        }
+        self.shared.release(&job);
+        if !matches!(outcome, Outcome::NotYet(_)) {
+            self.shared.wake.notify_one();
+        }
+    }
+
+    fn log_outcome(&self, action: &Action, outcome: &Outcome) {
+        let job = action.job();
+        let name = action.name();
+        match outcome {
+            Outcome::Sent(sent) => {
+                let retries = u64::from(sent.attempts.saturating_sub(1));
+                self.shared.metrics.tx_retries.inc_by(retries);
+                if let Action::Assign(matched) = action {
+                    self.observe_assign_latency(&job, matched.kind);
+                    info!(
+                        %job, action = name, signature = %sent.signature, slot = sent.slot,
+                        listings = ?matched.listings.iter().map(|(l, g)| format!("{l}×{g}")).collect::<Vec<_>>(),
+                        "sent"
+                    );
+                } else {
+                    info!(%job, action = name, signature = %sent.signature, slot = sent.slot, "sent");
+                }
+            }
+            Outcome::AlreadyDone(why) => info!(%job, action = name, why, "already done"),
+            Outcome::NotYet(why) => debug!(%job, action = name, %why, "not yet"),
+            Outcome::Failed(err) => warn!(%job, action = name, error = %err, "failed"),
+        }
+    }
+
+    fn observe_assign_latency(&self, job: &Address, kind: AssignKind) {
+        if kind != AssignKind::Assign {
+            return;
+        }
+        if let Some(entry) = self.shared.state.lock().unwrap().jobs.get(job) {
+            self.shared
+                .metrics
+                .assign_latency_seconds
+                .observe(entry.seen_at.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Reads `addresses` again and applies them (missing → closed).
+    pub async fn refresh(&self, addresses: &[Address]) -> Result<(), RpcReadError> {
+        let response = self
+            .rpc
+            .get_multiple_accounts_with_commitment(addresses, self.rpc.commitment())
+            .await
+            .map_err(|e| RpcReadError::from_client(&self.rpc, e))?;
+        let slot = response.context.slot;
+        let mut state = self.shared.state.lock().unwrap();
+        for (address, account) in addresses.iter().zip(response.value) {
+            match account {
+                Some(account) if account.owner == iogrid_sdk::PROGRAM_ID => {
+                    state.apply(*address, &account.data, slot);
+                }
+                _ => {
+                    state.remove(*address, slot);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `crank_emission` every `emission_interval`, and the wallet balance.
+    async fn run_cranks(self: Arc<Self>, shutdown: Shutdown) {
+        let interval = self.settings.emission_interval;
+        let mut last_emission = Instant::now();
+        loop {
+            self.check_balance().await;
+            if !interval.is_zero() && last_emission.elapsed() >= interval {
+                last_emission = Instant::now();
+                self.crank_emission().await;
+            }
+            let wait = if interval.is_zero() {
+                Duration::from_secs(30)
+            } else {
+                interval.min(Duration::from_secs(30))
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.wait() => return,
+            }
+        }
+    }
+
+    async fn crank_emission(&self) {
+        let ix = CrankEmissionAccounts::new().instruction();
+        let outcome = act::classify(
+            send_and_confirm(&self.rpc, &[ix], &[&self.keypair], &self.options).await,
+        );
+        self.shared
+            .metrics
+            .action("crank_emission", outcome.label());
+        match outcome {
+            Outcome::Sent(sent) => info!(signature = %sent.signature, "crank_emission sent"),
+            other => warn!(outcome = ?other, "crank_emission"),
+        }
+    }
+
+    async fn check_balance(&self) {
+        match self.rpc.get_balance(&self.keypair.pubkey()).await {
+            Ok(lamports) => {
+                self.shared.metrics.wallet_lamports.set(lamports);
+                if lamports < LOW_BALANCE_LAMPORTS {
+                    warn!(lamports, "the keeper wallet is low on SOL");
+                }
+            }
+            Err(err) => {
+                self.shared.metrics.rpc_errors.inc();
+                debug!(error = %err, "balance read failed");
+            }
+        }
+    }
+
+    /// The job's state and, if waiting, why (for GET /v1/jobs/<job>).
+    pub fn job_view(&self, job: &Address) -> Option<api::JobView> {
+        let state = self.shared.state.lock().unwrap();
+        let entry = state.jobs.get(job)?;
+        let waiting = self.shared.waiting.lock().unwrap().get(job).cloned();
+        let status: JobStatus = entry.account.job.status();
+        Some(api::JobView {
+            job: job.to_string(),
+            status: format!("{status:?}"),
+            gpus: entry.account.job.gpus,
+            gpus_assigned: entry.account.job.gpus_assigned,
+            in_flight: self.shared.in_flight.lock().unwrap().contains(job),
+            waiting_reason: waiting.as_ref().map(|w| w.reason.to_string()),
+            waiting_secs: waiting.map(|w| w.since.elapsed().as_secs()),
+        })
+    }
+}
+
+/// The chain's unix time: the Clock sysvar, read at most every
+/// [`CLOCK_REFRESH`] and extrapolated in between.
+#[derive(Default)]
+struct ChainClock {
+    last: Option<(i64, Instant)>,
+}
+
+impl ChainClock {
+    async fn now(&mut self, rpc: &RpcClient, shared: &Shared) -> Option<i64> {
+        if let Some((unix, at)) = self.last {
+            if at.elapsed() < CLOCK_REFRESH {
+                return Some(unix + at.elapsed().as_secs() as i64);
+            }
+        }
+        match read_clock(rpc).await {
+            Ok(unix) => {
+                self.last = Some((unix, Instant::now()));
+                Some(unix)
+            }
+            Err(err) => {
+                shared.metrics.rpc_errors.inc();
+                warn!(error = %err, "reading the chain's clock failed");
+                self.last
+                    .map(|(unix, at)| unix + at.elapsed().as_secs() as i64)
+            }
+        }
+    }
+}
+
+/// `Clock::unix_timestamp` (bytes 32..40 of the sysvar).
+async fn read_clock(rpc: &RpcClient) -> Result<i64, RpcReadError> {
+    let clock = solana_sdk_ids::sysvar::clock::ID;
+    let account = rpc
+        .get_multiple_accounts_with_commitment(&[clock], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value
+        .pop()
+        .flatten()
+        .ok_or(RpcReadError::Missing {
+            what: "Clock sysvar",
+            address: clock,
+            hint: "every cluster has one",
+        })?;
+    let bytes: [u8; 8] = account
+        .data
+        .get(32..40)
+        .and_then(|b| b.try_into().ok())
+        .ok_or(RpcReadError::Missing {
+            what: "Clock sysvar data",
+            address: clock,
+            hint: "the sysvar is 40 bytes",
+        })?;
+    Ok(i64::from_le_bytes(bytes))
+}

@@ -1,0 +1,223 @@
+//! Helpers for the end-to-end tests on a real local validator
+//! (`iogrid localnet`): sending with latency records, balances, the chain's
+//! clock, the demo keys, and the project's binaries as child processes that
+//! die with the test.
+
+use {
+    crate::repo_root,
+    iogrid_cli::commands::localnet::{Localnet, LocalnetArgs},
+    iogrid_sdk::{
+        accounts::{GpuListing, JobAccount},
+        instructions::HeartbeatAccounts,
+        rpc::{program_account, NonblockingRpcClient as RpcClient},
+        send::{send_and_confirm, SendOptions, Sent},
+        token, Address,
+    },
+    solana_instruction::Instruction,
+    solana_keypair::{read_keypair_file, Keypair},
+    solana_signer::Signer,
+    std::{
+        path::PathBuf,
+        process::Stdio,
+        time::{Duration, Instant},
+    },
+    tokio::process::{Child, Command},
+};
+
+/// Localnet settings for a test: its own ports, the repo's program and migration.
+pub fn localnet_args(rpc_port: u16, faucet_port: u16) -> LocalnetArgs {
+    let root = repo_root();
+    LocalnetArgs {
+        ledger: None,
+        rpc_port,
+        faucet_port,
+        validator: None,
+        program: root.join("target/deploy/iogrid.so"),
+        config: root.join("migrations/localnet.toml"),
+        io_per_wallet: 100_000,
+        sol_per_wallet: 100,
+        exit_when_ready: false,
+    }
+}
+
+/// A demo key `localnet` created (`keeper`, `user`, `supplier-1`, `worker-1`, …).
+pub fn key(localnet: &Localnet, name: &str) -> Keypair {
+    read_keypair_file(key_path(localnet, name)).expect(name)
+}
+
+pub fn key_path(localnet: &Localnet, name: &str) -> String {
+    localnet
+        .info
+        .keys
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("localnet has no key {name}"))
+        .1
+        .clone()
+}
+
+/// Confirmation latencies, printed at the end.
+#[derive(Default)]
+pub struct Latencies(pub Vec<(String, Duration)>);
+
+impl Latencies {
+    pub fn report(&self) {
+        println!("confirmation latency on the local validator (send → confirmed):");
+        for (name, took) in &self.0 {
+            println!("  {name:<28} {:>6} ms", took.as_millis());
+        }
+        let mut all: Vec<Duration> = self.0.iter().map(|(_, d)| *d).collect();
+        all.sort();
+        if let Some(median) = all.get(all.len() / 2) {
+            println!(
+                "  median over {} transactions: {} ms",
+                all.len(),
+                median.as_millis()
+            );
+        }
+    }
+}
+
+/// JSON-RPC access for a test, recording each transaction's latency.
+pub struct Chain {
+    pub rpc: RpcClient,
+    pub latencies: Latencies,
+}
+
+impl Chain {
+    pub fn new(localnet: &Localnet) -> Self {
+        Self {
+            rpc: iogrid_cli::cluster::rpc_client(localnet.info.rpc_url.clone()),
+            latencies: Latencies::default(),
+        }
+    }
+
+    /// Sends and confirms, panicking with the decoded error and logs.
+    pub async fn send(&mut self, name: &str, ixs: &[Instruction], signers: &[&Keypair]) -> Sent {
+        let started = Instant::now();
+        // Poll often: the latency is the measurement.
+        let options = SendOptions {
+            poll_interval: Duration::from_millis(25),
+            ..SendOptions::default()
+        };
+        let sent = send_and_confirm(&self.rpc, ixs, signers, &options)
+            .await
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        self.latencies.0.push((name.to_string(), started.elapsed()));
+        sent
+    }
+
+    pub async fn heartbeat(&mut self, worker: &Keypair, listing: &Address) {
+        let ix = HeartbeatAccounts::new(worker.pubkey(), *listing).instruction();
+        self.send("heartbeat", &[ix], &[worker]).await;
+    }
+
+    /// `owner`'s IO balance (0 without an IO account).
+    pub async fn balance(&self, owner: &Address) -> u64 {
+        let data = self
+            .rpc
+            .get_account_data(&token::io_account_of(owner))
+            .await
+            .unwrap_or_default();
+        token::balance(&data).unwrap_or(0)
+    }
+
+    /// The chain's unix time (block time of the current slot).
+    pub async fn now(&self) -> i64 {
+        let slot = self.rpc.get_slot().await.unwrap();
+        self.rpc.get_block_time(slot).await.unwrap_or(0)
+    }
+
+    /// The job account, or None once it is closed.
+    pub async fn job(&self, job: &Address) -> Option<JobAccount> {
+        let data = self.rpc.get_account_data(job).await.ok()?;
+        JobAccount::decode(&data).ok()
+    }
+
+    pub async fn listing(&self, listing: &Address) -> GpuListing {
+        program_account(&self.rpc, listing, "listing")
+            .await
+            .unwrap()
+    }
+
+    /// Polls `check` every 50 ms until it returns Some, or panics after `timeout`.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let started = Instant::now();
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            if started.elapsed() > timeout {
+                panic!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A binary of this workspace (`iogrid`, `iogrid-keeper`), built beforehand
+/// by `scripts/e2e` (`cargo build --workspace --bins`).
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let path = target.join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo build --workspace --bins` (scripts/e2e does)",
+        path.display()
+    );
+    path
+}
+
+/// A child process killed when dropped; its output goes to `<log>`.
+pub struct Process {
+    pub name: String,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Process {
+    pub fn spawn(name: &str, bin: &str, args: &[String], log_dir: &std::path::Path) -> Self {
+        let log = log_dir.join(format!("{name}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(workspace_bin(bin))
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        Self {
+            name: name.to_string(),
+            child,
+            log,
+        }
+    }
+
+    /// SIGKILL: no chance to clean up, as a crash or power loss.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+        }
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} did not stop on SIGTERM", self.name))
+            .unwrap()
+    }
+
+    pub fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}

@@ -1,0 +1,665 @@
+//! The keeper and the workers on a real local validator (Agave's
+//! solana-test-validator via `iogrid localnet`), as separate processes that
+//! speak only JSON-RPC and websocket to it, exactly as against devnet:
+//!
+//! 1. a 2-GPU job spanning two suppliers: matched by the keeper, run and
+//!    proven by both suppliers' `iogrid worker`s, settled after the
+//!    challenge window, every IO accounted for;
+//! 2. job creation → assignment latency over 60 jobs (p50 / p99, in slots
+//!    and milliseconds);
+//! 3. the websocket dropped and refused for a while: the keeper reconnects,
+//!    resyncs, and assigns a job created during the outage;
+//! 4. the keeper SIGKILLed mid-job and restarted: no second assignment, the
+//!    job still settles;
+//! 5. a worker that stops heartbeating: fault reported, its supplier
+//!    slashed, the job reassigned and completed on the replacement.
+//!
+//! Ignored by default (it needs the validator, a long one-time build):
+//! `scripts/install-validator`, then `scripts/e2e`.
+
+use {
+    iogrid_cli::commands::localnet::Localnet,
+    iogrid_sdk::{
+        accounts::{
+            ascii_field, AssignmentStatus, GpuSpec, JobSpec, JobStatus, NetworkParams, StakeAccount,
+        },
+        constants::IO,
+        instructions::{CreateJobAccounts, ListGpuAccounts, StakeAccounts},
+        pda,
+        rpc::{network_state, program_account},
+        token, Address,
+    },
+    iogrid_tests::localchain::{key, key_path, localnet_args, Chain, Process},
+    sha2::{Digest, Sha256},
+    solana_keypair::Keypair,
+    solana_signer::Signer,
+    std::{
+        path::{Path, PathBuf},
+        sync::{
+            atomic::{AtomicBool, Ordering},
+            Arc, Mutex,
+        },
+        time::{Duration, Instant},
+    },
+    tokio::{net::TcpListener, task::JoinHandle},
+};
+
+const RPC_PORT: u16 = 48_899;
+const FAUCET_PORT: u16 = 49_900;
+const KEEPER_API: &str = "127.0.0.1:48780";
+const PROXY_PORT: u16 = 48_950;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs solana-test-validator (scripts/install-validator); run by scripts/e2e"]
+async fn keeper_and_workers_on_a_local_validator() {
+    let localnet = Localnet::start(&localnet_args(RPC_PORT, FAUCET_PORT))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let logs = PathBuf::from(&localnet.info.ledger).join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut net = Net::new(&localnet, logs).await;
+    // Run in a task so a panic comes back here and the logs get printed.
+    let result = tokio::spawn(async move {
+        net.spanning_job_from_escrow_to_payment().await;
+        net.assignment_latency(60).await;
+        net.websocket_outage().await;
+        net.keeper_restart_mid_job().await;
+        net.silent_worker_is_replaced().await;
+        net
+    })
+    .await;
+    match result {
+        Ok(mut net) => {
+            net.chain.latencies.report();
+            net.stop().await;
+            localnet.stop().await.unwrap();
+        }
+        Err(panic) => {
+            let ledger = localnet.info.ledger.clone();
+            for log in ["keeper", "keeper-2", "worker-1", "worker-2"] {
+                let path = Path::new(&ledger).join("logs").join(format!("{log}.log"));
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
+                    eprintln!("---- {log} (last 40 lines) ----");
+                    tail.iter().rev().for_each(|l| eprintln!("{l}"));
+                }
+            }
+            localnet.stop().await.unwrap();
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+}
+
+/// The running network: chain access, the keeper, the workers, the proxy.
+struct Net {
+    chain: Chain,
+    rpc_url: String,
+    keys: Keys,
+    logs: PathBuf,
+    params: NetworkParams,
+    proxy: Proxy,
+    keeper: Option<Process>,
+    workers: Vec<(Address, Process)>,
+    /// H100 listings of supplier-1 and supplier-2, one GPU each.
+    listings: [Address; 2],
+    next_job_id: u64,
+}
+
+struct Keys {
+    user: Keypair,
+    suppliers: [Keypair; 2],
+    voter: Keypair,
+    key_files: Vec<(String, String)>,
+}
+
+impl Keys {
+    fn file(&self, name: &str) -> String {
+        self.key_files
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    }
+}
+
+const PRICE: u64 = 36 * IO; // 0.01 IO per GPU-second
+
+impl Net {
+    async fn new(localnet: &Localnet, logs: PathBuf) -> Self {
+        let mut chain = Chain::new(localnet);
+        let params = network_state(&chain.rpc).await.unwrap().config.params;
+        let keys = Keys {
+            user: key(localnet, "user"),
+            suppliers: [key(localnet, "supplier-1"), key(localnet, "supplier-2")],
+            voter: key(localnet, "voter"),
+            key_files: localnet.info.keys.clone(),
+        };
+        let _ = key_path(localnet, "worker-1");
+        let ws_port = RPC_PORT + 1;
+        let proxy = Proxy::start(PROXY_PORT, ws_port).await;
+        let mut listings = [Address::default(); 2];
+        for (i, supplier) in keys.suppliers.iter().enumerate() {
+            let worker = key(localnet, &format!("worker-{}", i + 1)).pubkey();
+            stake(&mut chain, supplier, 2_000 * IO).await;
+            listings[i] = list(&mut chain, supplier, 0, worker, "H100-80GB", 1, PRICE).await;
+        }
+        let mut net = Self {
+            chain,
+            rpc_url: localnet.info.rpc_url.clone(),
+            keys,
+            logs,
+            params,
+            proxy,
+            keeper: None,
+            workers: Vec::new(),
+            listings,
+            next_job_id: 1,
+        };
+        net.start_keeper("keeper");
+        for i in 0..2 {
+            net.start_worker(i);
+        }
+        net
+    }
+
+    fn start_keeper(&mut self, log: &str) {
+        let args = [
+            "--url",
+            &self.rpc_url,
+            "--ws-url",
+            &format!("ws://127.0.0.1:{PROXY_PORT}"),
+            "--keypair",
+            &self.keys.file("keeper"),
+            "--listen",
+            KEEPER_API,
+            "--tick",
+            "500ms",
+            // Long: the outage test must be rescued by the reconnect's resync.
+            "--resync",
+            "10m",
+            "--emission-interval",
+            "20s",
+        ]
+        .map(String::from);
+        self.keeper = Some(Process::spawn(log, "iogrid-keeper", &args, &self.logs));
+    }
+
+    fn start_worker(&mut self, i: usize) {
+        let listing = self.listings[i];
+        let args = [
+            "-u".to_string(),
+            self.rpc_url.clone(),
+            "worker".to_string(),
+            "--listing".to_string(),
+            listing.to_string(),
+            "--worker-keypair".to_string(),
+            self.keys.file(&format!("worker-{}", i + 1)),
+            "--simulate".to_string(),
+            "--keeper-url".to_string(),
+            format!("http://{KEEPER_API}"),
+        ];
+        let name = format!("worker-{}", i + 1);
+        let process = Process::spawn(&name, "iogrid", &args, &self.logs);
+        self.workers.push((listing, process));
+    }
+
+    async fn stop(&mut self) {
+        if let Some(keeper) = &mut self.keeper {
+            let status = keeper.terminate().await;
+            assert!(
+                status.success(),
+                "the keeper exits cleanly on SIGTERM: {status}"
+            );
+        }
+        for (_, worker) in &mut self.workers {
+            worker.terminate().await;
+        }
+    }
+
+    /// Escrows a job of `gpus` H100 GPUs (or `model`) running `workload`.
+    async fn create_job(
+        &mut self,
+        model: &str,
+        gpus: u16,
+        max_listings: u8,
+        duration_secs: u64,
+        workload: &str,
+    ) -> (Address, iogrid_sdk::send::Sent) {
+        let id = self.next_job_id;
+        self.next_job_id += 1;
+        let spec = job_spec(model, gpus, max_listings, duration_secs, workload);
+        let user = &self.keys.user;
+        let create =
+            CreateJobAccounts::new(user.pubkey(), id, token::io_account_of(&user.pubkey()));
+        let sent = self
+            .chain
+            .send("create_job", &[create.instruction(id, &spec)], &[user])
+            .await;
+        (create.job, sent)
+    }
+
+    async fn wait_status(&self, job: &Address, status: JobStatus, timeout: Duration) {
+        let chain = &self.chain;
+        chain
+            .wait_for(&format!("job {job} to be {status:?}"), timeout, || async {
+                chain
+                    .job(job)
+                    .await
+                    .filter(|j| j.job.status() == status)
+                    .map(|_| ())
+            })
+            .await
+    }
+
+    async fn wait_closed(&self, job: &Address, timeout: Duration) {
+        let chain = &self.chain;
+        chain
+            .wait_for(&format!("job {job} to be settled"), timeout, || async {
+                chain.job(job).await.is_none().then_some(())
+            })
+            .await
+    }
+
+    /// The settlement window plus a margin for the keeper's pass.
+    fn settle_timeout(&self) -> Duration {
+        Duration::from_secs(u64::from(self.params.challenge_window_secs) + 30)
+    }
+
+    async fn spanning_job_from_escrow_to_payment(&mut self) {
+        let owners = [
+            self.keys.suppliers[0].pubkey(),
+            self.keys.suppliers[1].pubkey(),
+        ];
+        let user = self.keys.user.pubkey();
+        let before = Balances::read(&self.chain, &user, &owners).await;
+        let (job, _) = self.create_job("H100-80GB", 2, 2, 120, "sim:cpu:3").await;
+        self.wait_status(&job, JobStatus::Running, Duration::from_secs(20))
+            .await;
+        let running = self.chain.job(&job).await.unwrap();
+        let mut assigned: Vec<Address> = running.assignments.iter().map(|a| a.listing).collect();
+        assigned.sort();
+        let mut expected = self.listings.to_vec();
+        expected.sort();
+        assert_eq!(assigned, expected, "one GPU from each supplier");
+        self.wait_status(&job, JobStatus::Proven, Duration::from_secs(60))
+            .await;
+        let proven = self.chain.job(&job).await.unwrap();
+        let deposit = proven.job.deposit;
+        let gross: Vec<u64> = proven
+            .assignments
+            .iter()
+            .map(|a| iogrid_sdk::accounts::payment_for(a.price_per_gpu_hour, a.gpu_seconds))
+            .collect();
+        self.wait_closed(&job, self.settle_timeout()).await;
+        let after = Balances::read(&self.chain, &user, &owners).await;
+
+        let fee = |g: u64| g * u64::from(self.params.fee_bps) / 10_000;
+        let burn = |g: u64| g * u64::from(self.params.burn_bps) / 10_000;
+        for (i, g) in gross.iter().enumerate() {
+            let owner_index = owners
+                .iter()
+                .position(|o| *o == self.listing_owner_of(&proven.assignments[i].listing))
+                .unwrap();
+            assert_eq!(
+                after.suppliers[owner_index] - before.suppliers[owner_index],
+                g - fee(*g) - burn(*g),
+                "supplier {} is paid its proven GPU-seconds less fee and burn",
+                owner_index + 1
+            );
+        }
+        let paid: u64 = gross.iter().sum();
+        let refund = deposit - paid;
+        assert_eq!(
+            before.user - after.user,
+            deposit - refund,
+            "the rest is refunded"
+        );
+        let fees: u64 = gross.iter().map(|g| fee(*g)).sum();
+        let burned: u64 = gross.iter().map(|g| burn(*g)).sum();
+        assert_eq!(after.treasury - before.treasury, fees);
+        assert_eq!(before.supply - after.supply, burned);
+        let supplier_net: u64 = (0..2)
+            .map(|i| after.suppliers[i] - before.suppliers[i])
+            .sum();
+        assert_eq!(
+            supplier_net + fees + burned + refund,
+            deposit,
+            "payouts + fees + burn + refund == deposit"
+        );
+        println!(
+            "spanning job: deposit {deposit}, paid {paid} ({} GPU-s), refund {refund}, fee {fees}, burn {burned}",
+            proven.assignments.iter().map(|a| a.gpu_seconds).sum::<u64>()
+        );
+    }
+
+    fn listing_owner_of(&self, listing: &Address) -> Address {
+        let i = self.listings.iter().position(|l| l == listing).unwrap();
+        self.keys.suppliers[i].pubkey()
+    }
+
+    /// `jobs` one-GPU jobs on a 64-GPU listing heartbeated by the test itself;
+    /// latency from the create transaction's confirmation to the job seen
+    /// Running, and in slots from the create slot to the assign slot.
+    async fn assignment_latency(&mut self, jobs: usize) {
+        let worker = Keypair::new();
+        iogrid_sdk::send::airdrop(
+            &self.chain.rpc,
+            &worker.pubkey(),
+            10_000_000_000,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+        stake(&mut self.chain, &self.keys.voter, 10_000 * IO).await;
+        let listing = list(
+            &mut self.chain,
+            &self.keys.voter,
+            0,
+            worker.pubkey(),
+            "BENCH-1",
+            64,
+            IO,
+        )
+        .await;
+        let beating = Arc::new(AtomicBool::new(true));
+        let heart = heartbeat_in_background(self.rpc_url.clone(), worker, listing, beating.clone());
+
+        let mut millis = Vec::with_capacity(jobs);
+        let mut slots = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            let (job, created) = self.create_job("BENCH-1", 1, 1, 600, "sim:cpu:1").await;
+            let confirmed = Instant::now();
+            self.wait_status(&job, JobStatus::Running, Duration::from_secs(20))
+                .await;
+            millis.push(confirmed.elapsed().as_millis() as u64);
+            slots.push(self.assign_slot(&job).await.saturating_sub(created.slot));
+        }
+        beating.store(false, Ordering::Relaxed);
+        heart.await.unwrap();
+        millis.sort();
+        slots.sort();
+        let pct = |v: &[u64], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+        println!(
+            "job creation → assignment over {jobs} jobs: p50 {} ms / {} slots, p99 {} ms / {} slots, max {} slots",
+            pct(&millis, 50),
+            pct(&slots, 50),
+            pct(&millis, 99),
+            pct(&slots, 99),
+            slots.last().unwrap()
+        );
+        assert!(pct(&millis, 50) < 5_000, "assignments keep up");
+    }
+
+    /// The slot of the job's assign_job transaction (its second signature).
+    async fn assign_slot(&self, job: &Address) -> u64 {
+        let signatures = self
+            .chain
+            .rpc
+            .get_signatures_for_address(job)
+            .await
+            .unwrap();
+        // Newest first: [assign_job, create_job] for a job that just started.
+        signatures
+            .iter()
+            .rev()
+            .nth(1)
+            .map(|s| s.slot)
+            .expect("create and assign signatures")
+    }
+
+    async fn websocket_outage(&mut self) {
+        self.proxy.cut_for(Duration::from_secs(4));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (job, _) = self.create_job("H100-80GB", 1, 1, 120, "sim:cpu:2").await;
+        self.wait_status(&job, JobStatus::Running, Duration::from_secs(30))
+            .await;
+        self.wait_closed(&job, Duration::from_secs(60)).await;
+        let metrics = self.keeper_metrics().await;
+        let reconnects = metric(&metrics, "iogrid_keeper_ws_reconnects_total");
+        assert!(reconnects >= 1.0, "the keeper reconnected: {reconnects}");
+        println!("websocket outage: {reconnects} reconnect(s), the job created meanwhile settled");
+    }
+
+    async fn keeper_restart_mid_job(&mut self) {
+        let (job, _) = self.create_job("H100-80GB", 1, 1, 120, "sim:cpu:6").await;
+        self.wait_status(&job, JobStatus::Running, Duration::from_secs(20))
+            .await;
+        self.keeper.as_mut().unwrap().kill().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.start_keeper("keeper-2");
+        let chain = &self.chain;
+        chain
+            .wait_for(
+                "the proof after the restart",
+                Duration::from_secs(60),
+                || async {
+                    let account = chain.job(&job).await?;
+                    assert_eq!(account.assignments.len(), 1, "never a second assignment");
+                    (account.job.status() == JobStatus::Proven).then_some(())
+                },
+            )
+            .await;
+        self.wait_closed(&job, self.settle_timeout()).await;
+        let log = self.keeper.as_ref().unwrap().output();
+        let reassigned = log.lines().any(|l| {
+            l.contains(&job.to_string()) && l.contains("assign_job") && l.contains("sent")
+        });
+        assert!(
+            !reassigned,
+            "the restarted keeper sent no assignment for the job:\n{log}"
+        );
+        assert!(
+            log.contains("settle_job"),
+            "the restarted keeper settled it:\n{log}"
+        );
+        println!(
+            "keeper restart: the restarted keeper rebuilt its state from chain and settled the job"
+        );
+    }
+
+    async fn silent_worker_is_replaced(&mut self) {
+        let (job, _) = self.create_job("H100-80GB", 1, 1, 300, "sim:cpu:10").await;
+        self.wait_status(&job, JobStatus::Running, Duration::from_secs(20))
+            .await;
+        let first = self.chain.job(&job).await.unwrap().assignments[0].listing;
+        let (i, _) = self
+            .workers
+            .iter()
+            .enumerate()
+            .find(|(_, (l, _))| *l == first)
+            .unwrap();
+        let owner = self.listing_owner_of(&first);
+        let stake_before: StakeAccount =
+            program_account(&self.chain.rpc, &pda::stake(&owner).0, "stake")
+                .await
+                .unwrap();
+        self.workers[i].1.kill().await;
+        let timeout = Duration::from_secs(u64::from(self.params.heartbeat_timeout_secs) + 40);
+        let chain = &self.chain;
+        chain
+            .wait_for("the fault and the reassignment", timeout, || async {
+                let account = chain.job(&job).await?;
+                let faulted = account
+                    .assignments
+                    .iter()
+                    .any(|a| a.listing == first && a.status() == AssignmentStatus::Faulted);
+                let replaced = account
+                    .assignments
+                    .iter()
+                    .any(|a| a.listing != first && a.status() != AssignmentStatus::Faulted);
+                (faulted && replaced).then_some(())
+            })
+            .await;
+        let stake_after: StakeAccount =
+            program_account(&self.chain.rpc, &pda::stake(&owner).0, "stake")
+                .await
+                .unwrap();
+        assert!(
+            stake_after.staked < stake_before.staked,
+            "the silent supplier is slashed"
+        );
+        assert_eq!(self.chain.listing(&first).await.jobs_faulted, 1);
+        self.wait_status(&job, JobStatus::Proven, Duration::from_secs(60))
+            .await;
+        self.wait_closed(&job, self.settle_timeout()).await;
+        println!(
+            "silent worker: slashed {} base units, job completed on the replacement",
+            stake_before.staked - stake_after.staked
+        );
+    }
+
+    async fn keeper_metrics(&self) -> String {
+        reqwest::get(format!("http://{KEEPER_API}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// IO balances that a settlement moves.
+struct Balances {
+    user: u64,
+    suppliers: [u64; 2],
+    treasury: u64,
+    supply: u64,
+}
+
+impl Balances {
+    async fn read(chain: &Chain, user: &Address, suppliers: &[Address; 2]) -> Self {
+        let state = network_state(&chain.rpc).await.unwrap();
+        Self {
+            user: chain.balance(user).await,
+            suppliers: [
+                chain.balance(&suppliers[0]).await,
+                chain.balance(&suppliers[1]).await,
+            ],
+            treasury: state.treasury_balance,
+            supply: state.supply,
+        }
+    }
+}
+
+fn job_spec(
+    model: &str,
+    gpus: u16,
+    max_listings: u8,
+    duration_secs: u64,
+    workload: &str,
+) -> JobSpec {
+    JobSpec {
+        workload_hash: Sha256::digest(workload.as_bytes()).into(),
+        workload_uri: ascii_field(workload).unwrap(),
+        gpu_model: ascii_field(model).unwrap(),
+        region: [0; 8],
+        max_price_per_gpu_hour: PRICE,
+        duration_secs,
+        min_vram_gb: 16,
+        gpus,
+        max_listings,
+        padding: [0; 3],
+    }
+}
+
+async fn stake(chain: &mut Chain, owner: &Keypair, amount: u64) {
+    let ix = StakeAccounts::new(owner.pubkey(), token::io_account_of(&owner.pubkey()))
+        .instruction(amount);
+    chain.send("stake", &[ix], &[owner]).await;
+}
+
+async fn list(
+    chain: &mut Chain,
+    owner: &Keypair,
+    id: u64,
+    worker: Address,
+    model: &str,
+    gpus: u16,
+    price: u64,
+) -> Address {
+    let spec = GpuSpec::new(worker, model, 80, gpus, "local", price).unwrap();
+    let list = ListGpuAccounts::new(owner.pubkey(), id);
+    chain
+        .send("list_gpu", &[list.instruction(&spec)], &[owner])
+        .await;
+    list.listing
+}
+
+/// Heartbeats `listing` every 2 s until `beating` is cleared.
+fn heartbeat_in_background(
+    rpc_url: String,
+    worker: Keypair,
+    listing: Address,
+    beating: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let rpc = iogrid_cli::cluster::rpc_client(rpc_url);
+        while beating.load(Ordering::Relaxed) {
+            let ix = iogrid_sdk::instructions::HeartbeatAccounts::new(worker.pubkey(), listing)
+                .instruction();
+            let _ =
+                iogrid_sdk::send::send_and_confirm(&rpc, &[ix], &[&worker], &Default::default())
+                    .await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    })
+}
+
+/// A TCP proxy in front of the validator's websocket that can cut every
+/// connection and refuse new ones for a while: a network outage.
+struct Proxy {
+    refuse_until: Arc<Mutex<Option<Instant>>>,
+    connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn start(port: u16, upstream: u16) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let refuse_until: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let connections: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (refuse, conns) = (refuse_until.clone(), connections.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                if refuse
+                    .lock()
+                    .unwrap()
+                    .is_some_and(|until| Instant::now() < until)
+                {
+                    drop(inbound);
+                    continue;
+                }
+                let handle = tokio::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns.lock().unwrap().push(handle);
+            }
+        });
+        Self {
+            refuse_until,
+            connections,
+        }
+    }
+
+    /// Drops every open connection and refuses new ones for `outage`.
+    fn cut_for(&self, outage: Duration) {
+        *self.refuse_until.lock().unwrap() = Some(Instant::now() + outage);
+        for handle in self.connections.lock().unwrap().drain(..) {
+            handle.abort();
+        }
+    }
+}
