@@ -6,9 +6,11 @@ use {
             balance::{self, BalanceArgs},
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
-            market::{self, JobArgs, ListingArgs},
+            market::{self, JobArgs, JobsArgs, ListingArgs, ListingsArgs},
             network::{self, NetworkArgs},
+            rewards::{self, RewardsArgs},
             stake::{self, StakeArgs},
+            worker::{self, WorkerArgs},
         },
         output::OutputFormat,
     },
@@ -39,16 +41,24 @@ enum Command {
     Network(NetworkArgs),
     /// Stake IO, unbond and withdraw it.
     Stake(StakeArgs),
-    /// Suppliers: list GPUs, show a listing.
+    /// Suppliers: list GPUs, show, update or delist a listing.
     Listing(ListingArgs),
-    /// ML engineers: escrow a job, show it, cancel it.
+    /// ML engineers: escrow a job, show it, cancel, approve or dispute it.
     Job(JobArgs),
+    /// Every listing on the network, as a table or JSON.
+    Listings(ListingsArgs),
+    /// Every job on the network, as a table or JSON.
+    Jobs(JobsArgs),
+    /// Suppliers: a listing's emission rewards; claim them.
+    Rewards(RewardsArgs),
     /// Governance: propose, vote, finalize, execute, hand over.
     Gov(GovArgs),
     /// Run a local validator with the iogrid network initialized and funded.
     Localnet(LocalnetArgs),
     /// A wallet's SOL and IO.
     Balance(BalanceArgs),
+    /// Suppliers: the worker node agent (heartbeats, runs jobs, proves them).
+    Worker(WorkerArgs),
 }
 
 #[tokio::main]
@@ -79,10 +89,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(args) => {
             market::execute_job(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
         }
+        Command::Listings(args) => market::execute_listings(args, &rpc()?, cli.output).await,
+        Command::Jobs(args) => market::execute_jobs(args, &rpc()?, cli.output).await,
+        Command::Rewards(args) => {
+            rewards::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+        }
         Command::Gov(args) => gov::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await,
         Command::Balance(args) => {
             balance::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
         }
+        Command::Worker(args) => worker::execute(args, &rpc()?, cli.output).await,
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, cli.output).await,
     }

@@ -10,7 +10,7 @@ use {
     iogrid_sdk::{
         constants::format_io,
         rpc::{NonblockingRpcClient as RpcClient, RpcReadError},
-        token,
+        token, Address,
     },
     serde::Serialize,
     std::{fmt, path::Path},
@@ -77,4 +77,29 @@ pub async fn execute(
             io,
         },
     )
+}
+
+/// `owner`'s IO balance (0 without an IO account).
+pub async fn io_balance(rpc: &RpcClient, owner: &Address) -> Result<u64> {
+    let account = rpc
+        .get_multiple_accounts_with_commitment(&[token::io_account_of(owner)], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value
+        .pop()
+        .flatten();
+    Ok(account.and_then(|a| token::balance(&a.data)).unwrap_or(0))
+}
+
+/// Refuses, before anything is signed, when `owner` holds less IO than
+/// `need`: "you have 5.000000 IO, the escrow needs 9.000000 IO".
+pub async fn ensure_io(rpc: &RpcClient, owner: &Address, need: u64, what: &str) -> Result<()> {
+    let have = io_balance(rpc, owner).await?;
+    anyhow::ensure!(
+        have >= need,
+        "you have {}, {what} needs {}",
+        format_io(have),
+        format_io(need)
+    );
+    Ok(())
 }

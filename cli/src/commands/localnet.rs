@@ -334,6 +334,9 @@ async fn start_validator(
         .args(["--bind-address", "127.0.0.1"])
         .args(["--rpc-port", &args.rpc_port.to_string()])
         .args(["--faucet-port", &args.faucet_port.to_string()])
+        // Gossip defaults to port 8000 for every validator: derive it so two
+        // local networks (a demo and the tests) can run side by side.
+        .args(["--gossip-port", &(args.faucet_port + 1).to_string()])
         .arg("--upgradeable-program")
         .arg(PROGRAM_ID.to_string())
         .arg(&args.program)

@@ -1,30 +1,50 @@
-//! `iogrid listing` (suppliers) and `iogrid job` (ML engineers): create, show
-//! and cancel, as signed transactions against any cluster.
+//! The market: `iogrid listing` (suppliers: create, show, update, delist),
+//! `iogrid job` (ML engineers: create, show, cancel, approve, dispute) and the
+//! two market-wide reads `iogrid listings` and `iogrid jobs`, as signed
+//! transactions and JSON-RPC reads against any cluster.
+//!
+//! Every write first checks what the chain can tell cheaply (the account
+//! exists, the signer owns it, its status allows the action, the wallet holds
+//! the IO) and refuses with a plain sentence before anything is signed, so a
+//! mistake costs no fee; what only the program can judge comes back as its
+//! decoded `#[msg]` with the program logs.
 
 use {
     crate::{
+        commands::balance::{ensure_io, io_balance},
         keys::load_keypair,
         output::{print, OutputFormat},
     },
-    anyhow::{Context, Result},
-    clap::{Args, Subcommand},
+    anyhow::{anyhow, ensure, Context, Result},
+    clap::{ArgGroup, Args, Subcommand, ValueEnum},
     iogrid_sdk::{
         accounts::{
-            ascii_field, ascii_text, GpuListing, GpuSpec, JobAccount, JobSpec, StakeAccount,
+            ascii_field, ascii_text, Config, GpuListing, GpuSpec, Job, JobAccount, JobSpec,
+            JobStatus, ListingStatus, ProgramAccount, StakeAccount,
         },
-        constants::{format_io, parse_io, SECS_PER_HOUR},
-        instructions::{CancelJobAccounts, CreateJobAccounts, ListGpuAccounts},
+        constants::{format_io, parse_io, SECS_PER_HOUR, SUPPLY_CAP},
+        instructions::{
+            ApproveJobAccounts, CancelJobAccounts, CreateJobAccounts, DelistAccounts,
+            DisputeJobAccounts, ListGpuAccounts, ListingUpdate, UpdateListingAccounts,
+        },
         pda,
-        rpc::{program_account, NonblockingRpcClient as RpcClient},
+        rpc::{program_account, program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
         send::{send_and_confirm, SendOptions},
-        token, Address,
+        token, Address, PROGRAM_ID,
     },
     serde::Serialize,
     sha2::{Digest, Sha256},
+    solana_instruction::Instruction,
     solana_keypair::Keypair,
     solana_signer::Signer,
     std::{fmt, path::Path},
 };
+
+/// `programs/iogrid/src/constants.rs`: the longest job the program accepts.
+const MAX_JOB_DURATION_SECS: u64 = 365 * 86_400;
+const MAX_CLUSTER: u16 = iogrid_sdk::constants::MAX_CLUSTER as u16;
+const CLOCK_SYSVAR: Address =
+    Address::from_str_const("SysvarC1ock11111111111111111111111111111111");
 
 #[derive(Debug, Args)]
 pub struct ListingArgs {
@@ -35,6 +55,7 @@ pub struct ListingArgs {
 #[derive(Debug, Subcommand)]
 pub enum ListingCommand {
     /// List GPUs, locking min_stake_per_gpu of your stake per GPU.
+    #[command(allow_negative_numbers = true)]
     Create {
         /// The worker node's key: it signs heartbeats and proofs.
         #[arg(long)]
@@ -48,11 +69,35 @@ pub enum ListingCommand {
         #[arg(long)]
         region: String,
         /// IO per GPU-hour, e.g. 2.5.
-        #[arg(long)]
-        price: String,
+        #[arg(long, value_name = "IO", value_parser = parse_price)]
+        price: u64,
     },
     /// Show a listing.
     Show { listing: Address },
+    /// Change a listing's price or worker key, or take it offline / online.
+    #[command(
+        allow_negative_numbers = true,
+        group(ArgGroup::new("change").required(true).multiple(true)
+            .args(["price", "worker", "online", "offline"]))
+    )]
+    Update {
+        listing: Address,
+        /// New IO per GPU-hour (running jobs keep the price they were assigned at).
+        #[arg(long, value_name = "IO", value_parser = parse_price)]
+        price: Option<u64>,
+        /// New worker key (only while no GPU runs a job).
+        #[arg(long)]
+        worker: Option<Address>,
+        /// Back online: earns emission again and can be matched.
+        #[arg(long, conflicts_with = "offline")]
+        online: bool,
+        /// Offline: no matching, no emission (only while no GPU runs a job).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Remove a listing with nothing running: unlocks its stake, pays its
+    /// rewards to your IO account and closes it.
+    Delist { listing: Address },
 }
 
 #[derive(Debug, Args)]
@@ -64,14 +109,15 @@ pub struct JobArgs {
 #[derive(Debug, Subcommand)]
 pub enum JobCommand {
     /// Escrow max price × GPUs × duration for a job (`id` must be unused).
+    #[command(allow_negative_numbers = true)]
     Create {
         #[arg(long)]
         id: u64,
         #[arg(long, default_value_t = 1)]
         gpus: u16,
         /// Highest IO per GPU-hour you accept, e.g. 3.
-        #[arg(long)]
-        max_price: String,
+        #[arg(long, value_name = "IO", value_parser = parse_price)]
+        max_price: u64,
         #[arg(long)]
         hours: f64,
         /// GPU model (any when omitted).
@@ -90,16 +136,163 @@ pub enum JobCommand {
         max_listings: Option<u8>,
     },
     /// Show a job.
+    #[command(visible_alias = "status")]
     Show { job: Address },
     /// Refund a job nobody was assigned to.
     Cancel { job: Address },
+    /// Accept a proven job's results at once (pays the suppliers without
+    /// waiting out the challenge window).
+    Approve { job: Address },
+    /// Contest a proven job's results within the challenge window (the
+    /// arbiter decides the split).
+    Dispute { job: Address },
 }
+
+/// `iogrid listings`: every listing on the network.
+#[derive(Debug, Args)]
+pub struct ListingsArgs {
+    /// Only this supplier's.
+    #[arg(long)]
+    pub owner: Option<Address>,
+    /// Only this GPU model (case-insensitive).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only listings a job could be matched to now: Available, a GPU free and
+    /// a heartbeat within the timeout.
+    #[arg(long)]
+    pub available: bool,
+}
+
+/// `iogrid jobs`: every open job account on the network.
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Only this owner's.
+    #[arg(long)]
+    pub owner: Option<Address>,
+    #[arg(long, value_enum)]
+    pub status: Option<JobStatusArg>,
+}
+
+/// [`JobStatus`] as a command-line value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum JobStatusArg {
+    Open,
+    Running,
+    Proven,
+    Approved,
+    Disputed,
+    Resolved,
+}
+
+impl From<JobStatusArg> for JobStatus {
+    fn from(value: JobStatusArg) -> Self {
+        match value {
+            JobStatusArg::Open => JobStatus::Open,
+            JobStatusArg::Running => JobStatus::Running,
+            JobStatusArg::Proven => JobStatus::Proven,
+            JobStatusArg::Approved => JobStatus::Approved,
+            JobStatusArg::Disputed => JobStatus::Disputed,
+            JobStatusArg::Resolved => JobStatus::Resolved,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Input
+
+/// An IO amount as typed: like `parse_io`, but says which rule it breaks.
+pub fn parse_amount(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(format!("{text:?} is negative; IO amounts are positive"));
+    }
+    if let Some((_, fraction)) = trimmed.split_once('.') {
+        if fraction.len() > 6 && fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "{text:?} has {} decimals; IO has 6 (the smallest amount is 0.000001)",
+                fraction.len()
+            ));
+        }
+    }
+    parse_io(text)
+}
+
+/// A price per GPU-hour: an IO amount above zero.
+pub fn parse_price(text: &str) -> Result<u64, String> {
+    match parse_amount(text)? {
+        0 => Err(format!("{text:?}: a price must be more than 0 IO")),
+        price => Ok(price),
+    }
+}
+
+/// The job spec `job create` sends, checked as the program will check it.
+#[allow(clippy::too_many_arguments)]
+pub fn job_spec(
+    gpus: u16,
+    max_price: u64,
+    hours: f64,
+    model: Option<&str>,
+    min_vram_gb: u16,
+    region: Option<&str>,
+    uri: &str,
+    max_listings: Option<u8>,
+) -> Result<JobSpec> {
+    let text = |e: String| anyhow!(e);
+    ensure!(hours > 0.0 && hours.is_finite(), "--hours must be positive");
+    let duration_secs = (hours * SECS_PER_HOUR as f64).round() as u64;
+    ensure!(
+        (1..=MAX_JOB_DURATION_SECS).contains(&duration_secs),
+        "--hours must be between 1 second and a year (8760)"
+    );
+    ensure!(gpus > 0, "--gpus must be at least 1");
+    let max_listings = max_listings.unwrap_or(gpus.min(MAX_CLUSTER) as u8);
+    ensure!(
+        (1..=MAX_CLUSTER).contains(&u16::from(max_listings)),
+        "--max-listings must be between 1 and {MAX_CLUSTER}"
+    );
+    ensure!(max_price > 0, "--max-price must be more than 0 IO");
+    let deposit = u128::from(max_price) * u128::from(gpus) * u128::from(duration_secs);
+    ensure!(
+        deposit.div_ceil(u128::from(SECS_PER_HOUR)) <= u128::from(SUPPLY_CAP),
+        "the escrow (max price × GPUs × hours) would be more IO than will ever exist"
+    );
+    let mut workload_uri = [0u8; 64];
+    ensure!(
+        !uri.is_empty() && uri.len() <= 64 && uri.is_ascii(),
+        "--uri must be 1 to 64 ASCII characters"
+    );
+    workload_uri[..uri.len()].copy_from_slice(uri.as_bytes());
+    Ok(JobSpec {
+        workload_hash: Sha256::digest(uri.as_bytes()).into(),
+        workload_uri,
+        gpu_model: model
+            .map(ascii_field)
+            .transpose()
+            .map_err(text)?
+            .unwrap_or([0; 16]),
+        region: region
+            .map(ascii_field)
+            .transpose()
+            .map_err(text)?
+            .unwrap_or([0; 8]),
+        max_price_per_gpu_hour: max_price,
+        duration_secs,
+        min_vram_gb,
+        gpus,
+        max_listings,
+        padding: [0; 3],
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Views
 
 /// A listing as suppliers read it.
 #[derive(Debug, Serialize)]
 pub struct ListingView {
     pub address: String,
     pub owner: String,
+    pub id: u64,
     pub worker: String,
     pub model: String,
     pub vram_gb: u16,
@@ -109,6 +302,10 @@ pub struct ListingView {
     pub price_per_gpu_hour: u64,
     pub status: String,
     pub last_heartbeat: i64,
+    /// Seconds since the last heartbeat, on the chain's clock.
+    pub heartbeat_age_secs: i64,
+    /// Silent past the heartbeat timeout: no matching, rewards forfeited.
+    pub stale: bool,
     pub stake_locked: u64,
     pub jobs_completed: u32,
     pub jobs_faulted: u32,
@@ -116,10 +313,12 @@ pub struct ListingView {
 }
 
 impl ListingView {
-    fn new(address: &Address, l: &GpuListing, signature: Option<String>) -> Self {
+    fn new(address: &Address, l: &GpuListing, chain: &ChainNow, signature: Option<String>) -> Self {
+        let age = chain.now.saturating_sub(l.last_heartbeat).max(0);
         Self {
             address: address.to_string(),
             owner: l.owner.to_string(),
+            id: l.id,
             worker: l.spec.worker.to_string(),
             model: l.spec.model(),
             vram_gb: l.spec.vram_gb,
@@ -129,10 +328,21 @@ impl ListingView {
             price_per_gpu_hour: l.spec.price_per_gpu_hour,
             status: format!("{:?}", l.status()),
             last_heartbeat: l.last_heartbeat,
+            heartbeat_age_secs: age,
+            stale: l.is_online() && age > i64::from(chain.config.params.heartbeat_timeout_secs),
             stake_locked: l.stake_locked,
             jobs_completed: l.jobs_completed,
             jobs_faulted: l.jobs_faulted,
             signature,
+        }
+    }
+
+    /// Status, with "stale" when an online listing's worker fell silent.
+    fn status_text(&self) -> String {
+        if self.stale {
+            format!("{} (stale)", self.status)
+        } else {
+            self.status.clone()
         }
     }
 }
@@ -142,7 +352,8 @@ impl fmt::Display for ListingView {
         if let Some(signature) = &self.signature {
             writeln!(f, "transaction {signature}")?;
         }
-        writeln!(f, "listing {} ({})", self.address, self.status)?;
+        writeln!(f, "listing {} ({})", self.address, self.status_text())?;
+        writeln!(f, "  owner {} (listing #{})", self.owner, self.id)?;
         writeln!(
             f,
             "  {} × {} {} GB in {}, {} free, {} per GPU-hour",
@@ -155,8 +366,9 @@ impl fmt::Display for ListingView {
         )?;
         writeln!(
             f,
-            "  worker {} (last heartbeat {})",
-            self.worker, self.last_heartbeat
+            "  worker {} (last heartbeat {} ago)",
+            self.worker,
+            age(self.heartbeat_age_secs)
         )?;
         write!(
             f,
@@ -181,14 +393,19 @@ pub struct JobView {
     pub duration_secs: u64,
     pub deposit: u64,
     pub paid_out: u64,
+    /// Unix time the paid-for duration ends (0 until the job starts).
+    pub end_time: i64,
     pub workload_uri: String,
     /// (listing, GPUs, status) per assignment.
     pub assignments: Vec<(String, u16, String)>,
     pub signature: Option<String>,
+    /// The chain's clock when read (for relative times in text).
+    #[serde(skip)]
+    now: i64,
 }
 
 impl JobView {
-    fn new(address: &Address, account: &JobAccount, signature: Option<String>) -> Self {
+    fn new(address: &Address, account: &JobAccount, now: i64, signature: Option<String>) -> Self {
         let job = &account.job;
         Self {
             address: address.to_string(),
@@ -201,6 +418,7 @@ impl JobView {
             duration_secs: job.duration_secs,
             deposit: job.deposit,
             paid_out: job.paid_out,
+            end_time: job.end_time(),
             workload_uri: ascii_text(&job.workload_uri),
             assignments: account
                 .assignments
@@ -208,6 +426,15 @@ impl JobView {
                 .map(|a| (a.listing.to_string(), a.gpus, format!("{:?}", a.status())))
                 .collect(),
             signature,
+            now,
+        }
+    }
+
+    fn end_text(&self) -> String {
+        match self.end_time {
+            0 => "not started".to_string(),
+            end if end >= self.now => format!("in {}", age(end - self.now)),
+            end => format!("{} ago", age(self.now - end)),
         }
     }
 }
@@ -218,13 +445,15 @@ impl fmt::Display for JobView {
             writeln!(f, "transaction {signature}")?;
         }
         writeln!(f, "job {} #{} ({})", self.address, self.id, self.status)?;
+        writeln!(f, "  owner {}", self.owner)?;
         writeln!(
             f,
-            "  {} GPU(s), {} assigned, up to {} per GPU-hour for {} s",
+            "  {} GPU(s), {} assigned, up to {} per GPU-hour for {} s (ends: {})",
             self.gpus,
             self.gpus_assigned,
             format_io(self.max_price_per_gpu_hour),
-            self.duration_secs
+            self.duration_secs,
+            self.end_text()
         )?;
         writeln!(
             f,
@@ -240,47 +469,265 @@ impl fmt::Display for JobView {
     }
 }
 
-/// The job spec `job create` sends.
-#[allow(clippy::too_many_arguments)]
-pub fn job_spec(
-    gpus: u16,
-    max_price: &str,
-    hours: f64,
-    model: Option<&str>,
-    min_vram_gb: u16,
-    region: Option<&str>,
-    uri: &str,
-    max_listings: Option<u8>,
-) -> Result<JobSpec> {
-    let text = |e: String| anyhow::anyhow!(e);
-    anyhow::ensure!(hours > 0.0 && hours.is_finite(), "--hours must be positive");
-    let mut workload_uri = [0u8; 64];
-    anyhow::ensure!(
-        !uri.is_empty() && uri.len() <= 64 && uri.is_ascii(),
-        "--uri must be 1 to 64 ASCII characters"
-    );
-    workload_uri[..uri.len()].copy_from_slice(uri.as_bytes());
-    Ok(JobSpec {
-        workload_hash: Sha256::digest(uri.as_bytes()).into(),
-        workload_uri,
-        gpu_model: model
-            .map(ascii_field)
-            .transpose()
-            .map_err(text)?
-            .unwrap_or([0; 16]),
-        region: region
-            .map(ascii_field)
-            .transpose()
-            .map_err(text)?
-            .unwrap_or([0; 8]),
-        max_price_per_gpu_hour: parse_io(max_price).map_err(text)?,
-        duration_secs: (hours * SECS_PER_HOUR as f64).round() as u64,
-        min_vram_gb,
-        gpus,
-        max_listings: max_listings.unwrap_or(gpus.min(16) as u8),
-        padding: [0; 3],
-    })
+/// `iogrid listings`.
+#[derive(Debug, Serialize)]
+pub struct ListingsView {
+    /// The slot the accounts were read at.
+    pub slot: u64,
+    pub listings: Vec<ListingView>,
 }
+
+impl fmt::Display for ListingsView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.listings.is_empty() {
+            return write!(f, "no listings");
+        }
+        let rows = self.listings.iter().map(|l| {
+            vec![
+                l.address.clone(),
+                l.owner.clone(),
+                l.model.clone(),
+                format!("{} GB", l.vram_gb),
+                format!("{}/{}", l.gpus_free, l.gpus),
+                io_number(l.price_per_gpu_hour),
+                l.status_text(),
+                age(l.heartbeat_age_secs),
+            ]
+        });
+        let headers = [
+            "LISTING",
+            "OWNER",
+            "MODEL",
+            "VRAM",
+            "FREE/GPUS",
+            "IO/GPU-H",
+            "STATUS",
+            "HEARTBEAT",
+        ];
+        write!(f, "{}", table(&headers, rows))?;
+        write!(
+            f,
+            "\n{} listing(s) at slot {}",
+            self.listings.len(),
+            self.slot
+        )
+    }
+}
+
+/// `iogrid jobs`.
+#[derive(Debug, Serialize)]
+pub struct JobsView {
+    pub slot: u64,
+    pub jobs: Vec<JobView>,
+}
+
+impl fmt::Display for JobsView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.jobs.is_empty() {
+            return write!(f, "no jobs");
+        }
+        let rows = self.jobs.iter().map(|j| {
+            vec![
+                j.address.clone(),
+                j.owner.clone(),
+                j.status.clone(),
+                format!("{}/{}", j.gpus_assigned, j.gpus),
+                io_number(j.max_price_per_gpu_hour),
+                io_number(j.deposit),
+                j.end_text(),
+            ]
+        });
+        let headers = [
+            "JOB",
+            "OWNER",
+            "STATUS",
+            "ASSIGNED/GPUS",
+            "MAX IO/GPU-H",
+            "DEPOSIT IO",
+            "ENDS",
+        ];
+        write!(f, "{}", table(&headers, rows))?;
+        write!(f, "\n{} job(s) at slot {}", self.jobs.len(), self.slot)
+    }
+}
+
+/// A listing removed.
+#[derive(Debug, Serialize)]
+pub struct DelistView {
+    pub listing: String,
+    pub stake_unlocked: u64,
+    /// Emission rewards paid to the owner's IO account.
+    pub rewards_paid: u64,
+    pub signature: String,
+}
+
+impl fmt::Display for DelistView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "transaction {}", self.signature)?;
+        write!(
+            f,
+            "delisted {}: {} of stake unlocked, {} of rewards paid",
+            self.listing,
+            format_io(self.stake_unlocked),
+            format_io(self.rewards_paid)
+        )
+    }
+}
+
+/// A job cancelled.
+#[derive(Debug, Serialize)]
+pub struct CancelView {
+    pub job: String,
+    pub refunded: u64,
+    pub signature: String,
+}
+
+impl fmt::Display for CancelView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "transaction {}", self.signature)?;
+        write!(
+            f,
+            "cancelled {}; the escrow of {} was refunded",
+            self.job,
+            format_io(self.refunded)
+        )
+    }
+}
+
+/// `90s`, `12m`, `5h`, `3d`: coarse, for tables.
+pub(crate) fn age(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 2 * 3_600 => format!("{}m", s / 60),
+        s if s < 2 * 86_400 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+/// Base units as an IO number without the unit (`2.5`, `36`), for tables.
+fn io_number(base_units: u64) -> String {
+    let text = format_io(base_units);
+    let number = text.trim_end_matches(" IO");
+    number
+        .trim_end_matches('0')
+        .trim_end_matches('.')
+        .to_string()
+}
+
+/// Left-aligned columns, two spaces apart.
+pub(crate) fn table(headers: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let rows: Vec<Vec<String>> = rows.collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_string()
+    };
+    let mut out = vec![line(headers.to_vec())];
+    out.extend(
+        rows.iter()
+            .map(|row| line(row.iter().map(String::as_str).collect())),
+    );
+    out.join("\n")
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+/// The network's Config and the chain's clock, read together.
+pub(crate) struct ChainNow {
+    pub config: Config,
+    /// `Clock::unix_timestamp`.
+    pub now: i64,
+}
+
+const NOT_INITIALIZED: &str =
+    "the iogrid network is not initialized on this cluster (iogrid network init)";
+
+pub(crate) async fn chain_now(rpc: &RpcClient) -> Result<ChainNow> {
+    let config_address = pda::config().0;
+    let accounts = rpc
+        .get_multiple_accounts_with_commitment(&[config_address, CLOCK_SYSVAR], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value;
+    let config = accounts[0]
+        .as_ref()
+        .filter(|a| a.owner == PROGRAM_ID)
+        .ok_or_else(|| anyhow!(NOT_INITIALIZED))?;
+    let config = Config::decode(&config.data).context("reading the network's Config")?;
+    // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch,
+    // unix_timestamp; eight bytes each.
+    let now = accounts[1]
+        .as_ref()
+        .and_then(|clock| clock.data.get(32..40))
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(i64::from_le_bytes)
+        .ok_or_else(|| anyhow!("the cluster returned no Clock sysvar"))?;
+    Ok(ChainNow { config, now })
+}
+
+/// The listing at `address`, or a one-line reason there is none.
+pub(crate) async fn read_listing(rpc: &RpcClient, address: &Address) -> Result<GpuListing> {
+    program_account(rpc, address, "")
+        .await
+        .map_err(|e| match e {
+            RpcReadError::Missing { .. } => {
+                anyhow!("no listing at {address} (never created, or delisted and closed)")
+            }
+            RpcReadError::WrongOwner { owner, .. } => {
+                anyhow!(
+                    "{address} is not a listing: it belongs to {owner}, not to the iogrid program"
+                )
+            }
+            RpcReadError::Decode { .. } => {
+                anyhow!("{address} is an iogrid account but not a listing")
+            }
+            other => other.into(),
+        })
+}
+
+/// The job at `address`, or a one-line reason there is none.
+pub(crate) async fn read_job(rpc: &RpcClient, address: &Address) -> Result<JobAccount> {
+    // getMultipleAccounts: getAccountInfo's "AccountNotFound" would hide an
+    // unreachable node and repeat itself in the message.
+    let account = rpc
+        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value
+        .pop()
+        .flatten()
+        .ok_or_else(|| {
+            anyhow!("no job at {address} (never created, or settled/cancelled and closed)")
+        })?;
+    ensure!(
+        account.owner == PROGRAM_ID,
+        "{address} is not a job: it belongs to {}, not to the iogrid program",
+        account.owner
+    );
+    JobAccount::decode(&account.data)
+        .map_err(|_| anyhow!("{address} is an iogrid account but not a job"))
+}
+
+fn ensure_owner(what: &str, address: &Address, owner: &Address, signer: &Address) -> Result<()> {
+    ensure!(
+        owner == signer,
+        "{what} {address} belongs to {owner}; you are {signer} (pass its owner's --keypair)"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Commands
 
 pub async fn execute_listing(
     args: &ListingArgs,
@@ -290,8 +737,9 @@ pub async fn execute_listing(
 ) -> Result<()> {
     match &args.command {
         ListingCommand::Show { listing } => {
-            let state: GpuListing = program_account(rpc, listing, "no such listing").await?;
-            print(output, &ListingView::new(listing, &state, None))
+            let state = read_listing(rpc, listing).await?;
+            let chain = chain_now(rpc).await?;
+            print(output, &ListingView::new(listing, &state, &chain, None))
         }
         ListingCommand::Create {
             worker,
@@ -302,9 +750,13 @@ pub async fn execute_listing(
             price,
         } => {
             let signer = load_keypair(keypair)?;
-            let price = parse_io(price).map_err(anyhow::Error::msg)?;
-            let spec = GpuSpec::new(*worker, model, *vram_gb, *gpus, region, price)
+            let spec = GpuSpec::new(*worker, model, *vram_gb, *gpus, region, *price)
                 .map_err(anyhow::Error::msg)?;
+            ensure!(
+                (1..=iogrid_sdk::constants::MAX_GPUS_PER_LISTING).contains(gpus),
+                "--gpus must be between 1 and {}",
+                iogrid_sdk::constants::MAX_GPUS_PER_LISTING
+            );
             let owner = signer.pubkey();
             let stake: StakeAccount = program_account(
                 rpc,
@@ -312,12 +764,83 @@ pub async fn execute_listing(
                 "stake first: iogrid stake add <IO>",
             )
             .await?;
+            let chain = chain_now(rpc).await?;
+            let per_gpu = chain.config.params.min_stake_per_gpu;
+            let required = per_gpu.saturating_mul(u64::from(*gpus));
+            let unlocked = stake.staked.saturating_sub(stake.locked_for_listings);
+            ensure!(
+                unlocked >= required,
+                "listing {gpus} GPU(s) locks {} of stake ({} per GPU); you have {} unlocked \
+                 ({} staked, {} locked by your listings): iogrid stake add <IO>",
+                format_io(required),
+                format_io(per_gpu),
+                format_io(unlocked),
+                format_io(stake.staked),
+                format_io(stake.locked_for_listings)
+            );
             let accounts = ListGpuAccounts::new(owner, stake.next_listing_id);
-            let signature = send(rpc, &signer, accounts.instruction(&spec), "list GPUs").await?;
-            let state: GpuListing = program_account(rpc, &accounts.listing, "listing").await?;
+            let signature = send(rpc, &signer, &[accounts.instruction(&spec)], "list GPUs").await?;
+            let state = read_listing(rpc, &accounts.listing).await?;
             print(
                 output,
-                &ListingView::new(&accounts.listing, &state, Some(signature)),
+                &ListingView::new(&accounts.listing, &state, &chain, Some(signature)),
+            )
+        }
+        ListingCommand::Update {
+            listing,
+            price,
+            worker,
+            online,
+            offline,
+        } => {
+            let signer = load_keypair(keypair)?;
+            let owner = signer.pubkey();
+            let state = read_listing(rpc, listing).await?;
+            ensure_owner("listing", listing, &state.owner, &owner)?;
+            let update = ListingUpdate {
+                price_per_gpu_hour: *price,
+                worker: *worker,
+                online: match (online, offline) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            let ix = UpdateListingAccounts::new(owner, *listing).instruction(&update);
+            let signature = send(rpc, &signer, &[ix], "update the listing").await?;
+            let state = read_listing(rpc, listing).await?;
+            let chain = chain_now(rpc).await?;
+            print(
+                output,
+                &ListingView::new(listing, &state, &chain, Some(signature)),
+            )
+        }
+        ListingCommand::Delist { listing } => {
+            let signer = load_keypair(keypair)?;
+            let owner = signer.pubkey();
+            let state = read_listing(rpc, listing).await?;
+            ensure_owner("listing", listing, &state.owner, &owner)?;
+            let running = state.spec.gpu_count.saturating_sub(state.gpus_free);
+            ensure!(
+                running == 0,
+                "listing {listing} has {running} GPU(s) running jobs; delist it once they end"
+            );
+            let destination = token::io_account_of(&owner);
+            let before = io_balance(rpc, &owner).await?;
+            let ixs = [
+                token::create_io_account_idempotent(&owner, &owner),
+                DelistAccounts::new(owner, *listing, destination).instruction(),
+            ];
+            let signature = send(rpc, &signer, &ixs, "delist").await?;
+            let after = io_balance(rpc, &owner).await?;
+            print(
+                output,
+                &DelistView {
+                    listing: listing.to_string(),
+                    stake_unlocked: state.stake_locked,
+                    rewards_paid: after.saturating_sub(before),
+                    signature,
+                },
             )
         }
     }
@@ -331,14 +854,9 @@ pub async fn execute_job(
 ) -> Result<()> {
     match &args.command {
         JobCommand::Show { job } => {
-            let data = rpc
-                .get_account_data(job)
-                .await
-                .with_context(|| format!("no job at {job}"))?;
-            print(
-                output,
-                &JobView::new(job, &JobAccount::decode(&data)?, None),
-            )
+            let account = read_job(rpc, job).await?;
+            let now = chain_now(rpc).await?.now;
+            print(output, &JobView::new(job, &account, now, None))
         }
         JobCommand::Create {
             id,
@@ -354,7 +872,7 @@ pub async fn execute_job(
             let signer = load_keypair(keypair)?;
             let spec = job_spec(
                 *gpus,
-                max_price,
+                *max_price,
                 *hours,
                 model.as_deref(),
                 *min_vram_gb,
@@ -364,38 +882,184 @@ pub async fn execute_job(
             )?;
             let owner = signer.pubkey();
             let accounts = CreateJobAccounts::new(owner, *id, token::io_account_of(&owner));
+            let existing = rpc
+                .get_multiple_accounts_with_commitment(&[accounts.job], rpc.commitment())
+                .await
+                .map_err(|e| RpcReadError::from_client(rpc, e))?
+                .value;
+            ensure!(
+                existing.first().is_none_or(Option::is_none),
+                "you already have job #{id} at {} (pick another --id)",
+                accounts.job
+            );
+            ensure_io(rpc, &owner, spec.deposit(), "the escrow").await?;
             let signature = send(
                 rpc,
                 &signer,
-                accounts.instruction(*id, &spec),
+                &[accounts.instruction(*id, &spec)],
                 "create the job",
             )
             .await?;
-            let data = rpc.get_account_data(&accounts.job).await?;
+            let account = read_job(rpc, &accounts.job).await?;
+            let now = chain_now(rpc).await?.now;
             print(
                 output,
-                &JobView::new(&accounts.job, &JobAccount::decode(&data)?, Some(signature)),
+                &JobView::new(&accounts.job, &account, now, Some(signature)),
             )
         }
         JobCommand::Cancel { job } => {
             let signer = load_keypair(keypair)?;
             let owner = signer.pubkey();
-            let ix =
-                CancelJobAccounts::new(owner, *job, token::io_account_of(&owner)).instruction();
-            let signature = send(rpc, &signer, ix, "cancel the job").await?;
-            println!("cancelled {job}; the escrow was refunded (transaction {signature})");
-            Ok(())
+            let account = read_job(rpc, job).await?;
+            ensure_owner("job", job, &account.job.owner, &owner)?;
+            ensure!(
+                account.job.status() == JobStatus::Open && account.assignments.is_empty(),
+                "job {job} is {:?} with {} GPU(s) assigned: only a job nobody was assigned to \
+                 can be cancelled",
+                account.job.status(),
+                account.job.gpus_assigned
+            );
+            let ixs = [
+                token::create_io_account_idempotent(&owner, &owner),
+                CancelJobAccounts::new(owner, *job, token::io_account_of(&owner)).instruction(),
+            ];
+            let signature = send(rpc, &signer, &ixs, "cancel the job").await?;
+            print(
+                output,
+                &CancelView {
+                    job: job.to_string(),
+                    refunded: account.job.deposit,
+                    signature,
+                },
+            )
+        }
+        JobCommand::Approve { job } => {
+            let signer = load_keypair(keypair)?;
+            let owner = signer.pubkey();
+            let account = read_job(rpc, job).await?;
+            ensure_proven(job, &account.job, &owner, "approved")?;
+            let ix = ApproveJobAccounts::new(owner, *job).instruction();
+            let signature = send(rpc, &signer, &[ix], "approve the job").await?;
+            let account = read_job(rpc, job).await?;
+            let now = chain_now(rpc).await?.now;
+            print(output, &JobView::new(job, &account, now, Some(signature)))
+        }
+        JobCommand::Dispute { job } => {
+            let signer = load_keypair(keypair)?;
+            let owner = signer.pubkey();
+            let account = read_job(rpc, job).await?;
+            ensure_proven(job, &account.job, &owner, "disputed")?;
+            let chain = chain_now(rpc).await?;
+            let closes =
+                account.job.proven_at + i64::from(chain.config.params.challenge_window_secs);
+            ensure!(
+                chain.now <= closes,
+                "the challenge window of job {job} closed {} ago: it can only be settled now",
+                age(chain.now - closes)
+            );
+            let ix = DisputeJobAccounts::new(owner, *job).instruction();
+            let signature = send(rpc, &signer, &[ix], "dispute the job").await?;
+            let account = read_job(rpc, job).await?;
+            print(
+                output,
+                &JobView::new(job, &account, chain.now, Some(signature)),
+            )
         }
     }
 }
 
-async fn send(
+/// Approve and dispute need the owner and a proven job.
+fn ensure_proven(address: &Address, job: &Job, signer: &Address, verb: &str) -> Result<()> {
+    ensure_owner("job", address, &job.owner, signer)?;
+    ensure!(
+        job.status() == JobStatus::Proven,
+        "job {address} is {:?}: only a Proven job (every assignment's proof in) can be {verb}",
+        job.status()
+    );
+    Ok(())
+}
+
+pub async fn execute_listings(
+    args: &ListingsArgs,
+    rpc: &RpcClient,
+    output: OutputFormat,
+) -> Result<()> {
+    let chain = chain_now(rpc).await?;
+    let read = program_accounts(rpc, GpuListing::DISCRIMINATOR).await?;
+    let model = args.model.as_deref().map(str::to_ascii_lowercase);
+    let mut listings: Vec<ListingView> = read
+        .accounts
+        .iter()
+        .filter_map(|(address, data)| {
+            let listing = GpuListing::decode(data).ok()?;
+            Some(ListingView::new(address, &listing, &chain, None))
+        })
+        .filter(|l| args.owner.is_none_or(|o| l.owner == o.to_string()))
+        .filter(|l| {
+            model
+                .as_ref()
+                .is_none_or(|m| l.model.to_ascii_lowercase() == *m)
+        })
+        .filter(|l| {
+            !args.available
+                || (l.status == format!("{:?}", ListingStatus::Available)
+                    && l.gpus_free > 0
+                    && !l.stale)
+        })
+        .collect();
+    listings.sort_by(|a, b| {
+        (a.price_per_gpu_hour, &a.address).cmp(&(b.price_per_gpu_hour, &b.address))
+    });
+    print(
+        output,
+        &ListingsView {
+            slot: read.slot,
+            listings,
+        },
+    )
+}
+
+pub async fn execute_jobs(args: &JobsArgs, rpc: &RpcClient, output: OutputFormat) -> Result<()> {
+    let now = chain_now(rpc).await?.now;
+    let read = program_accounts(rpc, Job::DISCRIMINATOR).await?;
+    let status = args.status.map(JobStatus::from);
+    let mut jobs: Vec<(Address, u64, JobView)> = read
+        .accounts
+        .iter()
+        .filter_map(|(address, data)| {
+            let account = JobAccount::decode(data).ok()?;
+            let job = &account.job;
+            if args.owner.is_some_and(|o| o != job.owner)
+                || status.is_some_and(|s| s != job.status())
+            {
+                return None;
+            }
+            Some((
+                job.owner,
+                job.id,
+                JobView::new(address, &account, now, None),
+            ))
+        })
+        .collect();
+    jobs.sort_by_key(|(owner, id, _)| (owner.to_string(), *id));
+    print(
+        output,
+        &JobsView {
+            slot: read.slot,
+            jobs: jobs.into_iter().map(|(_, _, view)| view).collect(),
+        },
+    )
+}
+
+/// Signs and sends `ixs`; a refusal comes back as the program's decoded
+/// error and logs.
+pub(crate) async fn send(
     rpc: &RpcClient,
     signer: &Keypair,
-    ix: solana_instruction::Instruction,
+    ixs: &[Instruction],
     what: &str,
 ) -> Result<String> {
-    let sent = send_and_confirm(rpc, &[ix], &[signer], &SendOptions::default())
+    let sent = send_and_confirm(rpc, ixs, &[signer], &SendOptions::default())
         .await
         .with_context(|| format!("could not {what}"))?;
     Ok(sent.signature.to_string())
@@ -403,13 +1067,13 @@ async fn send(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {super::*, clap::Parser, iogrid_sdk::constants::IO};
 
     #[test]
     fn job_specs_read_human_units() {
         let spec = job_spec(
             8,
-            "2.5",
+            2_500_000,
             1.5,
             Some("H100-80GB"),
             80,
@@ -423,8 +1087,201 @@ mod tests {
         assert_eq!(spec.max_listings, 8);
         assert_eq!(spec.region, [0; 8], "any region");
         assert_eq!(spec.deposit(), 2_500_000 * 8 * 3 / 2);
-        assert!(job_spec(1, "1", 0.0, None, 0, None, "u", None).is_err());
-        assert!(job_spec(1, "1", 1.0, None, 0, None, "", None).is_err());
-        assert!(job_spec(1, "x", 1.0, None, 0, None, "u", None).is_err());
+        assert_eq!(
+            job_spec(40, IO, 1.0, None, 0, None, "u", None)
+                .unwrap()
+                .max_listings,
+            16,
+            "one listing per GPU, at most 16"
+        );
+    }
+
+    #[test]
+    fn job_specs_the_program_would_refuse_are_refused_here() {
+        let err = |r: Result<JobSpec>| r.unwrap_err().to_string();
+        let spec = |gpus, price, hours, uri: &str, max_listings| {
+            job_spec(gpus, price, hours, None, 0, None, uri, max_listings)
+        };
+        assert!(err(spec(1, IO, 0.0, "u", None)).contains("--hours must be positive"));
+        assert!(err(spec(1, IO, -1.0, "u", None)).contains("--hours must be positive"));
+        assert!(err(spec(1, IO, f64::NAN, "u", None)).contains("--hours must be positive"));
+        assert!(err(spec(1, IO, 8_761.0, "u", None)).contains("a year"));
+        assert!(err(spec(0, IO, 1.0, "u", None)).contains("--gpus must be at least 1"));
+        assert!(err(spec(1, IO, 1.0, "u", Some(0))).contains("--max-listings"));
+        assert!(err(spec(1, IO, 1.0, "u", Some(17))).contains("--max-listings"));
+        assert!(err(spec(1, 0, 1.0, "u", None)).contains("more than 0"));
+        assert!(err(spec(1, IO, 1.0, "", None)).contains("--uri"));
+        assert!(err(spec(1, IO, 1.0, &"x".repeat(65), None)).contains("--uri"));
+        assert!(err(spec(1_000, SUPPLY_CAP, 8_000.0, "u", None)).contains("will ever exist"));
+        let model = job_spec(
+            1,
+            IO,
+            1.0,
+            Some("a-model-name-too-long"),
+            0,
+            None,
+            "u",
+            None,
+        );
+        assert!(err(model).contains("1 to 16 ASCII"));
+    }
+
+    #[test]
+    fn amounts_say_what_is_wrong_with_them() {
+        assert_eq!(parse_amount("2.5"), Ok(2_500_000));
+        assert_eq!(parse_amount(" 36 "), Ok(36 * IO));
+        assert_eq!(parse_amount("0.000001"), Ok(1));
+        assert_eq!(parse_amount("0"), Ok(0));
+        let bad = |text: &str| parse_amount(text).unwrap_err();
+        assert_eq!(bad("-1"), "\"-1\" is negative; IO amounts are positive");
+        assert_eq!(bad("-0.5"), "\"-0.5\" is negative; IO amounts are positive");
+        assert_eq!(
+            bad("1.0000001"),
+            "\"1.0000001\" has 7 decimals; IO has 6 (the smallest amount is 0.000001)"
+        );
+        for text in [
+            "abc", "1.2.3", "", "1.", ".5", "1e3", "1,5", "0x10", "+1", "1 000",
+        ] {
+            assert!(
+                bad(text).contains("is not an IO amount"),
+                "{text:?}: {}",
+                bad(text)
+            );
+        }
+        assert!(bad("900000000").contains("more than will ever exist"));
+        assert_eq!(parse_price("0.5"), Ok(500_000));
+        assert_eq!(
+            parse_price("0").unwrap_err(),
+            "\"0\": a price must be more than 0 IO"
+        );
+        assert_eq!(
+            parse_price("0.000000").unwrap_err(),
+            "\"0.000000\": a price must be more than 0 IO"
+        );
+    }
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Top,
+    }
+
+    #[derive(Debug, clap::Subcommand)]
+    enum Top {
+        Listing(ListingArgs),
+        Job(JobArgs),
+        Listings(ListingsArgs),
+        Jobs(JobsArgs),
+    }
+
+    fn parse(args: &str) -> Result<Top, String> {
+        Cli::try_parse_from(std::iter::once("iogrid").chain(args.split_whitespace()))
+            .map(|cli| cli.command)
+            .map_err(|e| e.to_string())
+    }
+
+    const KEY: &str = "56uC97afJv9SQFUK7jkUFVDJjSEnY6mQbo2VE7tF3yvi";
+
+    #[test]
+    fn malformed_prices_are_refused_while_parsing() {
+        let create = |price: &str| {
+            parse(&format!(
+                "job create --id 1 --max-price {price} --hours 1 --uri u"
+            ))
+        };
+        let Ok(Top::Job(JobArgs {
+            command: JobCommand::Create { max_price, .. },
+        })) = create("2.5")
+        else {
+            panic!("{:?}", create("2.5"))
+        };
+        assert_eq!(max_price, 2_500_000);
+        for (price, message) in [
+            ("abc", "is not an IO amount"),
+            ("1.2.3", "is not an IO amount"),
+            ("-1", "is negative"),
+            ("1.0000001", "has 7 decimals"),
+            ("0", "more than 0 IO"),
+        ] {
+            let err = create(price).unwrap_err();
+            assert!(
+                err.contains("--max-price <IO>") && err.contains(message),
+                "{price}: {err}"
+            );
+        }
+        let err = parse(&format!(
+            "listing create --worker {KEY} --model m --vram-gb 8 --region r --price -2"
+        ))
+        .unwrap_err();
+        assert!(err.contains("is negative"), "{err}");
+        assert!(parse("job create --id 1 --max-price 1 --hours -1 --uri u").is_ok());
+    }
+
+    #[test]
+    fn listing_update_needs_one_change_and_one_direction() {
+        assert!(parse(&format!("listing update {KEY}"))
+            .unwrap_err()
+            .contains("required"));
+        assert!(parse(&format!("listing update {KEY} --online --offline"))
+            .unwrap_err()
+            .contains("cannot be used with"));
+        let Ok(Top::Listing(ListingArgs {
+            command: ListingCommand::Update { price, online, .. },
+        })) = parse(&format!("listing update {KEY} --price 3 --online"))
+        else {
+            panic!("listing update did not parse")
+        };
+        assert_eq!((price, online), (Some(3 * IO), true));
+        assert!(parse(&format!("listing update {KEY} --price abc"))
+            .unwrap_err()
+            .contains("is not an IO amount"));
+        assert!(parse("listing update not-a-key --offline").is_err());
+    }
+
+    #[test]
+    fn job_status_is_an_alias_of_show_and_filters_are_typed() {
+        assert!(matches!(
+            parse(&format!("job status {KEY}")),
+            Ok(Top::Job(JobArgs {
+                command: JobCommand::Show { .. }
+            }))
+        ));
+        assert!(matches!(
+            parse("jobs --status running"),
+            Ok(Top::Jobs(JobsArgs {
+                status: Some(JobStatusArg::Running),
+                ..
+            }))
+        ));
+        assert!(parse("jobs --status finished")
+            .unwrap_err()
+            .contains("possible values"));
+        assert!(matches!(
+            parse("listings --model h100-80gb --available"),
+            Ok(Top::Listings(ListingsArgs {
+                available: true,
+                ..
+            }))
+        ));
+    }
+
+    #[test]
+    fn tables_align_columns() {
+        let rows = vec![
+            vec!["a".to_string(), "long cell".to_string()],
+            vec!["longer".to_string(), "x".to_string()],
+        ];
+        assert_eq!(
+            table(&["H1", "H2"], rows.into_iter()),
+            "H1      H2\na       long cell\nlonger  x"
+        );
+        assert_eq!(io_number(36 * IO), "36");
+        assert_eq!(io_number(2_500_000), "2.5");
+        assert_eq!(io_number(1), "0.000001");
+        assert_eq!(io_number(0), "0");
+        assert_eq!(age(59), "59s");
+        assert_eq!(age(600), "10m");
+        assert_eq!(age(3 * 3_600), "3h");
+        assert_eq!(age(3 * 86_400), "3d");
     }
 }

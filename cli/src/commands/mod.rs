@@ -3,4 +3,6 @@ pub mod gov;
 pub mod localnet;
 pub mod market;
 pub mod network;
+pub mod rewards;
 pub mod stake;
+pub mod worker;

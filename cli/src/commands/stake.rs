@@ -2,6 +2,7 @@
 
 use {
     crate::{
+        commands::balance::ensure_io,
         keys::load_keypair,
         output::{print, OutputFormat},
     },
@@ -119,8 +120,11 @@ pub async fn execute(
     let signer = load_keypair(keypair)?;
     let owner = signer.pubkey();
     let ix = match &args.command {
-        StakeCommand::Add { amount } => StakeAccounts::new(owner, token::io_account_of(&owner))
-            .instruction(parse_io(amount).map_err(anyhow::Error::msg)?),
+        StakeCommand::Add { amount } => {
+            let amount = parse_io(amount).map_err(anyhow::Error::msg)?;
+            ensure_io(rpc, &owner, amount, "the stake").await?;
+            StakeAccounts::new(owner, token::io_account_of(&owner)).instruction(amount)
+        }
         StakeCommand::Unstake { amount } => UnstakeAccounts::new(owner)
             .request_unstake(parse_io(amount).map_err(anyhow::Error::msg)?),
         StakeCommand::Cancel => UnstakeAccounts::new(owner).cancel_unstake(),
