@@ -154,11 +154,11 @@ fn check_against_state(keeper: &Keeper, proof: &Proof) -> Result<(), (StatusCode
         .assignments
         .iter()
         .rev()
-        .find(|a| a.listing == proof.listing && a.started_at == proof.started_at)
+        .find(|a| a.listing == proof.listing && a.nonce == proof.nonce)
         .ok_or_else(|| {
             (
                 StatusCode::CONFLICT,
-                "the listing has no assignment in this job that started then".to_string(),
+                "the listing has no assignment in this job with this nonce".to_string(),
             )
         })?;
     match assignment.status() {

@@ -287,7 +287,11 @@ pub struct GpuListing {
     pub bump: u8,
     pub version: u8,
     pub padding: [u8; 3],
-    pub reserved: [u8; 64],
+    /// Assignments ever made; the next assignment's proof nonce.
+    pub assignments_made: u64,
+    /// `last_heartbeat` when last slashed: one outage slashes at most once.
+    pub slashed_at_heartbeat: i64,
+    pub reserved: [u8; 48],
 }
 
 impl ProgramAccount for GpuListing {
@@ -363,6 +367,8 @@ pub enum JobStatus {
     Approved,
     Disputed,
     Resolved,
+    /// Past duration + grace without full proof; settle pays at once.
+    Expired,
     Unknown(u8),
 }
 
@@ -375,6 +381,7 @@ impl From<u8> for JobStatus {
             3 => JobStatus::Approved,
             4 => JobStatus::Disputed,
             5 => JobStatus::Resolved,
+            6 => JobStatus::Expired,
             other => JobStatus::Unknown(other),
         }
     }
@@ -386,6 +393,8 @@ pub enum AssignmentStatus {
     Active,
     Proven,
     Faulted,
+    /// Stopped at expiry at its worker's last heartbeat; paid at settlement.
+    Stopped,
     Unknown(u8),
 }
 
@@ -394,9 +403,13 @@ pub enum AssignmentStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, Serialize)]
 pub struct Assignment {
     pub listing: Address,
+    /// The listing's owner: settlement pays an IO account of theirs.
+    pub supplier: Address,
     pub price_per_gpu_hour: u64,
     pub started_at: i64,
     pub gpu_seconds: u64,
+    /// What the worker's proof signs to name this assignment.
+    pub nonce: u64,
     pub result_hash: [u8; 32],
     pub gpus: u16,
     pub status: u8,
@@ -409,8 +422,23 @@ impl Assignment {
             0 => AssignmentStatus::Active,
             1 => AssignmentStatus::Proven,
             2 => AssignmentStatus::Faulted,
+            3 => AssignmentStatus::Stopped,
             other => AssignmentStatus::Unknown(other),
         }
+    }
+
+    /// Paid at settlement: proven, or stopped at expiry.
+    pub fn is_payable(&self) -> bool {
+        matches!(
+            self.status(),
+            AssignmentStatus::Proven | AssignmentStatus::Stopped
+        )
+    }
+
+    /// Faultable: silent past `timeout_secs` since the later of the last
+    /// heartbeat and the assignment's start (the program's rule).
+    pub fn is_silent(&self, last_heartbeat: i64, now: i64, timeout_secs: u32) -> bool {
+        now.saturating_sub(last_heartbeat.max(self.started_at)) > i64::from(timeout_secs)
     }
 }
 
@@ -442,6 +470,21 @@ pub struct Job {
     pub escrow_bump: u8,
     pub version: u8,
     pub padding: [u8; 4],
+    /// The network's terms when the job was created.
+    pub terms: JobTerms,
+}
+
+/// A job's terms, fixed at creation (`state::JobTerms`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable, Serialize)]
+pub struct JobTerms {
+    pub challenge_window_secs: u32,
+    pub job_grace_secs: u32,
+    pub fee_bps: u16,
+    pub burn_bps: u16,
+    /// `min(slash_bps, slash_cap_bps)` at creation.
+    pub slash_bps: u16,
+    pub padding: u16,
 }
 
 impl ProgramAccount for Job {
@@ -526,12 +569,10 @@ impl JobAccount {
             .filter(|a| a.status() == AssignmentStatus::Active)
     }
 
-    /// Assignments a settlement (or expiry) pays, in the order its remaining
-    /// accounts must follow: everything not already paid at a fault.
+    /// Assignments a settlement pays, in the order its payee accounts must
+    /// follow: proven or stopped at expiry (faults were paid when reported).
     pub fn payable(&self) -> impl Iterator<Item = &Assignment> {
-        self.assignments
-            .iter()
-            .filter(|a| a.status() != AssignmentStatus::Faulted)
+        self.assignments.iter().filter(|a| a.is_payable())
     }
 }
 
@@ -700,7 +741,10 @@ pub struct Proposal {
     pub status: u8,
     pub bump: u8,
     pub version: u8,
-    pub padding: [u8; 5],
+    pub padding: u8,
+    /// Quorum and threshold when the proposal was created: what it is judged by.
+    pub quorum_bps: u16,
+    pub threshold_bps: u16,
 }
 
 impl ProgramAccount for Proposal {

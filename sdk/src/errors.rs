@@ -100,7 +100,7 @@ iogrid_errors! {
     6049 AwardTooLarge "The arbiter cannot award suppliers more than 100% of their proven claims.",
     6050 JobNotExpired "The job has not passed its duration plus grace period.",
     6051 WrongPayee "The payee must be an IO token account of the listing's owner.",
-    6052 WrongRemainingAccounts "The accounts after the fixed ones must be each payable assignment's listing and payee, in order.",
+    6052 WrongRemainingAccounts "The accounts after the fixed ones must be, in assignment order, each payable assignment's payee (settle) or each running assignment's listing (expire).",
     6053 JobEnded "The job's paid-for time is over.",
     6054 JobAlreadyAssigned "The job has assignments; it can no longer be cancelled.",
     6055 TooManyKeepers "At most eight keepers can be registered.",
@@ -113,6 +113,8 @@ iogrid_errors! {
     6062 WrongProposalStatus "The proposal is not in a state that allows this.",
     6063 TimelockNotOver "The proposal's timelock has not passed.",
     6064 TreasuryInsufficient "The treasury holds less than the transfer.",
+    6065 InvalidArbiter "The arbiter cannot be the zero address.",
+    6066 ProposalExpired "The proposal passed but was not executed within its execution window.",
 }
 
 impl fmt::Display for IogridError {

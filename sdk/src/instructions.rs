@@ -634,17 +634,12 @@ impl CompleteJobAccounts {
         &self,
         worker: &Address,
         signature: &[u8; 64],
-        started_at: i64,
+        nonce: u64,
         result_hash: &[u8; 32],
         gpu_seconds: u64,
     ) -> [Instruction; 2] {
-        let message = crate::proof::proof_message(
-            &self.job,
-            &self.listing,
-            started_at,
-            result_hash,
-            gpu_seconds,
-        );
+        let message =
+            crate::proof::proof_message(&self.job, &self.listing, nonce, result_hash, gpu_seconds);
         [
             crate::proof::ed25519_verify_instruction(worker, signature, &message),
             self.instruction(result_hash, gpu_seconds),
@@ -717,8 +712,9 @@ impl ResolveDisputeAccounts {
 }
 
 instruction_accounts!(
-    /// `settle_job` / `expire_job`: each payable assignment's listing and
-    /// payee follow as remaining accounts, in assignment order.
+    /// `settle_job`: permissionless; one IO account of each payable
+    /// assignment's supplier follows as a remaining account, in assignment
+    /// order (no listings: a supplier that delisted cannot block it).
     CloseJobAccounts {
         config: [mut],
         job: [mut],
@@ -745,22 +741,39 @@ impl CloseJobAccounts {
         }
     }
 
-    fn with_payees(&self, discriminator: [u8; 8], payees: &[(Address, Address)]) -> Instruction {
-        let mut ix = self.instruction_with(discriminator.to_vec());
-        for (listing, payee) in payees {
-            ix.accounts.push(AccountMeta::new(*listing, false));
-            ix.accounts.push(AccountMeta::new(*payee, false));
-        }
+    /// `payees`: an IO account of each payable assignment's supplier
+    /// ([`crate::accounts::JobAccount::payable`] order).
+    pub fn settle_job(&self, payees: &[Address]) -> Instruction {
+        let mut ix = self.instruction_with(discriminator::SETTLE_JOB.to_vec());
+        ix.accounts
+            .extend(payees.iter().map(|payee| AccountMeta::new(*payee, false)));
         ix
     }
+}
 
-    /// `payees`: `(listing, IO account of its owner)` per payable assignment.
-    pub fn settle_job(&self, payees: &[(Address, Address)]) -> Instruction {
-        self.with_payees(discriminator::SETTLE_JOB, payees)
+instruction_accounts!(
+    /// `expire_job`: permissionless; the listing of each assignment still
+    /// running follows, writable, in assignment order.
+    ExpireJobAccounts {
+        job: [mut],
+    }
+);
+
+impl ExpireJobAccounts {
+    pub fn new(job: Address) -> Self {
+        Self { job }
     }
 
-    pub fn expire_job(&self, payees: &[(Address, Address)]) -> Instruction {
-        self.with_payees(discriminator::EXPIRE_JOB, payees)
+    /// `listings`: each active assignment's listing
+    /// ([`crate::accounts::JobAccount::active`] order).
+    pub fn instruction(&self, listings: &[Address]) -> Instruction {
+        let mut ix = self.instruction_with(discriminator::EXPIRE_JOB.to_vec());
+        ix.accounts.extend(
+            listings
+                .iter()
+                .map(|listing| AccountMeta::new(*listing, false)),
+        );
+        ix
     }
 }
 

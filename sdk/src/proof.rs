@@ -7,13 +7,14 @@ use {
     solana_instruction::Instruction,
 };
 
-pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v1";
+pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v2";
 
-/// `iogrid/proof/v1 ‖ program ‖ job ‖ listing ‖ started_at ‖ result_hash ‖ gpu_seconds`.
+/// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`:
+/// the nonce is the assignment's (`Assignment::nonce`), unique per listing for ever.
 pub fn proof_message(
     job: &Address,
     listing: &Address,
-    started_at: i64,
+    nonce: u64,
     result_hash: &[u8; 32],
     gpu_seconds: u64,
 ) -> Vec<u8> {
@@ -22,7 +23,7 @@ pub fn proof_message(
     message.extend_from_slice(PROGRAM_ID.as_ref());
     message.extend_from_slice(job.as_ref());
     message.extend_from_slice(listing.as_ref());
-    message.extend_from_slice(&started_at.to_le_bytes());
+    message.extend_from_slice(&nonce.to_le_bytes());
     message.extend_from_slice(result_hash);
     message.extend_from_slice(&gpu_seconds.to_le_bytes());
     message
@@ -51,7 +52,7 @@ pub struct ProofSubmission {
     pub job: String,
     pub listing: String,
     pub worker: String,
-    pub started_at: i64,
+    pub nonce: u64,
     pub result_hash: String,
     pub gpu_seconds: u64,
     pub signature: String,
@@ -63,7 +64,7 @@ pub struct Proof {
     pub job: Address,
     pub listing: Address,
     pub worker: Address,
-    pub started_at: i64,
+    pub nonce: u64,
     pub result_hash: [u8; 32],
     pub gpu_seconds: u64,
     pub signature: [u8; 64],
@@ -86,7 +87,7 @@ impl Proof {
         proof_message(
             &self.job,
             &self.listing,
-            self.started_at,
+            self.nonce,
             &self.result_hash,
             self.gpu_seconds,
         )
@@ -97,7 +98,7 @@ impl Proof {
         crate::instructions::CompleteJobAccounts::new(self.job, self.listing).with_proof(
             &self.worker,
             &self.signature,
-            self.started_at,
+            self.nonce,
             &self.result_hash,
             self.gpu_seconds,
         )
@@ -109,17 +110,17 @@ impl Proof {
         worker: &solana_keypair::Keypair,
         job: Address,
         listing: Address,
-        started_at: i64,
+        nonce: u64,
         result_hash: [u8; 32],
         gpu_seconds: u64,
     ) -> Self {
         use solana_signer::Signer;
-        let message = proof_message(&job, &listing, started_at, &result_hash, gpu_seconds);
+        let message = proof_message(&job, &listing, nonce, &result_hash, gpu_seconds);
         Self {
             job,
             listing,
             worker: worker.pubkey(),
-            started_at,
+            nonce,
             result_hash,
             gpu_seconds,
             signature: worker.sign_message(&message).into(),
@@ -139,7 +140,7 @@ impl Proof {
             job: self.job.to_string(),
             listing: self.listing.to_string(),
             worker: self.worker.to_string(),
-            started_at: self.started_at,
+            nonce: self.nonce,
             result_hash: hex::encode(self.result_hash),
             gpu_seconds: self.gpu_seconds,
             signature: bs58::encode(self.signature).into_string(),
@@ -167,7 +168,7 @@ impl TryFrom<&ProofSubmission> for Proof {
             job: address(&submission.job, "job")?,
             listing: address(&submission.listing, "listing")?,
             worker: address(&submission.worker, "worker")?,
-            started_at: submission.started_at,
+            nonce: submission.nonce,
             result_hash,
             gpu_seconds: submission.gpu_seconds,
             signature,
@@ -183,7 +184,7 @@ mod tests {
             job: Address::new_from_array([1; 32]),
             listing: Address::new_from_array([2; 32]),
             worker: Address::new_from_array([3; 32]),
-            started_at: 7,
+            nonce: 7,
             result_hash: [4; 32],
             gpu_seconds: 60,
             signature: [5; 64],
@@ -219,7 +220,7 @@ mod tests {
         );
         let message = proof_message(&job, &listing, 9, &[3; 32], 60);
         assert_eq!(message.len(), 159);
-        assert_eq!(&message[111..119], &9i64.to_le_bytes());
+        assert_eq!(&message[111..119], &9u64.to_le_bytes());
         assert_eq!(&message[151..], &60u64.to_le_bytes());
     }
 }

@@ -5,15 +5,16 @@ use {
     crate::{cu, TestEnv, TxFailure},
     iogrid_sdk::{
         accounts::{
-            ascii_field, Config, GpuListing, GpuSpec, JobAccount, JobSpec, NetworkParams,
-            ProgramAccount, Proposal, ProposalStatus, StakeAccount, VoteRecord,
+            ascii_field, Assignment, AssignmentStatus, Config, GpuListing, GpuSpec, JobAccount,
+            JobSpec, NetworkParams, ProgramAccount, Proposal, ProposalStatus, StakeAccount,
+            VoteRecord,
         },
         constants::{IO, MAX_CLUSTER, SUPPLY_CAP},
         emission,
         instructions::{
             AssignJobAccounts, CloseJobAccounts, CompleteJobAccounts, CrankEmissionAccounts,
-            CreateJobAccounts, HeartbeatAccounts, InitializeAccounts, ListGpuAccounts,
-            SetKeepersAccounts, StakeAccounts,
+            CreateJobAccounts, ExpireJobAccounts, HeartbeatAccounts, InitializeAccounts,
+            ListGpuAccounts, SetKeepersAccounts, StakeAccounts,
         },
         pda, proof, Address, PROGRAM_ID, TOKEN_PROGRAM_ID,
     },
@@ -309,19 +310,21 @@ impl Network {
         listing: &Address,
         gpu_seconds: u64,
     ) -> Result<TransactionMetadata, TxFailure> {
-        let started_at = self
-            .job(job)
-            .assignments
+        let assignments = self.job(job).assignments;
+        let named = |a: &&Assignment| a.listing == *listing;
+        let nonce = assignments
             .iter()
-            .find(|a| a.listing == *listing)
-            .map_or(0, |a| a.started_at);
+            .filter(named)
+            .find(|a| a.status() == AssignmentStatus::Active)
+            .or_else(|| assignments.iter().find(named))
+            .map_or(0, |a| a.nonce);
         let result_hash = [0x5E; 32];
-        let message = proof::proof_message(job, listing, started_at, &result_hash, gpu_seconds);
+        let message = proof::proof_message(job, listing, nonce, &result_hash, gpu_seconds);
         let signature: [u8; 64] = supplier.worker.sign_message(&message).into();
         let ixs = CompleteJobAccounts::new(*job, *listing).with_proof(
             &supplier.worker.pubkey(),
             &signature,
-            started_at,
+            nonce,
             &result_hash,
             gpu_seconds,
         );
@@ -619,9 +622,13 @@ impl Market {
         self.net.check_invariants();
     }
 
+    /// Settles `job`; `payees` name each payable assignment's listing (for
+    /// the reader) and the supplier's IO account the program pays.
     pub fn settle(&mut self, job: &Address, payees: &[(Address, Address)]) -> TransactionMetadata {
         let owner_tokens = self.user_tokens;
-        let ix = CloseJobAccounts::new(*job, self.user.pubkey(), owner_tokens).settle_job(payees);
+        let accounts: Vec<Address> = payees.iter().map(|(_, payee)| *payee).collect();
+        let ix =
+            CloseJobAccounts::new(*job, self.user.pubkey(), owner_tokens).settle_job(&accounts);
         let name = format!(
             "settle_job ({} supplier{})",
             payees.len(),
@@ -629,6 +636,17 @@ impl Market {
         );
         let payer = self.net.env.funded_keypair();
         let meta = self.net.env.send_ok(&name, ix, &[&payer]);
+        self.net.check_invariants();
+        meta
+    }
+
+    /// Expires `job` (past its end + grace), naming every running
+    /// assignment's listing as the program requires.
+    pub fn expire(&mut self, job: &Address) -> TransactionMetadata {
+        let listings: Vec<Address> = self.net.job(job).active().map(|a| a.listing).collect();
+        let ix = ExpireJobAccounts::new(*job).instruction(&listings);
+        let payer = self.net.env.funded_keypair();
+        let meta = self.net.env.send_ok("expire_job", ix, &[&payer]);
         self.net.check_invariants();
         meta
     }

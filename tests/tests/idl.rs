@@ -5,8 +5,9 @@
 use {
     iogrid_sdk::{
         accounts::{
-            Assignment, Config, GpuListing, GpuSpec, Job, JobSpec, NetworkParams, ProgramAccount,
-            Proposal, ProposalAction, RewardPool, StakeAccount, VoteChoice, VoteRecord,
+            Assignment, Config, GpuListing, GpuSpec, Job, JobSpec, JobTerms, NetworkParams,
+            ProgramAccount, Proposal, ProposalAction, RewardPool, StakeAccount, VoteChoice,
+            VoteRecord,
         },
         errors::IogridError,
         events::*,
@@ -174,7 +175,9 @@ fn account_layouts_match() {
             status,
             bump,
             version,
-            padding
+            padding,
+            quorum_bps,
+            threshold_bps
         }),
     );
     assert_layout(
@@ -230,6 +233,20 @@ fn account_layouts_match() {
             bump,
             escrow_bump,
             version,
+            padding,
+            terms
+        }),
+    );
+    assert_layout(
+        &idl,
+        "JobTerms",
+        std::mem::size_of::<JobTerms>(),
+        offsets!(JobTerms {
+            challenge_window_secs,
+            job_grace_secs,
+            fee_bps,
+            burn_bps,
+            slash_bps,
             padding
         }),
     );
@@ -256,9 +273,11 @@ fn account_layouts_match() {
         std::mem::size_of::<Assignment>(),
         offsets!(Assignment {
             listing,
+            supplier,
             price_per_gpu_hour,
             started_at,
             gpu_seconds,
+            nonce,
             result_hash,
             gpus,
             status,
@@ -387,6 +406,8 @@ fn account_layouts_match() {
             bump,
             version,
             padding,
+            assignments_made,
+            slashed_at_heartbeat,
             reserved
         }),
     );
@@ -628,11 +649,11 @@ fn instruction_accounts_and_args_match() {
         resolve.instruction(1).data.len(),
     );
     let close = CloseJobAccounts::new(a, b, c);
-    for name in ["settle_job", "expire_job"] {
-        assert_instruction_accounts(&idl, name, &close.named_metas());
-    }
+    assert_instruction_accounts(&idl, "settle_job", &close.named_metas());
     assert_args(&idl, "settle_job", &[], close.settle_job(&[]).data.len());
-    assert_args(&idl, "expire_job", &[], close.expire_job(&[]).data.len());
+    let expire = ExpireJobAccounts::new(a);
+    assert_instruction_accounts(&idl, "expire_job", &expire.named_metas());
+    assert_args(&idl, "expire_job", &[], expire.instruction(&[]).data.len());
     let fault = ReportFaultAccounts::new(a, b, &c, c);
     assert_instruction_accounts(&idl, "report_fault", &fault.named_metas());
     assert_args(&idl, "report_fault", &[], fault.instruction().data.len());

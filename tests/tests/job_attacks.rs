@@ -54,21 +54,21 @@ fn signed_proof(
     signer: &Keypair,
     job: &Address,
     listing: &Address,
-    started_at: i64,
+    nonce: u64,
 ) -> [Instruction; 2] {
-    let message = proof::proof_message(job, listing, started_at, &[9; 32], 60);
+    let message = proof::proof_message(job, listing, nonce, &[9; 32], 60);
     let signature: [u8; 64] = signer.sign_message(&message).into();
     CompleteJobAccounts::new(*job, *listing).with_proof(
         &signer.pubkey(),
         &signature,
-        started_at,
+        nonce,
         &[9; 32],
         60,
     )
 }
 
-fn started_at(r: &Running) -> i64 {
-    r.m.net.job(&r.job).assignments[0].started_at
+fn nonce(r: &Running) -> u64 {
+    r.m.net.job(&r.job).assignments[0].nonce
 }
 
 fn relay(r: &mut Running, ixs: &[Instruction]) -> ProgramFailure {
@@ -86,7 +86,7 @@ fn relay(r: &mut Running, ixs: &[Instruction]) -> ProgramFailure {
 #[test]
 fn test_complete_job_with_wrong_signer_error() {
     let mut r = running_job();
-    let (job, listing, at) = (r.job, r.listing, started_at(&r));
+    let (job, listing, at) = (r.job, r.listing, nonce(&r));
     let impostor = Keypair::new();
     let ixs = signed_proof(&impostor, &job, &listing, at);
     assert_eq!(relay(&mut r, &ixs), iogrid(IogridError::ProofWrongSigner));
@@ -99,7 +99,7 @@ fn test_complete_job_with_wrong_signer_error() {
 #[test]
 fn test_complete_job_with_proof_for_another_job_error() {
     let mut r = running_job();
-    let (listing, at) = (r.listing, started_at(&r));
+    let (listing, at) = (r.listing, nonce(&r));
     let worker = r.supplier.worker.insecure_clone();
     // Signed by the right worker, but for another job address.
     let other_job = Address::new_unique();
@@ -160,7 +160,7 @@ fn test_complete_job_without_ed25519_instruction_error() {
 #[test]
 fn test_complete_job_with_ed25519_at_another_index_error() {
     let mut r = running_job();
-    let (job, listing, at) = (r.job, r.listing, started_at(&r));
+    let (job, listing, at) = (r.job, r.listing, nonce(&r));
     let worker = r.supplier.worker.insecure_clone();
     let ixs = signed_proof(&worker, &job, &listing, at);
     // A valid signature, but not the instruction right before complete_job.
@@ -192,7 +192,7 @@ fn test_complete_job_with_ed25519_at_another_index_error() {
 #[test]
 fn test_complete_job_with_mismatched_offsets_error() {
     let mut r = running_job();
-    let (job, listing, at) = (r.job, r.listing, started_at(&r));
+    let (job, listing, at) = (r.job, r.listing, nonce(&r));
     let attacker = Keypair::new();
     let message = proof::proof_message(&job, &listing, at, &[9; 32], 60);
     let signature: [u8; 64] = attacker.sign_message(&message).into();
@@ -372,7 +372,7 @@ fn test_settle_during_window_and_twice_error() {
     let (job, listing) = (r.job, r.listing);
     r.m.net.prove(&r.supplier, &job, &listing, HOUR).unwrap();
     let close = CloseJobAccounts::new(job, r.m.user.pubkey(), r.m.user_tokens);
-    let payees = [(listing, r.supplier.tokens)];
+    let payees = [r.supplier.tokens];
     let payer = r.m.net.env.funded_keypair();
     let failure = r.m.net.env.send_err(close.settle_job(&payees), &[&payer]);
     assert_eq!(
@@ -386,7 +386,7 @@ fn test_settle_during_window_and_twice_error() {
     let failure =
         r.m.net
             .env
-            .send_err(close.settle_job(&[(listing, thief_tokens)]), &[&payer]);
+            .send_err(close.settle_job(&[thief_tokens]), &[&payer]);
     assert_eq!(failure, iogrid(IogridError::WrongPayee), "{failure}");
     let failure = r.m.net.env.send_err(close.settle_job(&[]), &[&payer]);
     assert_eq!(
@@ -394,7 +394,7 @@ fn test_settle_during_window_and_twice_error() {
         iogrid(IogridError::WrongRemainingAccounts),
         "{failure}"
     );
-    r.m.settle(&job, &payees);
+    r.m.settle(&job, &[(listing, r.supplier.tokens)]);
     // Twice: the job and its escrow are closed and cannot be reused.
     let failure = r.m.net.env.send_err(close.settle_job(&payees), &[&payer]);
     assert_eq!(
@@ -409,7 +409,7 @@ fn test_settle_during_window_and_twice_error() {
 fn test_recreated_job_rejects_old_proof() {
     let mut r = running_job();
     r.m.run_for(HOUR as i64, &[(&r.supplier, r.listing)]);
-    let (job, listing, at) = (r.job, r.listing, started_at(&r));
+    let (job, listing, at) = (r.job, r.listing, nonce(&r));
     let worker = r.supplier.worker.insecure_clone();
     let old_proof = signed_proof(&worker, &job, &listing, at);
     r.m.net.prove(&r.supplier, &job, &listing, HOUR).unwrap();

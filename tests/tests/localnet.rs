@@ -147,12 +147,13 @@ async fn one_gpu_job_from_escrow_to_payment(
         .unwrap()
         .clamp(1, 60);
     let result_hash = [9; 32];
-    let message = proof::proof_message(&job, &listing, started_at, &result_hash, gpu_seconds);
+    let nonce = state.assignments[0].nonce;
+    let message = proof::proof_message(&job, &listing, nonce, &result_hash, gpu_seconds);
     let signature: [u8; 64] = worker.sign_message(&message).into();
     let complete = CompleteJobAccounts::new(job, listing).with_proof(
         &worker.pubkey(),
         &signature,
-        started_at,
+        nonce,
         &result_hash,
         gpu_seconds,
     );
@@ -171,7 +172,7 @@ async fn one_gpu_job_from_escrow_to_payment(
     }
     let supplier_before = chain.balance(&owner).await;
     let settle = CloseJobAccounts::new(job, user.pubkey(), token::io_account_of(&user.pubkey()))
-        .settle_job(&[(listing, token::io_account_of(&owner))]);
+        .settle_job(&[token::io_account_of(&owner)]);
     chain.send("settle_job", &[settle], &[keeper]).await;
 
     let gross = payment_for(price, gpu_seconds);

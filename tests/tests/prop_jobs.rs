@@ -9,7 +9,7 @@
 
 use {
     iogrid_sdk::{
-        accounts::{AssignmentStatus, JobStatus, NetworkParams},
+        accounts::{JobStatus, NetworkParams},
         constants::IO,
         errors::IogridError,
         events::{find_events, JobClosed, JobPayment},
@@ -139,18 +139,17 @@ impl Harness {
         (!live.is_empty()).then(|| live[i % live.len()])
     }
 
-    fn payees(&self, job: &Address) -> Vec<(Address, Address)> {
+    /// The IO account of each payable assignment's supplier, in order.
+    fn payees(&self, job: &Address) -> Vec<Address> {
         let state = self.m.net.job(job);
         state
             .payable()
             .map(|a| {
-                let tokens = self
-                    .suppliers
+                self.suppliers
                     .iter()
-                    .find(|(_, l)| *l == a.listing)
+                    .find(|(s, _)| s.owner.pubkey() == a.supplier)
                     .map(|(s, _)| s.tokens)
-                    .unwrap();
-                (a.listing, tokens)
+                    .unwrap()
             })
             .collect()
     }
@@ -230,7 +229,7 @@ impl Harness {
                 let message = proof::proof_message(
                     &job,
                     &assignment.listing,
-                    assignment.started_at,
+                    assignment.nonce,
                     &hash,
                     seconds,
                 );
@@ -238,7 +237,7 @@ impl Harness {
                 let ixs = CompleteJobAccounts::new(job, assignment.listing).with_proof(
                     &worker.pubkey(),
                     &signature,
-                    assignment.started_at,
+                    assignment.nonce,
                     &hash,
                     seconds,
                 );
@@ -277,7 +276,9 @@ impl Harness {
             }
             Op::Expire(i) => {
                 let job = self.job(i)?;
-                let ix = CloseJobAccounts::new(job, user, tokens).expire_job(&self.payees(&job));
+                let listings: Vec<Address> =
+                    self.m.net.job(&job).active().map(|a| a.listing).collect();
+                let ix = ExpireJobAccounts::new(job).instruction(&listings);
                 (vec![ix], Who::Keeper, vec![WrongJobStatus, JobNotExpired])
             }
             Op::Fault(i, s) => {
@@ -395,7 +396,7 @@ impl Harness {
                 let proven: u16 = state
                     .assignments
                     .iter()
-                    .filter(|a| a.status() == AssignmentStatus::Proven)
+                    .filter(|a| a.is_payable())
                     .map(|a| a.gpus)
                     .sum();
                 prop_assert_eq!(active + proven, state.job.gpus_assigned);

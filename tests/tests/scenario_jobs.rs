@@ -324,8 +324,7 @@ fn test_dispute_resolved_by_the_arbiter() {
     // Frozen: nobody settles a disputed job, even after the window.
     m.net.env.advance_clock(WINDOW + 1);
     let payer = m.net.env.funded_keypair();
-    let ix =
-        CloseJobAccounts::new(job, m.user.pubkey(), m.user_tokens).settle_job(&[(l, s.tokens)]);
+    let ix = CloseJobAccounts::new(job, m.user.pubkey(), m.user_tokens).settle_job(&[s.tokens]);
     let failure = m.net.env.send_err(ix, &[&payer]);
     assert_eq!(
         failure.iogrid(),
@@ -364,22 +363,24 @@ fn test_job_expires_without_proof() {
     assert_eq!(m.net.job(&job).job.status(), JobStatus::Running);
 
     let payer = m.net.env.funded_keypair();
-    let close = CloseJobAccounts::new(job, m.user.pubkey(), m.user_tokens);
-    let payees = [(la, a.tokens), (lb, b.tokens)];
-    let failure = m.net.env.send_err(close.expire_job(&payees), &[&payer]);
+    // Only b still runs: expiry names its listing alone.
+    let expire = ExpireJobAccounts::new(job).instruction(&[lb]);
+    let failure = m.net.env.send_err(expire.clone(), &[&payer]);
     assert_eq!(
         failure.iogrid(),
         Some(iogrid_sdk::errors::IogridError::JobNotExpired),
         "{failure}"
     );
     m.net.env.advance_clock(3_601);
-    let expire = m.net.env.send_ok(
-        "expire_job (2 suppliers)",
-        close.expire_job(&payees),
-        &[&payer],
-    );
+    m.net
+        .env
+        .send_ok("expire_job (1 running listing)", expire, &[&payer]);
     m.net.check_invariants();
-    let (paid, _) = assert_closed_exactly(&m.net, &job, &[proof.logs, expire.logs]);
+    assert_eq!(m.net.job(&job).job.status(), JobStatus::Expired);
+    assert_eq!(m.net.listing(&lb).gpus_free, 1, "b's GPU is free at expiry");
+    // An expired job settles at once, paying both suppliers' accounts.
+    let settle = m.settle(&job, &[(la, a.tokens), (lb, b.tokens)]);
+    let (paid, _) = assert_closed_exactly(&m.net, &job, &[proof.logs, settle.logs]);
     // a's proven hour + b's heartbeat-verified half hour.
     assert_eq!(
         paid,

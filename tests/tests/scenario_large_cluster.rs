@@ -43,10 +43,12 @@ fn test_eight_supplier_cluster() {
 
 #[test]
 fn test_job_account_sizes() {
-    // One assignment: header + count + one slot; eight: within 1 KB.
-    assert_eq!(job_space(1), 352);
-    assert_eq!(job_space(8), 1_024);
-    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 248);
+    // Header (terms included) + count + 136-byte slots: each assignment
+    // records its supplier (settlement needs no listing) and its nonce.
+    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 264);
+    assert_eq!(job_space(1), 408);
+    assert_eq!(job_space(8), 1_360);
+    assert_eq!(job_space(16), 2_448);
     assert_eq!(iogrid_sdk::accounts::Job::NAME, "Job");
 }
 

@@ -299,9 +299,9 @@ pub struct Assigned {
 }
 
 impl Assigned {
-    /// One assignment is served once; a reassignment has a new `started_at`.
-    fn key(&self) -> (Address, i64) {
-        (self.job_address, self.assignment.started_at)
+    /// One assignment is served once; a reassignment has a new nonce.
+    fn key(&self) -> (Address, u64) {
+        (self.job_address, self.assignment.nonce)
     }
 }
 
@@ -330,7 +330,7 @@ impl Agent {
     /// Polls for assignments and serves each in its own task until shutdown,
     /// or, with `once`, until the first proof is accepted (its report).
     async fn serve(self: Arc<Self>, once: bool) -> Option<JobReport> {
-        let mut seen: HashSet<(Address, i64)> = HashSet::new();
+        let mut seen: HashSet<(Address, u64)> = HashSet::new();
         let mut jobs: JoinSet<Option<JobReport>> = JoinSet::new();
         let mut poll = tokio::time::interval(POLL_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -380,7 +380,7 @@ impl Agent {
     fn start_new(
         self: &Arc<Self>,
         assigned: Vec<Assigned>,
-        seen: &mut HashSet<(Address, i64)>,
+        seen: &mut HashSet<(Address, u64)>,
         jobs: &mut JoinSet<Option<JobReport>>,
     ) {
         let current: HashSet<_> = assigned.iter().map(Assigned::key).collect();
@@ -411,8 +411,8 @@ impl Agent {
             assignment,
         } = assigned;
         info!(
-            "assigned job {job_address} ({} GPU(s), started_at {})",
-            assignment.gpus, assignment.started_at
+            "assigned job {job_address} ({} GPU(s), nonce {})",
+            assignment.gpus, assignment.nonce
         );
         let uri = check_integrity(&job)?;
         let workload = parse_workload(&uri, self.allow_shell)?;
@@ -437,7 +437,7 @@ impl Agent {
             &self.worker,
             job_address,
             self.listing,
-            assignment.started_at,
+            assignment.nonce,
             result_hash,
             gpu_seconds,
         );
@@ -1135,6 +1135,7 @@ mod tests {
         a.listing = listing;
         a.gpus = 2;
         a.started_at = started_at;
+        a.nonce = started_at as u64;
         a.status = match status {
             AssignmentStatus::Active => 0,
             AssignmentStatus::Proven => 1,

@@ -8,7 +8,9 @@ use {
     crate::decide::plan::{Action, CloseKind},
     iogrid_sdk::{
         errors::IogridError,
-        instructions::{AssignJobAccounts, CloseJobAccounts, ReportFaultAccounts},
+        instructions::{
+            AssignJobAccounts, CloseJobAccounts, ExpireJobAccounts, ReportFaultAccounts,
+        },
         proof::Proof,
         send::{send_and_confirm, SendError, SendOptions, Sent},
         token, Address,
@@ -42,70 +44,106 @@ impl Outcome {
     }
 }
 
-/// The instructions for `action`, signed and paid by `keeper`.
-pub fn instructions(action: &Action, keeper: &Address) -> Vec<Instruction> {
+/// IO accounts created (idempotently) in the settlement's own transaction;
+/// more go in transactions of their own first, so a settlement of the
+/// largest cluster (16 payees, one account each) stays under the size limit.
+const INLINE_IO_ACCOUNTS: usize = 4;
+
+/// The transactions for `action`, in order, each signed and paid by `keeper`:
+/// one for most actions; a large settlement first creates its payees' IO
+/// accounts in batches.
+pub fn transactions(action: &Action, keeper: &Address) -> Vec<Vec<Instruction>> {
     match action {
         Action::Assign(matched) => {
             let accounts = AssignJobAccounts::new(*keeper, matched.job);
-            vec![match matched.kind {
+            vec![vec![match matched.kind {
                 crate::decide::matcher::AssignKind::Assign => {
                     accounts.assign_job(&matched.listings)
                 }
                 crate::decide::matcher::AssignKind::Reassign => {
                     accounts.reassign(&matched.listings)
                 }
-            }]
+            }]]
         }
         Action::ReportFault {
             job,
             listing,
             supplier,
-        } => vec![
+        } => vec![vec![
             // The supplier's share of its own slash goes to its IO account,
             // which must exist.
             token::create_io_account_idempotent(keeper, supplier),
             ReportFaultAccounts::new(*job, *listing, supplier, token::io_account_of(supplier))
                 .instruction(),
-        ],
+        ]],
         Action::Close {
-            kind,
+            kind: CloseKind::Expire,
+            job,
+            payees,
+            ..
+        } => {
+            let listings: Vec<Address> = payees.iter().map(|(listing, _)| *listing).collect();
+            vec![vec![ExpireJobAccounts::new(*job).instruction(&listings)]]
+        }
+        Action::Close {
+            kind: CloseKind::Settle,
             job,
             owner,
             payees,
-        } => {
-            let mut ixs = vec![token::create_io_account_idempotent(keeper, owner)];
-            let mut owners: Vec<&Address> = payees.iter().map(|(_, o)| o).collect();
-            owners.sort();
-            owners.dedup();
-            ixs.extend(
-                owners
-                    .into_iter()
-                    .filter(|o| *o != owner)
-                    .map(|o| token::create_io_account_idempotent(keeper, o)),
-            );
-            let accounts = CloseJobAccounts::new(*job, *owner, token::io_account_of(owner));
-            let payees: Vec<(Address, Address)> = payees
-                .iter()
-                .map(|(listing, supplier)| (*listing, token::io_account_of(supplier)))
-                .collect();
-            ixs.push(match kind {
-                CloseKind::Settle => accounts.settle_job(&payees),
-                CloseKind::Expire => accounts.expire_job(&payees),
-            });
-            ixs
-        }
+        } => settle_transactions(keeper, *job, owner, payees),
     }
 }
 
-/// Sends `action` and classifies the result.
+/// Creates the owner's and every supplier's IO account (idempotently), then
+/// settles paying each payable assignment's supplier.
+fn settle_transactions(
+    keeper: &Address,
+    job: Address,
+    owner: &Address,
+    payees: &[(Address, Address)],
+) -> Vec<Vec<Instruction>> {
+    let mut holders: Vec<&Address> = payees.iter().map(|(_, supplier)| supplier).collect();
+    holders.push(owner);
+    holders.sort();
+    holders.dedup();
+    let mut creates: Vec<Instruction> = holders
+        .into_iter()
+        .map(|holder| token::create_io_account_idempotent(keeper, holder))
+        .collect();
+    let accounts = CloseJobAccounts::new(job, *owner, token::io_account_of(owner));
+    let payee_accounts: Vec<Address> = payees
+        .iter()
+        .map(|(_, supplier)| token::io_account_of(supplier))
+        .collect();
+    let settle = accounts.settle_job(&payee_accounts);
+    if creates.len() <= INLINE_IO_ACCOUNTS {
+        creates.push(settle);
+        return vec![creates];
+    }
+    let mut txs: Vec<Vec<Instruction>> = creates
+        .chunks(INLINE_IO_ACCOUNTS)
+        .map(<[Instruction]>::to_vec)
+        .collect();
+    txs.push(vec![settle]);
+    txs
+}
+
+/// Sends `action`'s transactions in order and classifies the result: a
+/// preparatory transaction that fails is the action's failure.
 pub async fn execute(
     rpc: &iogrid_sdk::rpc::NonblockingRpcClient,
     keeper: &Keypair,
     options: &SendOptions,
     action: &Action,
 ) -> Outcome {
-    let ixs = instructions(action, &keeper.pubkey());
-    classify(send_and_confirm(rpc, &ixs, &[keeper], options).await)
+    let mut txs = transactions(action, &keeper.pubkey());
+    let last = txs.pop().unwrap_or_default();
+    for ixs in &txs {
+        if let Err(err) = send_and_confirm(rpc, ixs, &[keeper], options).await {
+            return Outcome::Failed(err);
+        }
+    }
+    classify(send_and_confirm(rpc, &last, &[keeper], options).await)
 }
 
 /// Relays a worker's proof: the Ed25519 verification and `complete_job`.
@@ -205,7 +243,9 @@ mod tests {
             owner,
             payees: vec![(l1, supplier), (l2, supplier)],
         };
-        let ixs = instructions(&action, &keeper);
+        let txs = transactions(&action, &keeper);
+        assert_eq!(txs.len(), 1, "a small settlement is one transaction");
+        let ixs = &txs[0];
         assert_eq!(
             ixs.len(),
             3,
@@ -213,12 +253,51 @@ mod tests {
         );
         let settle = ixs.last().unwrap();
         assert_eq!(settle.program_id, iogrid_sdk::PROGRAM_ID);
-        let tail: Vec<Address> = settle.accounts[settle.accounts.len() - 4..]
+        let tail: Vec<Address> = settle.accounts[settle.accounts.len() - 2..]
             .iter()
             .map(|m| m.pubkey)
             .collect();
         let payee = token::io_account_of(&supplier);
-        assert_eq!(tail, [l1, payee, l2, payee]);
+        assert_eq!(tail, [payee, payee], "one payee account per assignment");
+    }
+
+    #[test]
+    fn a_large_settlement_creates_io_accounts_in_batches_first() {
+        let keeper = Address::new_unique();
+        let owner = Address::new_unique();
+        let payees: Vec<(Address, Address)> = (0..16)
+            .map(|_| (Address::new_unique(), Address::new_unique()))
+            .collect();
+        let action = Action::Close {
+            kind: CloseKind::Settle,
+            job: pda::job(&owner, 1).0,
+            owner,
+            payees: payees.clone(),
+        };
+        let txs = transactions(&action, &keeper);
+        // 17 holders in batches of 4, then the settlement alone.
+        assert_eq!(txs.len(), 6);
+        assert!(txs[..5].iter().all(|tx| tx.len() <= INLINE_IO_ACCOUNTS));
+        let settle = &txs[5];
+        assert_eq!(settle.len(), 1);
+        assert_eq!(settle[0].accounts.len(), 8 + 16);
+    }
+
+    #[test]
+    fn expiry_names_the_running_listings_only() {
+        let keeper = Address::new_unique();
+        let (l1, l2) = (Address::new_unique(), Address::new_unique());
+        let action = Action::Close {
+            kind: CloseKind::Expire,
+            job: Address::new_unique(),
+            owner: Address::new_unique(),
+            payees: vec![(l1, Address::new_unique()), (l2, Address::new_unique())],
+        };
+        let txs = transactions(&action, &keeper);
+        assert_eq!(txs.len(), 1);
+        let expire = &txs[0][0];
+        let tail: Vec<Address> = expire.accounts[1..].iter().map(|m| m.pubkey).collect();
+        assert_eq!(tail, [l1, l2]);
     }
 
     #[test]
@@ -232,8 +311,8 @@ mod tests {
                 cost_per_hour: 0,
             })
         };
-        let assign = instructions(&matched(AssignKind::Assign), &keeper);
-        let reassign = instructions(&matched(AssignKind::Reassign), &keeper);
+        let assign = &transactions(&matched(AssignKind::Assign), &keeper)[0];
+        let reassign = &transactions(&matched(AssignKind::Reassign), &keeper)[0];
         assert_ne!(assign[0].data[..8], reassign[0].data[..8]);
         assert_eq!(assign[0].accounts[0].pubkey, keeper);
     }

@@ -24,13 +24,14 @@ pub enum Action {
         listing: Address,
         supplier: Address,
     },
-    /// `settle_job` (proven and unchallenged, approved, resolved or lapsed
-    /// dispute) or `expire_job` (past its end plus grace).
+    /// `settle_job` (proven and unchallenged, approved, resolved, lapsed
+    /// dispute or expired) or `expire_job` (past its end plus grace).
     Close {
         kind: CloseKind,
         job: Address,
         owner: Address,
-        /// `(listing, its owner)` per payable assignment, in order.
+        /// `(listing, its supplier)` per assignment the instruction names, in
+        /// order: payable ones for settle, running ones for expire.
         payees: Vec<(Address, Address)>,
     },
 }
@@ -117,6 +118,8 @@ fn next_step(
     params: &iogrid_sdk::accounts::NetworkParams,
 ) -> Option<Action> {
     let header = &account.job;
+    // Windows and grace come from the job's own terms, fixed at creation.
+    let terms = header.terms;
     match header.status() {
         JobStatus::Running => {
             if let Some(action) = silent_worker(state, job, account, now, params) {
@@ -124,23 +127,25 @@ fn next_step(
             }
             let expires = header
                 .end_time()
-                .saturating_add(i64::from(params.job_grace_secs));
-            (now > expires).then(|| close(state, CloseKind::Expire, job, account))?
+                .saturating_add(i64::from(terms.job_grace_secs));
+            (now > expires).then(|| close(CloseKind::Expire, job, account))
         }
-        JobStatus::Approved | JobStatus::Resolved => close(state, CloseKind::Settle, job, account),
+        JobStatus::Approved | JobStatus::Resolved | JobStatus::Expired => {
+            Some(close(CloseKind::Settle, job, account))
+        }
         JobStatus::Proven => {
-            let window = i64::from(params.challenge_window_secs);
+            let window = i64::from(terms.challenge_window_secs);
             (now >= header.proven_at.saturating_add(window))
-                .then(|| close(state, CloseKind::Settle, job, account))?
+                .then(|| close(CloseKind::Settle, job, account))
         }
         JobStatus::Disputed => (now >= header.disputed_at.saturating_add(MAX_DISPUTE_SECS))
-            .then(|| close(state, CloseKind::Settle, job, account))?,
+            .then(|| close(CloseKind::Settle, job, account)),
         _ => None,
     }
 }
 
-/// The first active assignment whose listing missed its heartbeats
-/// (`report_fault`'s rule: `now - last_heartbeat > heartbeat_timeout_secs`).
+/// The first active assignment whose worker is provably silent
+/// (`report_fault`'s rule, [`iogrid_sdk::accounts::Assignment::is_silent`]).
 fn silent_worker(
     state: &ChainState,
     job: Address,
@@ -148,10 +153,11 @@ fn silent_worker(
     now: i64,
     params: &iogrid_sdk::accounts::NetworkParams,
 ) -> Option<Action> {
-    let timeout = i64::from(params.heartbeat_timeout_secs);
+    let timeout = params.heartbeat_timeout_secs;
     account.active().find_map(|assignment| {
         let listing = &state.listings.get(&assignment.listing)?.value;
-        (now.saturating_sub(listing.last_heartbeat) > timeout).then_some(Action::ReportFault {
+        let silent = assignment.is_silent(listing.last_heartbeat, now, timeout);
+        silent.then_some(Action::ReportFault {
             job,
             listing: assignment.listing,
             supplier: listing.owner,
@@ -159,24 +165,21 @@ fn silent_worker(
     })
 }
 
-/// `settle_job` / `expire_job` with each payable assignment's listing owner;
-/// None while a listing is missing from the state (it is re-read on resync).
-fn close(
-    state: &ChainState,
-    kind: CloseKind,
-    job: Address,
-    account: &JobAccount,
-) -> Option<Action> {
-    let payees = account
-        .payable()
-        .map(|a| Some((a.listing, state.listings.get(&a.listing)?.value.owner)))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Action::Close {
+/// `settle_job` naming each payable assignment's supplier, or `expire_job`
+/// naming each running assignment's listing; both come from the job account
+/// alone (assignments record their supplier), so a delisted listing changes
+/// nothing.
+fn close(kind: CloseKind, job: Address, account: &JobAccount) -> Action {
+    let named: Vec<(Address, Address)> = match kind {
+        CloseKind::Settle => account.payable().map(|a| (a.listing, a.supplier)).collect(),
+        CloseKind::Expire => account.active().map(|a| (a.listing, a.supplier)).collect(),
+    };
+    Action::Close {
         kind,
         job,
         owner: account.job.owner,
-        payees,
-    })
+        payees: named,
+    }
 }
 
 /// Open jobs, and running ones with GPUs lost to a fault or added by scaling.
@@ -245,6 +248,8 @@ mod tests {
         job.max_price_per_gpu_hour = 100;
         job.duration_secs = 600;
         job.owner = Address::new_unique();
+        job.terms.challenge_window_secs = WINDOW;
+        job.terms.job_grace_secs = GRACE;
         JobAccount {
             job,
             assignments: vec![],
@@ -358,6 +363,7 @@ mod tests {
         let mut world = World::new();
         let listing = world.listing(owner, 1);
         let mut account = running_job(60, &[(listing, 1)]);
+        account.assignments[0].supplier = owner;
         account.job.status = 2;
         account.job.proven_at = NOW - i64::from(WINDOW);
         let job = world.job(&account);
@@ -407,6 +413,52 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn a_worker_assigned_after_an_idle_silence_gets_a_full_timeout() {
+        let mut world = World::new();
+        // Silent while idle for far longer than the timeout, assigned 20 s ago.
+        let listing = world.listing(Address::new_unique(), 1_000);
+        world.job(&running_job(i64::from(TIMEOUT), &[(listing, 0)]));
+        assert!(world.plan().actions.is_empty(), "not faultable yet");
+        let mut world = World::new();
+        let listing = world.listing(Address::new_unique(), 1_000);
+        world.job(&running_job(i64::from(TIMEOUT) + 1, &[(listing, 0)]));
+        assert!(matches!(
+            world.plan().actions[..],
+            [Action::ReportFault { .. }]
+        ));
+    }
+
+    #[test]
+    fn settlement_uses_the_job_terms_and_pays_a_delisted_supplier() {
+        let mut world = World::new();
+        let supplier = Address::new_unique();
+        // The listing is gone (delisted after proving): the job still settles.
+        let gone = Address::new_unique();
+        let mut account = running_job(60, &[(gone, 1)]);
+        account.assignments[0].supplier = supplier;
+        account.job.status = 2;
+        // Governance since shortened the network's window; the job keeps its own.
+        account.job.terms.challenge_window_secs = 3 * WINDOW;
+        account.job.proven_at = NOW - i64::from(WINDOW);
+        world.job(&account);
+        assert!(world.plan().actions.is_empty(), "the job's window is open");
+        let mut world = World::new();
+        let mut account = running_job(60, &[(gone, 1)]);
+        account.assignments[0].supplier = supplier;
+        account.job.status = 6; // Expired: settles at once
+        let job = world.job(&account);
+        assert_eq!(
+            world.plan().actions,
+            [Action::Close {
+                kind: CloseKind::Settle,
+                job,
+                owner: account.job.owner,
+                payees: vec![(gone, supplier)],
+            }]
+        );
     }
 
     #[test]

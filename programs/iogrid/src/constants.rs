@@ -56,13 +56,15 @@ pub const MAX_CLUSTER: usize = 16;
 /// Longest job, and longest extension.
 pub const MAX_JOB_DURATION_SECS: u64 = 365 * 86_400;
 pub const SECS_PER_HOUR: u64 = 3_600;
+/// How long after its timelock a passed proposal may still be executed.
+pub const EXECUTION_WINDOW_SECS: i64 = 14 * 86_400;
 /// A dispute the arbiter leaves unresolved this long lapses: settlement pays
 /// the suppliers' proven claims, so no escrow can be stuck.
 pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;
 /// Share of a slash paid to the job owner; the rest goes to the treasury.
 pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
 /// Domain separator of the message a worker signs to prove completion.
-pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v1";
+pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v2";
 /// The native Ed25519 signature-verify program.
 pub const ED25519_PROGRAM_ID: Address =
     anchor_lang::address!("Ed25519SigVerify111111111111111111111111111");

@@ -165,7 +165,7 @@ pub enum IogridError {
     #[msg("The payee must be an IO token account of the listing's owner.")]
     WrongPayee,
     /// 6052
-    #[msg("The accounts after the fixed ones must be each payable assignment's listing and payee, in order.")]
+    #[msg("The accounts after the fixed ones must be, in assignment order, each payable assignment's payee (settle) or each running assignment's listing (expire).")]
     WrongRemainingAccounts,
     /// 6053
     #[msg("The job's paid-for time is over.")]
@@ -203,4 +203,10 @@ pub enum IogridError {
     /// 6064
     #[msg("The treasury holds less than the transfer.")]
     TreasuryInsufficient,
+    /// 6065
+    #[msg("The arbiter cannot be the zero address.")]
+    InvalidArbiter,
+    /// 6066
+    #[msg("The proposal passed but was not executed within its execution window.")]
+    ProposalExpired,
 }

@@ -30,6 +30,16 @@ declare_id!("56uC97afJv9SQFUK7jkUFVDJjSEnY6mQbo2VE7tF3yvi");
 #[cfg(all(target_os = "solana", not(feature = "no-entrypoint")))]
 pinocchio::nostd_panic_handler!();
 
+/// Instructions that take no trailing accounts refuse them rather than
+/// silently ignoring what a caller may believe is checked.
+fn reject_remaining_accounts<T: Bumps>(ctx: &mut Context<T>) -> Result<()> {
+    if ctx.remaining_accounts()?.is_empty() {
+        Ok(())
+    } else {
+        Err(errors::IogridError::UnexpectedRemainingAccounts.into())
+    }
+}
+
 #[program]
 pub mod iogrid {
     use super::*;
@@ -42,64 +52,76 @@ pub mod iogrid {
         params: NetworkParams,
         arbiter: Address,
     ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.config;
         ctx.accounts.initialize(&params, &arbiter, bump)
     }
 
     /// Stakes IO into the shared stake vault (creates the StakeAccount).
     pub fn stake(ctx: &mut Context<Stake>, amount: u64) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.stake_account;
         ctx.accounts.stake(amount, bump)
     }
 
     /// Starts unbonding stake that no listing or vote locks.
     pub fn request_unstake(ctx: &mut Context<RequestUnstake>, amount: u64) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.request_unstake(amount)
     }
 
     /// Pays out unbonded stake after the cooldown.
     pub fn withdraw(ctx: &mut Context<Withdraw>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.withdraw()
     }
 
     /// Returns unbonding stake to active stake.
     pub fn cancel_unstake(ctx: &mut Context<CancelUnstake>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.cancel_unstake()
     }
 
     /// Lists GPUs, locking `min_stake_per_gpu` per GPU of the owner's stake.
     pub fn list_gpu(ctx: &mut Context<ListGpu>, spec: GpuSpec) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.listing;
         ctx.accounts.list_gpu(&spec, bump)
     }
 
     /// Changes price, worker key or online state, never harming a running job.
     pub fn update_listing(ctx: &mut Context<UpdateListing>, update: ListingUpdate) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.update_listing(&update)
     }
 
     /// Removes an idle listing: pays its rewards, unlocks its stake, closes it.
     pub fn delist(ctx: &mut Context<Delist>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.delist()
     }
 
     /// Pays a listing's emission rewards to its owner.
     pub fn claim_rewards(ctx: &mut Context<ClaimRewards>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.claim_rewards()
     }
 
     /// Worker liveness, signed by the listing's worker key.
     pub fn heartbeat(ctx: &mut Context<Heartbeat>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.heartbeat()
     }
 
     /// Permissionless: mints released emission into the rewards vault.
     pub fn crank_emission(ctx: &mut Context<CrankEmission>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.crank_emission()
     }
 
     /// Permissionless: takes a silent idle listing out of the reward pool.
     pub fn mark_offline(ctx: &mut Context<MarkOffline>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.mark_offline()
     }
 
@@ -109,17 +131,20 @@ pub mod iogrid {
         keepers: [Address; 8],
         count: u8,
     ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.set_keepers(&keepers, count)
     }
 
     /// Escrows `max_price × gpus × duration` for a new job.
     pub fn create_job(ctx: &mut Context<CreateJob>, id: u64, spec: JobSpec) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bumps = (ctx.bumps.job, ctx.bumps.escrow);
         ctx.accounts.create_job(id, &spec, bumps)
     }
 
     /// Refunds and closes a job nobody was assigned to (owner only).
     pub fn cancel_job(ctx: &mut Context<CancelJob>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.cancel_job()
     }
 
@@ -153,76 +178,89 @@ pub mod iogrid {
         result_hash: [u8; 32],
         gpu_seconds: u64,
     ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.complete_job(&result_hash, gpu_seconds)
     }
 
     /// The owner accepts the proofs; settlement may run at once.
     pub fn approve_job(ctx: &mut Context<ApproveJob>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.approve_job()
     }
 
     /// The owner disputes within the challenge window; the arbiter decides.
     pub fn dispute_job(ctx: &mut Context<DisputeJob>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.dispute_job()
     }
 
     /// The arbiter awards suppliers `award_bps` of their proven claims.
     pub fn resolve_dispute(ctx: &mut Context<ResolveDispute>, award_bps: u16) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.resolve_dispute(award_bps)
     }
 
     /// Permissionless: pays suppliers, fee and burn, refunds and closes the job.
     pub fn settle_job(ctx: &mut Context<CloseJob>) -> Result<()> {
-        let remaining = ctx.remaining_accounts()?;
-        ctx.accounts.settle_job(&remaining)
+        let payees = ctx.remaining_accounts()?;
+        ctx.accounts.settle_job(&payees)
     }
 
-    /// Permissionless: closes a job past duration + grace without full proof.
-    pub fn expire_job(ctx: &mut Context<CloseJob>) -> Result<()> {
-        let remaining = ctx.remaining_accounts()?;
-        ctx.accounts.expire_job(&remaining)
+    /// Permissionless: stops a job past duration + grace without full proof
+    /// at its workers' last heartbeats; `settle_job` then pays it at once.
+    pub fn expire_job(ctx: &mut Context<ExpireJob>) -> Result<()> {
+        let listings = ctx.remaining_accounts()?;
+        ctx.accounts.expire_job(&listings)
     }
 
     /// Permissionless: a silent worker's assignment is paid to its last
     /// heartbeat, its supplier slashed, its GPUs freed for `reassign`.
     pub fn report_fault(ctx: &mut Context<ReportFault>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.report_fault()
     }
 
     /// The owner adds time to a job, escrowing for it.
     pub fn extend_job(ctx: &mut Context<TopUpJob>, extra_secs: u64) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.extend_job(extra_secs)
     }
 
     /// The owner adds GPUs to a job, escrowing for them.
     pub fn scale_job(ctx: &mut Context<TopUpJob>, extra_gpus: u16, capacity: u8) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.scale_job(extra_gpus, capacity)
     }
 
     /// A staker proposes one typed action (needs `proposal_min_stake`).
     pub fn create_proposal(ctx: &mut Context<CreateProposal>, args: ProposalArgs) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.proposal;
         ctx.accounts.create_proposal(&args, bump)
     }
 
     /// Votes (0 yes, 1 no, 2 abstain) with all active stake, locked until the vote ends.
     pub fn cast_vote(ctx: &mut Context<CastVote>, choice: u8) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.vote_record;
         ctx.accounts.cast_vote(choice, bump)
     }
 
     /// Takes a vote back before voting ends.
     pub fn withdraw_vote(ctx: &mut Context<WithdrawVote>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.withdraw_vote()
     }
 
     /// Permissionless after voting: passed (timelock starts) or rejected.
     pub fn finalize_proposal(ctx: &mut Context<FinalizeProposal>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.finalize_proposal()
     }
 
     /// Permissionless after the timelock: executes a passed proposal once.
     pub fn execute_proposal(ctx: &mut Context<ExecuteProposal>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.execute_proposal()
     }
 
@@ -230,6 +268,7 @@ pub mod iogrid {
     pub fn transfer_authority_to_governance(
         ctx: &mut Context<TransferAuthorityToGovernance>,
     ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
         ctx.accounts.transfer_authority()
     }
 

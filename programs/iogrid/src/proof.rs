@@ -18,14 +18,15 @@ pub const PROOF_MESSAGE_LEN: usize = 15 + 32 * 4 + 8 + 8;
 pub struct ProofStatement<'a> {
     pub job: &'a Address,
     pub listing: &'a Address,
-    /// The assignment's start: a proof cannot be replayed onto a later
-    /// assignment of the same listing to the same job.
-    pub started_at: i64,
+    /// The assignment's nonce (the listing's assignment counter when it was
+    /// made): unique for ever per listing, so a proof names one assignment
+    /// and cannot be replayed onto any other, even of a re-created job.
+    pub nonce: u64,
     pub result_hash: &'a [u8; 32],
     pub gpu_seconds: u64,
 }
 
-/// `iogrid/proof/v1 ‖ program ‖ job ‖ listing ‖ started_at ‖ result_hash ‖ gpu_seconds`
+/// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`
 /// (integers little-endian).
 pub fn proof_message(statement: &ProofStatement) -> [u8; PROOF_MESSAGE_LEN] {
     let mut message = [0u8; PROOF_MESSAGE_LEN];
@@ -34,7 +35,7 @@ pub fn proof_message(statement: &ProofStatement) -> [u8; PROOF_MESSAGE_LEN] {
         crate::ID.as_ref(),
         statement.job.as_ref(),
         statement.listing.as_ref(),
-        &statement.started_at.to_le_bytes(),
+        &statement.nonce.to_le_bytes(),
         statement.result_hash,
         &statement.gpu_seconds.to_le_bytes(),
     ];
@@ -129,7 +130,7 @@ mod tests {
         proof_message(&ProofStatement {
             job: &job,
             listing: &listing,
-            started_at: 9,
+            nonce: 9,
             result_hash: &[3; 32],
             gpu_seconds: 60,
         })

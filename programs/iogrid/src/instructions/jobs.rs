@@ -5,10 +5,10 @@ use {
     crate::{
         constants::{BPS_DENOMINATOR, SEED_JOB},
         errors::IogridError,
-        events::{emit_event, JobClosed, JobPayment},
+        events::{emit_event, JobClosed, JobPayment, JobStatusChanged},
         math,
         spl::{self, cpi},
-        state::{Assignment, Config, GpuListing, Job, NetworkParams},
+        state::{Assignment, Config, GpuListing, Job, JobTerms},
     },
     anchor_lang::{accounts::Slab, prelude::*},
     pinocchio::cpi::{Seed, Signer as PdaSigner},
@@ -37,9 +37,9 @@ pub(crate) struct Split {
     pub burn: u64,
 }
 
-pub(crate) fn split_payment(gross: u64, params: &NetworkParams) -> Result<Split> {
-    let fee = math::bps_share(gross, params.fee_bps)?;
-    let burn = math::bps_share(gross, params.burn_bps)?;
+pub(crate) fn split_payment(gross: u64, terms: &JobTerms) -> Result<Split> {
+    let fee = math::bps_share(gross, terms.fee_bps)?;
+    let burn = math::bps_share(gross, terms.burn_bps)?;
     let net = gross
         .checked_sub(fee)
         .and_then(|rest| rest.checked_sub(burn))
@@ -237,26 +237,6 @@ pub(crate) fn refund_and_close(
     Ok(refund)
 }
 
-/// Loads the listing named by the next remaining account, checking it is the
-/// one `expected`, and the payee after it.
-pub(crate) fn listing_and_payee<'a>(
-    remaining: &'a [AccountView],
-    index: usize,
-    expected: &Address,
-) -> Result<(&'a AccountView, &'a AccountView)> {
-    let at = index.checked_mul(2).ok_or(IogridError::MathOverflow)?;
-    let listing = remaining
-        .get(at)
-        .ok_or(IogridError::WrongRemainingAccounts)?;
-    let payee = remaining
-        .get(at.checked_add(1).ok_or(IogridError::MathOverflow)?)
-        .ok_or(IogridError::WrongRemainingAccounts)?;
-    if listing.address() != expected {
-        return Err(IogridError::WrongRemainingAccounts.into());
-    }
-    Ok((listing, payee))
-}
-
 /// Loads a listing account (program-owned, right discriminator).
 pub(crate) fn load_listing(view: &AccountView, writable: bool) -> Result<Account<GpuListing>> {
     if writable {
@@ -274,4 +254,17 @@ pub(crate) fn active_assignment(job: &Slab<Job, Assignment>, listing: &Address) 
     job.iter()
         .position(|a| a.listing == *listing && a.is_active())
         .ok_or_else(|| IogridError::NoActiveAssignment.into())
+}
+
+/// Reports a job status change.
+pub(crate) fn emit_status(job: &Slab<Job, Assignment>) -> Result<()> {
+    emit_event(&JobStatusChanged {
+        job: *job.address(),
+        at: Clock::get()?.unix_timestamp,
+        status: job.status,
+        _padding: [0; 1],
+        award_bps: job.award_bps,
+        _padding2: [0; 4],
+    });
+    Ok(())
 }

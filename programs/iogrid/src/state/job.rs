@@ -19,6 +19,9 @@ pub enum JobStatus {
     Disputed = 4,
     /// The arbiter decided the suppliers' share (`award_bps`).
     Resolved = 5,
+    /// Past its duration plus grace without full proof: what still ran was
+    /// stopped at its heartbeat-verified time; settle pays at once.
+    Expired = 6,
 }
 
 impl JobStatus {
@@ -30,6 +33,7 @@ impl JobStatus {
             3 => Self::Approved,
             4 => Self::Disputed,
             5 => Self::Resolved,
+            6 => Self::Expired,
             _ => return Err(IogridError::InvariantViolated.into()),
         })
     }
@@ -45,6 +49,9 @@ pub enum AssignmentStatus {
     Proven = 1,
     /// The worker went silent; paid up to its last heartbeat, slot reusable.
     Faulted = 2,
+    /// Still running when the job expired: stopped at its worker's last
+    /// heartbeat, paid that time at settlement.
+    Stopped = 3,
 }
 
 /// What a job needs; the argument of `create_job`.
@@ -116,11 +123,20 @@ impl JobSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, IdlType)]
 pub struct Assignment {
     pub listing: Address,
+    /// The listing's owner when assigned (it never changes): settlement pays
+    /// an IO account of theirs without needing the listing, which may be
+    /// delisted once its part is proven.
+    pub supplier: Address,
     /// The listing's price when assigned; later price changes don't apply.
     pub price_per_gpu_hour: u64,
     pub started_at: i64,
-    /// GPU-seconds to pay: proven by the worker, or heartbeat-verified on fault.
+    /// GPU-seconds to pay: proven by the worker, or heartbeat-verified on
+    /// fault or expiry.
     pub gpu_seconds: u64,
+    /// The listing's assignment counter when assigned: unique for ever per
+    /// listing address (listing ids are never reused), so a signed proof
+    /// names exactly one assignment and cannot be replayed onto another.
+    pub nonce: u64,
     /// The worker's result hash (zero until proven).
     pub result_hash: [u8; 32],
     pub gpus: u16,
@@ -128,10 +144,10 @@ pub struct Assignment {
     pub _padding: [u8; 5],
 }
 
-// SAFETY: repr(C), 96 bytes without padding (asserted); any bit pattern valid.
+// SAFETY: repr(C), 136 bytes without padding (asserted); any bit pattern valid.
 unsafe impl bytemuck::Pod for Assignment {}
 unsafe impl bytemuck::Zeroable for Assignment {}
-const _: () = assert!(core::mem::size_of::<Assignment>() == 96);
+const _: () = assert!(core::mem::size_of::<Assignment>() == 136);
 
 impl Assignment {
     pub fn status(&self) -> Result<AssignmentStatus> {
@@ -139,12 +155,29 @@ impl Assignment {
             0 => AssignmentStatus::Active,
             1 => AssignmentStatus::Proven,
             2 => AssignmentStatus::Faulted,
+            3 => AssignmentStatus::Stopped,
             _ => return Err(IogridError::InvariantViolated.into()),
         })
     }
 
     pub fn is_active(&self) -> bool {
         self.status == AssignmentStatus::Active as u8
+    }
+
+    /// Paid at settlement (proven or stopped at expiry); faulted assignments
+    /// were paid when the fault was reported.
+    pub fn is_payable(&self) -> bool {
+        self.status == AssignmentStatus::Proven as u8
+            || self.status == AssignmentStatus::Stopped as u8
+    }
+
+    /// Silent past `timeout_secs` since the later of its worker's last
+    /// heartbeat and its own start: a fault provable from chain state alone.
+    /// Counting from the start gives a freshly assigned worker a full timeout
+    /// to show it is alive, so silence while idle is never slashable.
+    pub fn is_silent(&self, last_heartbeat: i64, now: i64, timeout_secs: u32) -> bool {
+        let alive_at = last_heartbeat.max(self.started_at);
+        now.saturating_sub(alive_at) > i64::from(timeout_secs)
     }
 
     /// The most GPU-seconds this assignment can have served by `until`.
@@ -194,9 +227,44 @@ pub struct Job {
     pub escrow_bump: u8,
     pub version: u8,
     pub _padding: [u8; 4],
+    /// The network's terms when the job was created: later governance
+    /// changes never alter what a running job pays or risks.
+    pub terms: JobTerms,
 }
 
-const _: () = assert!(core::mem::size_of::<Job>() == 240);
+const _: () = assert!(core::mem::size_of::<Job>() == 256);
+
+/// The parameters a job is created under, fixed for its whole life.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, IdlType)]
+pub struct JobTerms {
+    pub challenge_window_secs: u32,
+    pub job_grace_secs: u32,
+    pub fee_bps: u16,
+    pub burn_bps: u16,
+    /// `min(slash_bps, slash_cap_bps)`: the share of a faulty listing's
+    /// locked stake one outage costs.
+    pub slash_bps: u16,
+    pub _padding: u16,
+}
+
+// SAFETY: repr(C), 16 bytes without padding (asserted); any bit pattern valid.
+unsafe impl bytemuck::Pod for JobTerms {}
+unsafe impl bytemuck::Zeroable for JobTerms {}
+const _: () = assert!(core::mem::size_of::<JobTerms>() == 16);
+
+impl JobTerms {
+    pub fn from_params(params: &crate::state::NetworkParams) -> Self {
+        Self {
+            challenge_window_secs: params.challenge_window_secs,
+            job_grace_secs: params.job_grace_secs,
+            fee_bps: params.fee_bps,
+            burn_bps: params.burn_bps,
+            slash_bps: params.slash_bps.min(params.slash_cap_bps),
+            _padding: 0,
+        }
+    }
+}
 
 impl Job {
     pub fn status(&self) -> Result<JobStatus> {
@@ -281,9 +349,11 @@ mod tests {
     fn assignment_service_is_capped_by_time() {
         let a = Assignment {
             listing: Address::default(),
+            supplier: Address::default(),
             price_per_gpu_hour: 3_600,
             started_at: 100,
             gpu_seconds: 0,
+            nonce: 0,
             result_hash: [0; 32],
             gpus: 4,
             status: 0,
@@ -291,5 +361,13 @@ mod tests {
         };
         assert_eq!(a.max_gpu_seconds(160), Ok(240));
         assert_eq!(a.max_gpu_seconds(50), Ok(0));
+        // Silence counts from the later of the last heartbeat and the start.
+        assert!(
+            !a.is_silent(40, 130, 30),
+            "assigned 30 s ago to an idle-silent worker"
+        );
+        assert!(a.is_silent(40, 131, 30));
+        assert!(!a.is_silent(120, 150, 30));
+        assert!(a.is_silent(120, 151, 30));
     }
 }

@@ -96,7 +96,12 @@ pub struct GpuListing {
     pub bump: u8,
     pub version: u8,
     pub _padding: [u8; 3],
-    pub _reserved: [u8; 64],
+    /// Assignments ever made to this listing; the next one's proof nonce.
+    pub assignments_made: u64,
+    /// `last_heartbeat` when the listing was last slashed: one outage (no
+    /// heartbeat since) slashes at most once, however many jobs it hit.
+    pub slashed_at_heartbeat: i64,
+    pub _reserved: [u8; 48],
 }
 
 impl GpuListing {
@@ -179,6 +184,43 @@ impl GpuListing {
         self.status = status as u8;
     }
 
+    /// Books `gpus` GPUs for a job and returns the assignment's nonce.
+    pub fn reserve(&mut self, gpus: u16) -> Result<u64> {
+        self.gpus_free = self
+            .gpus_free
+            .checked_sub(gpus)
+            .ok_or(IogridError::NotEnoughFreeGpus)?;
+        self.set_status(ListingStatus::Busy);
+        let nonce = self.assignments_made;
+        self.assignments_made = nonce.checked_add(1).ok_or(IogridError::MathOverflow)?;
+        Ok(nonce)
+    }
+
+    /// Frees `gpus` GPUs a job held; an online listing with nothing left
+    /// running is available again (an offline one stays offline).
+    pub fn release(&mut self, gpus: u16) -> Result<()> {
+        self.gpus_free = self
+            .gpus_free
+            .checked_add(gpus)
+            .filter(|free| *free <= self.spec.gpu_count)
+            .ok_or(IogridError::InvariantViolated)?;
+        if !self.has_running_jobs() && self.status()? == ListingStatus::Busy {
+            self.set_status(ListingStatus::Available);
+        }
+        Ok(())
+    }
+
+    /// Whether the current outage (silence since `last_heartbeat`) has not
+    /// been slashed yet; marks it slashed. A listing serving many jobs loses
+    /// at most one capped slash per outage.
+    pub fn take_outage_slash(&mut self) -> bool {
+        if self.slashed_at_heartbeat == self.last_heartbeat {
+            return false;
+        }
+        self.slashed_at_heartbeat = self.last_heartbeat;
+        true
+    }
+
     pub fn invariant(&self) -> Result<()> {
         let status = self.status()?;
         let busy = self.has_running_jobs();
@@ -231,6 +273,39 @@ mod tests {
         l.set_status(ListingStatus::Offline);
         assert_eq!(l.online_gpus(), 0);
         assert_eq!(l.settle(1_000_000, 1_001, 300), Ok((0, 0)));
+    }
+
+    #[test]
+    fn reserve_and_release_track_gpus_status_and_nonces() {
+        let mut l = listing(4);
+        assert_eq!(l.reserve(3), Ok(0));
+        assert_eq!((l.gpus_free, l.status()), (1, Ok(ListingStatus::Busy)));
+        assert_eq!(l.reserve(2), Err(IogridError::NotEnoughFreeGpus.into()));
+        assert_eq!(l.reserve(1), Ok(1));
+        l.release(3).unwrap();
+        assert_eq!(l.status(), Ok(ListingStatus::Busy));
+        l.release(1).unwrap();
+        assert_eq!((l.gpus_free, l.status()), (4, Ok(ListingStatus::Available)));
+        assert_eq!(l.release(1), Err(IogridError::InvariantViolated.into()));
+        assert_eq!(l.assignments_made, 2);
+    }
+
+    #[test]
+    fn release_keeps_an_offline_listing_offline() {
+        let mut l = listing(2);
+        l.reserve(2).unwrap();
+        l.set_status(ListingStatus::Offline);
+        l.release(2).unwrap();
+        assert_eq!(l.status(), Ok(ListingStatus::Offline));
+    }
+
+    #[test]
+    fn one_outage_is_slashed_once() {
+        let mut l = listing(2);
+        assert!(l.take_outage_slash());
+        assert!(!l.take_outage_slash());
+        l.last_heartbeat += 30;
+        assert!(l.take_outage_slash());
     }
 
     #[test]

@@ -134,7 +134,11 @@ pub struct Proposal {
     pub status: u8,
     pub bump: u8,
     pub version: u8,
-    pub _padding: [u8; 5],
+    pub _padding: u8,
+    /// The network's quorum and threshold when the proposal was created: a
+    /// proposal is judged by the rules it was put to the vote under.
+    pub quorum_bps: u16,
+    pub threshold_bps: u16,
 }
 
 impl Proposal {
@@ -175,8 +179,8 @@ impl Proposal {
     }
 
     /// Passes with turnout ≥ quorum of the stake at creation and yes ≥
-    /// threshold of yes + no.
-    pub fn passes(&self, params: &NetworkParams) -> Result<bool> {
+    /// threshold of yes + no, both as they stood at creation.
+    pub fn passes(&self) -> Result<bool> {
         let turnout = self
             .yes
             .checked_add(self.no)
@@ -184,14 +188,14 @@ impl Proposal {
             .ok_or(IogridError::MathOverflow)?;
         let quorum = math::mul_div_ceil(
             self.turnout_base,
-            u64::from(params.quorum_bps),
+            u64::from(self.quorum_bps),
             BPS_DENOMINATOR,
         )?;
         let decided = self
             .yes
             .checked_add(self.no)
             .ok_or(IogridError::MathOverflow)?;
-        let needed = math::mul_div_ceil(decided, u64::from(params.threshold_bps), BPS_DENOMINATOR)?;
+        let needed = math::mul_div_ceil(decided, u64::from(self.threshold_bps), BPS_DENOMINATOR)?;
         Ok(turnout >= quorum && turnout > 0 && self.yes >= needed && self.yes > 0)
     }
 
@@ -222,46 +226,34 @@ pub struct VoteRecord {
 mod tests {
     use {super::*, bytemuck::Zeroable};
 
-    fn params(quorum_bps: u16, threshold_bps: u16) -> NetworkParams {
-        NetworkParams {
-            quorum_bps,
-            threshold_bps,
-            ..NetworkParams::zeroed()
-        }
-    }
-
     fn proposal(base: u64, yes: u64, no: u64, abstain: u64) -> Proposal {
         let mut p = Proposal::zeroed();
         p.turnout_base = base;
+        (p.quorum_bps, p.threshold_bps) = (1_000, 6_000);
         (p.yes, p.no, p.abstain) = (yes, no, abstain);
         p
     }
 
     #[test]
     fn quorum_and_threshold() {
-        let p = params(1_000, 6_000);
         // 10% quorum of 1,000 = 100; 60% of yes + no.
-        assert_eq!(proposal(1_000, 60, 40, 0).passes(&p), Ok(true));
+        assert_eq!(proposal(1_000, 60, 40, 0).passes(), Ok(true));
         assert_eq!(
-            proposal(1_000, 60, 41, 0).passes(&p),
+            proposal(1_000, 60, 41, 0).passes(),
             Ok(false),
             "threshold not met"
         );
         assert_eq!(
-            proposal(1_000, 61, 40, 0).passes(&p),
+            proposal(1_000, 61, 40, 0).passes(),
             Ok(true),
             "yes ≥ ⌈60% of 101⌉"
         );
         assert_eq!(
-            proposal(1_000, 60, 0, 40).passes(&p),
+            proposal(1_000, 60, 0, 40).passes(),
             Ok(true),
             "abstain counts for quorum"
         );
-        assert_eq!(
-            proposal(1_000, 50, 0, 49).passes(&p),
-            Ok(false),
-            "no quorum"
-        );
-        assert_eq!(proposal(0, 0, 0, 0).passes(&p), Ok(false), "nobody voted");
+        assert_eq!(proposal(1_000, 50, 0, 49).passes(), Ok(false), "no quorum");
+        assert_eq!(proposal(0, 0, 0, 0).passes(), Ok(false), "nobody voted");
     }
 }

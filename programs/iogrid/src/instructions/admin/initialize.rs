@@ -124,6 +124,9 @@ impl Initialize {
         bump: u8,
     ) -> Result<()> {
         params.validate()?;
+        if *arbiter == Address::default() {
+            return Err(IogridError::InvalidArbiter.into());
+        }
         let now = Clock::get()?.unix_timestamp;
         let config = &mut *self.config;
         config.authority = *self.authority.address();

@@ -1,5 +1,5 @@
 use {
-    super::super::user::emit_status,
+    super::super::jobs::emit_status,
     crate::{
         constants::BPS_DENOMINATOR,
         errors::IogridError,

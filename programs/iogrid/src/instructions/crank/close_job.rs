@@ -1,21 +1,22 @@
 use {
     super::super::jobs::{
-        awarded, listing_and_payee, load_listing, pay_fee_and_burn, pay_supplier, refund_and_close,
-        split_payment, validate_payee, CloseAccounts, EscrowAccounts, Payment, Split,
-        OUTCOME_EXPIRED, OUTCOME_SETTLED,
+        awarded, pay_fee_and_burn, pay_supplier, refund_and_close, split_payment, validate_payee,
+        CloseAccounts, EscrowAccounts, Payment, Split, OUTCOME_EXPIRED, OUTCOME_SETTLED,
     },
     crate::{
         constants::MAX_DISPUTE_SECS,
         errors::IogridError,
         spl::{token, Mint, TokenAccount},
-        state::{Assignment, AssignmentStatus, Config, Job, JobStatus, ListingStatus},
+        state::{Assignment, Config, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
 
-/// `settle_job` and `expire_job`: permissionless. After the fixed accounts
-/// come, for every assignment still to be paid (in assignment order), its
-/// listing and an IO token account of the listing's owner to pay.
+/// `settle_job`: permissionless. After the fixed accounts comes, for every
+/// payable assignment (proven, or stopped at expiry) in assignment order, one
+/// IO token account of that assignment's supplier. Listings are not needed,
+/// so a supplier that delists after proving cannot hold the escrow, and a
+/// 16-supplier cluster settles in one transaction.
 #[derive(Accounts)]
 pub struct CloseJob {
     #[account(mut, seeds = [b"config"], bump)]
@@ -42,40 +43,27 @@ pub struct CloseJob {
 }
 
 impl CloseJob {
-    /// Pays proven work once the challenge window has passed, the owner
-    /// approved, the arbiter resolved, or a dispute lapsed; refunds the rest.
-    pub fn settle_job(&mut self, remaining: &[AccountView]) -> Result<()> {
+    /// Pays proven (and expiry-stopped) work once the challenge window has
+    /// passed, the owner approved, the arbiter resolved, a dispute lapsed or
+    /// the job expired; refunds the rest and closes the job.
+    pub fn settle_job(&mut self, payees: &[AccountView]) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         self.require_settleable(now)?;
-        self.pay_and_close(remaining, OUTCOME_SETTLED)
-    }
-
-    /// A job past its duration plus grace without full proof: pays proven
-    /// work and heartbeat-verified time of what still runs, refunds the rest.
-    pub fn expire_job(&mut self, remaining: &[AccountView]) -> Result<()> {
-        let now = Clock::get()?.unix_timestamp;
-        if self.job.status()? != JobStatus::Running {
-            return Err(IogridError::WrongJobStatus.into());
-        }
-        let grace = i64::from(self.config.params.job_grace_secs);
-        let expires = self
-            .job
-            .end_time()?
-            .checked_add(grace)
-            .ok_or(IogridError::MathOverflow)?;
-        if now <= expires {
-            return Err(IogridError::JobNotExpired.into());
-        }
-        self.pay_and_close(remaining, OUTCOME_EXPIRED)
+        let outcome = if self.job.status()? == JobStatus::Expired {
+            OUTCOME_EXPIRED
+        } else {
+            OUTCOME_SETTLED
+        };
+        self.pay_and_close(payees, outcome)
     }
 
     fn require_settleable(&self, now: i64) -> Result<()> {
         let after =
             |start: i64, secs: i64| start.checked_add(secs).ok_or(IogridError::MathOverflow);
         match self.job.status()? {
-            JobStatus::Approved | JobStatus::Resolved => Ok(()),
+            JobStatus::Approved | JobStatus::Resolved | JobStatus::Expired => Ok(()),
             JobStatus::Proven => {
-                let window = i64::from(self.config.params.challenge_window_secs);
+                let window = i64::from(self.job.terms.challenge_window_secs);
                 if now < after(self.job.proven_at, window)? {
                     return Err(IogridError::ChallengeWindowOpen.into());
                 }
@@ -86,8 +74,7 @@ impl CloseJob {
         }
     }
 
-    fn pay_and_close(&mut self, remaining: &[AccountView], outcome: u8) -> Result<()> {
-        let now = Clock::get()?.unix_timestamp;
+    fn pay_and_close(&mut self, payees: &[AccountView], outcome: u8) -> Result<()> {
         let views = (
             *self.job.account(),
             *self.escrow.account(),
@@ -104,15 +91,16 @@ impl CloseJob {
         let mut paid = 0usize;
         for index in 0..self.job.len() {
             let assignment = self.job[index];
-            if assignment.status()? == AssignmentStatus::Faulted {
-                continue; // paid when the fault was reported
+            if !assignment.is_payable() {
+                continue; // faulted: paid when the fault was reported
             }
-            let (listing_view, payee) = listing_and_payee(remaining, paid, &assignment.listing)?;
+            let payee = payees
+                .get(paid)
+                .ok_or(IogridError::WrongRemainingAccounts)?;
             paid = paid.saturating_add(1);
-            let gross = self.final_payment(index, listing_view, now)?;
-            let split = split_payment(gross, &self.config.params)?;
-            let owner = load_listing(listing_view, false)?.owner;
-            validate_payee(payee, &self.config.io_mint, &owner)?;
+            validate_payee(payee, &self.config.io_mint, &assignment.supplier)?;
+            let gross = awarded(assignment.payment()?, self.job.award_bps)?;
+            let split = split_payment(gross, &self.job.terms)?;
             pay_supplier(
                 &self.job,
                 &accounts,
@@ -129,7 +117,7 @@ impl CloseJob {
                 .checked_add(gross)
                 .ok_or(IogridError::MathOverflow)?;
         }
-        if remaining.len() != paid.saturating_mul(2) {
+        if payees.len() != paid {
             return Err(IogridError::WrongRemainingAccounts.into());
         }
         pay_fee_and_burn(&self.job, &accounts, &mut self.config, &fees)?;
@@ -139,29 +127,5 @@ impl CloseJob {
         };
         refund_and_close(&self.job, &accounts.job_escrow(), &close, outcome)?;
         self.config.invariant()
-    }
-
-    /// What the assignment at `index` is finally paid. Proven work is paid
-    /// its claim (scaled by the arbiter's award); work still running at
-    /// expiry is paid up to its worker's last heartbeat, and its GPUs freed.
-    fn final_payment(&mut self, index: usize, listing_view: &AccountView, now: i64) -> Result<u64> {
-        if self.job[index].status()? == AssignmentStatus::Proven {
-            return awarded(self.job[index].payment()?, self.job.award_bps);
-        }
-        let mut listing = load_listing(listing_view, true)?;
-        let until = listing.last_heartbeat.min(now);
-        let end = self.job.end_time()?;
-        let assignment = &mut self.job[index];
-        assignment.gpu_seconds = assignment.max_gpu_seconds(until.min(end))?;
-        assignment.status = AssignmentStatus::Proven as u8;
-        listing.gpus_free = listing
-            .gpus_free
-            .checked_add(assignment.gpus)
-            .ok_or(IogridError::InvariantViolated)?;
-        if !listing.has_running_jobs() && listing.status()? == ListingStatus::Busy {
-            listing.set_status(ListingStatus::Available);
-        }
-        listing.invariant()?;
-        self.job[index].payment()
     }
 }

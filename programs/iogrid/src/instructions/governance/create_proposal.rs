@@ -57,6 +57,8 @@ impl CreateProposal {
             .checked_add(i64::from(params.voting_secs))
             .ok_or(IogridError::MathOverflow)?;
         proposal.turnout_base = self.config.total_staked;
+        proposal.quorum_bps = self.config.params.quorum_bps;
+        proposal.threshold_bps = self.config.params.threshold_bps;
         proposal.set_status(ProposalStatus::Voting);
         proposal.bump = bump;
         proposal.version = ACCOUNT_VERSION;

@@ -1,7 +1,7 @@
 use {
     super::finalize_proposal::emit_proposal_status,
     crate::{
-        constants::MAX_KEEPERS,
+        constants::{EXECUTION_WINDOW_SECS, MAX_KEEPERS},
         errors::IogridError,
         instructions::{jobs::validate_payee, with_config_signer},
         spl::{cpi, TokenAccount},
@@ -32,8 +32,19 @@ impl ExecuteProposal {
         if self.proposal.status()? != ProposalStatus::Passed {
             return Err(IogridError::WrongProposalStatus.into());
         }
-        if Clock::get()?.unix_timestamp < self.proposal.executable_at {
+        let now = Clock::get()?.unix_timestamp;
+        if now < self.proposal.executable_at {
             return Err(IogridError::TimelockNotOver.into());
+        }
+        // A passed action is meant for the network as it was voted on: one
+        // left unexecuted for long cannot be sprung on a changed network.
+        let deadline = self
+            .proposal
+            .executable_at
+            .checked_add(EXECUTION_WINDOW_SECS)
+            .ok_or(IogridError::MathOverflow)?;
+        if now > deadline {
+            return Err(IogridError::ProposalExpired.into());
         }
         self.proposal.set_status(ProposalStatus::Executed);
         let action = self.proposal.action;

@@ -25,9 +25,8 @@ impl FinalizeProposal {
         if now < self.proposal.voting_ends_at {
             return Err(IogridError::VotingOpen.into());
         }
-        let params = self.config.params;
-        if self.proposal.passes(&params)? {
-            let timelock = i64::from(params.timelock_secs);
+        if self.proposal.passes()? {
+            let timelock = i64::from(self.config.params.timelock_secs);
             self.proposal.executable_at =
                 now.checked_add(timelock).ok_or(IogridError::MathOverflow)?;
             self.proposal.set_status(ProposalStatus::Passed);

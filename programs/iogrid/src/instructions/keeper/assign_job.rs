@@ -5,7 +5,7 @@ use {
         errors::IogridError,
         events::{emit_event, JobAssigned},
         math,
-        state::{Assignment, AssignmentStatus, Config, GpuListing, Job, JobStatus, ListingStatus},
+        state::{Assignment, AssignmentStatus, Config, GpuListing, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -106,17 +106,15 @@ impl AssignJob {
         }
         let mut listing = load_listing(view, true)?;
         check_listing(&listing, &self.job, &self.config, now, gpus)?;
-        listing.gpus_free = listing
-            .gpus_free
-            .checked_sub(gpus)
-            .ok_or(IogridError::NotEnoughFreeGpus)?;
-        listing.set_status(ListingStatus::Busy);
+        let nonce = listing.reserve(gpus)?;
         listing.invariant()?;
         let assignment = Assignment {
             listing: *view.address(),
+            supplier: listing.owner,
             price_per_gpu_hour: listing.spec.price_per_gpu_hour,
             started_at: now,
             gpu_seconds: 0,
+            nonce,
             result_hash: [0; 32],
             gpus,
             status: AssignmentStatus::Active as u8,

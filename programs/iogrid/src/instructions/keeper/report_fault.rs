@@ -61,7 +61,9 @@ impl ReportFault {
     pub fn report_fault(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let timeout = self.config.params.heartbeat_timeout_secs;
-        if !self.listing.is_stale(now, timeout) {
+        let listing_key = *self.listing.address();
+        let index = active_assignment(&self.job, &listing_key)?;
+        if !self.job[index].is_silent(self.listing.last_heartbeat, now, timeout) {
             return Err(IogridError::ListingNotStale.into());
         }
         validate_payee(
@@ -69,8 +71,6 @@ impl ReportFault {
             &self.config.io_mint,
             &self.listing.owner,
         )?;
-        let listing_key = *self.listing.address();
-        let index = active_assignment(&self.job, &listing_key)?;
 
         let gpu_seconds = self.pay_until_last_heartbeat(index)?;
         let gpus = self.job[index].gpus;
@@ -106,7 +106,7 @@ impl ReportFault {
         assignment.status = AssignmentStatus::Faulted as u8;
         let gross = assignment.payment()?;
         let gpu_seconds = assignment.gpu_seconds;
-        let split = split_payment(gross, &self.config.params)?;
+        let split = split_payment(gross, &self.job.terms)?;
         let views = (
             *self.job.account(),
             *self.escrow.account(),
@@ -138,10 +138,7 @@ impl ReportFault {
     fn take_listing_offline(&mut self, gpus: u16, now: i64) -> Result<()> {
         let config = &mut *self.config;
         let listing = &mut *self.listing;
-        listing.gpus_free = listing
-            .gpus_free
-            .checked_add(gpus)
-            .ok_or(IogridError::InvariantViolated)?;
+        listing.release(gpus)?;
         listing.jobs_faulted = listing.jobs_faulted.saturating_add(1);
         if listing.is_online() {
             config.rewards.update(now, config.emission_start)?;
@@ -156,13 +153,16 @@ impl ReportFault {
         Ok(())
     }
 
-    /// Slashes `slash_bps` (capped at `slash_cap_bps`) of the stake locked for
-    /// the listing: half compensates the job owner through the escrow, the rest
-    /// goes to the treasury. Returns `(slashed, compensation)`.
+    /// Slashes the job's `slash_bps` (capped when the job was created) of the
+    /// stake locked for the listing, once per outage: further faults of the
+    /// same silence on other jobs slash nothing. Half compensates the job
+    /// owner through the escrow, the rest goes to the treasury. Returns
+    /// `(slashed, compensation)`.
     fn slash(&mut self) -> Result<(u64, u64)> {
-        let params = self.config.params;
-        let rate = params.slash_bps.min(params.slash_cap_bps);
-        let slashed = math::bps_share(self.listing.stake_locked, rate)?;
+        if !self.listing.take_outage_slash() {
+            return Ok((0, 0));
+        }
+        let slashed = math::bps_share(self.listing.stake_locked, self.job.terms.slash_bps)?;
         if slashed == 0 {
             return Ok((0, 0));
         }

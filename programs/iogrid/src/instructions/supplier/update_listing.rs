@@ -3,7 +3,7 @@ use {
         errors::IogridError,
         events::{emit_event, ListingUpdated},
         math,
-        state::{Config, GpuListing, ListingStatus},
+        state::{Config, GpuListing, GpuSpec, ListingStatus},
     },
     anchor_lang::prelude::*,
 };
@@ -36,10 +36,14 @@ pub struct UpdateListing {
 impl UpdateListing {
     pub fn update_listing(&mut self, update: &ListingUpdate) -> Result<()> {
         if let Some(price) = update.price_per_gpu_hour {
-            if price == 0 {
-                return Err(IogridError::InvalidListing.into());
-            }
-            self.listing.spec.price_per_gpu_hour = price;
+            // The same rules as list_gpu: non-zero, and a year of every GPU
+            // at this price payable in u64.
+            let spec = GpuSpec {
+                price_per_gpu_hour: price,
+                ..self.listing.spec
+            };
+            spec.validate()?;
+            self.listing.spec = spec;
         }
         if let Some(worker) = update.worker {
             if self.listing.has_running_jobs() {

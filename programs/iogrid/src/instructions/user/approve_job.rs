@@ -1,7 +1,7 @@
 use {
+    super::super::jobs::emit_status,
     crate::{
         errors::IogridError,
-        events::{emit_event, JobStatusChanged},
         state::{Assignment, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
@@ -29,17 +29,4 @@ impl ApproveJob {
         self.job.invariant()?;
         emit_status(&self.job)
     }
-}
-
-/// Reports a job status change.
-pub(crate) fn emit_status(job: &Slab<Job, Assignment>) -> Result<()> {
-    emit_event(&JobStatusChanged {
-        job: *job.address(),
-        at: Clock::get()?.unix_timestamp,
-        status: job.status,
-        _padding: [0; 1],
-        award_bps: job.award_bps,
-        _padding2: [0; 4],
-    });
-    Ok(())
 }

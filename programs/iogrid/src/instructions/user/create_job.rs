@@ -8,7 +8,7 @@ use {
         errors::IogridError,
         events::{emit_event, JobCreated},
         spl::{cpi, token, Mint, TokenAccount},
-        state::{Assignment, Config, Job, JobSpec, JobStatus},
+        state::{Assignment, Config, Job, JobSpec, JobStatus, JobTerms},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -65,6 +65,7 @@ impl CreateJob {
         job.min_vram_gb = spec.min_vram_gb;
         job.gpus = spec.gpus;
         job.award_bps = 10_000;
+        job.terms = JobTerms::from_params(&self.config.params);
         job.set_status(JobStatus::Open);
         (job.bump, job.escrow_bump) = bumps;
         job.version = ACCOUNT_VERSION;

@@ -1,5 +1,5 @@
 use {
-    super::approve_job::emit_status,
+    super::super::jobs::emit_status,
     crate::{
         errors::IogridError,
         state::{Assignment, Config, Job, JobStatus},
@@ -28,7 +28,7 @@ impl DisputeJob {
             return Err(IogridError::WrongJobStatus.into());
         }
         let now = Clock::get()?.unix_timestamp;
-        let window = i64::from(self.config.params.challenge_window_secs);
+        let window = i64::from(self.job.terms.challenge_window_secs);
         let closes = self
             .job
             .proven_at

@@ -4,5 +4,4 @@ pub mod create_job;
 pub mod dispute_job;
 pub mod top_up_job;
 
-pub(crate) use approve_job::emit_status;
 pub use {approve_job::*, cancel_job::*, create_job::*, dispute_job::*, top_up_job::*};

@@ -1,11 +1,11 @@
 use {
-    super::super::{jobs::active_assignment, user::emit_status},
+    super::super::jobs::{active_assignment, emit_status},
     crate::{
         constants::ED25519_PROGRAM_ID,
         errors::IogridError,
         events::{emit_event, ProofAccepted},
         proof::{check_ed25519_instruction, proof_message, ProofStatement},
-        state::{Assignment, AssignmentStatus, GpuListing, Job, JobStatus, ListingStatus},
+        state::{Assignment, AssignmentStatus, GpuListing, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -36,7 +36,7 @@ impl CompleteJob {
         let statement = ProofStatement {
             job: self.job.address(),
             listing: &listing_key,
-            started_at: self.job[index].started_at,
+            nonce: self.job[index].nonce,
             result_hash,
             gpu_seconds,
         };
@@ -95,14 +95,8 @@ impl CompleteJob {
 
     fn release_listing(&mut self, gpus: u16) -> Result<()> {
         let listing = &mut *self.listing;
-        listing.gpus_free = listing
-            .gpus_free
-            .checked_add(gpus)
-            .ok_or(IogridError::InvariantViolated)?;
+        listing.release(gpus)?;
         listing.jobs_completed = listing.jobs_completed.saturating_add(1);
-        if !listing.has_running_jobs() && listing.status()? == ListingStatus::Busy {
-            listing.set_status(ListingStatus::Available);
-        }
         Ok(())
     }
 }
