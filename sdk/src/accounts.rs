@@ -427,6 +427,11 @@ impl Assignment {
         }
     }
 
+    /// Gross pay for the recorded GPU-seconds at the assigned price.
+    pub fn payment(&self) -> u64 {
+        payment_for(self.price_per_gpu_hour, self.gpu_seconds)
+    }
+
     /// Paid at settlement: proven, or stopped at expiry.
     pub fn is_payable(&self) -> bool {
         matches!(

@@ -107,6 +107,24 @@ pub fn with_compute_budget(
     all
 }
 
+/// Solana's packet limit: a transaction over this many bytes never lands
+/// (LiteSVM does not enforce it; a validator does).
+pub const PACKET_DATA_SIZE: usize = 1_232;
+
+/// Bytes `instructions` take on the wire as one legacy transaction paid by
+/// `payer`, compute-budget instructions from `options` included.
+pub fn transaction_size(
+    instructions: &[Instruction],
+    payer: &crate::Address,
+    options: &SendOptions,
+) -> usize {
+    let all = with_compute_budget(instructions, options);
+    let message = Message::new(&all, Some(payer));
+    let signatures = usize::from(message.header.num_required_signatures);
+    // A compact-u16 signature count (one byte below 128), then the signatures.
+    1 + 64 * signatures + message.serialize().len()
+}
+
 /// Signs `instructions` (paid by the first signer), sends them and waits for
 /// confirmation at the client's commitment. A preflight failure returns at
 /// once with the decoded error and logs; an expired blockhash re-signs with a

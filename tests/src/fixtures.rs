@@ -337,6 +337,18 @@ impl Network {
         Ok(meta)
     }
 
+    /// Stores `params` in Config as an executed SetParams proposal would (the
+    /// vote itself is tested in governance.rs).
+    pub fn set_params(&mut self, params: &NetworkParams) {
+        let config = pda::config().0;
+        let mut account = self.env.account(&config).unwrap();
+        let offset = 8 + std::mem::offset_of!(Config, params);
+        let bytes = bytemuck::bytes_of(params);
+        account.data[offset..offset + bytes.len()].copy_from_slice(bytes);
+        self.env.svm.set_account(config, account).unwrap();
+        assert_eq!(self.config().params, *params);
+    }
+
     pub fn config(&self) -> Config {
         self.env.program_account(&pda::config().0)
     }
@@ -620,6 +632,15 @@ impl Market {
             left -= step;
         }
         self.net.check_invariants();
+    }
+
+    /// Refills `job`'s missing GPUs from `listings` (`reassign`).
+    pub fn reassign(&mut self, job: &Address, listings: &[(Address, u16)]) -> TransactionMetadata {
+        let ix = AssignJobAccounts::new(self.keeper.pubkey(), *job).reassign(listings);
+        let keeper = self.keeper.insecure_clone();
+        let meta = self.net.env.send_ok("reassign", ix, &[&keeper]);
+        self.net.check_invariants();
+        meta
     }
 
     /// Settles `job`; `payees` name each payable assignment's listing (for

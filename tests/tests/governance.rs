@@ -777,3 +777,55 @@ fn test_slashed_voter_keeps_its_stake_account_consistent() {
     assert_eq!(stake.vote_locked, 90 * IO);
     assert_eq!(dao.proposal(&proposal).yes, 100 * IO, "weight at vote time");
 }
+
+/// A passed proposal left unexecuted cannot be sprung on the network later:
+/// it may execute for 14 days after its timelock, then never.
+#[test]
+fn test_passed_proposal_expires_unexecuted() {
+    const WINDOW_DAYS: i64 = 14 * DAY;
+    let mut dao = Dao::new();
+    let whale = dao.whale.owner.insecure_clone();
+    let late = dao.propose(&whale, ProposalAction::pause()).unwrap();
+    let on_time = dao.propose(&whale, ProposalAction::pause()).unwrap();
+    for proposal in [late, on_time] {
+        dao.vote(&whale, &proposal, VoteChoice::Yes).unwrap();
+    }
+    dao.env().advance_clock(VOTING);
+    for proposal in [late, on_time] {
+        assert_eq!(dao.finalize(&proposal).unwrap(), ProposalStatus::Passed);
+    }
+    dao.env().advance_clock(TIMELOCK + WINDOW_DAYS);
+    dao.execute(&on_time).unwrap();
+    dao.env().advance_clock(1);
+    assert_eq!(
+        error_of(dao.execute(&late)).iogrid(),
+        iogrid(IogridError::ProposalExpired)
+    );
+    assert_eq!(dao.proposal(&late).status(), ProposalStatus::Passed);
+}
+
+/// A proposal is judged by the quorum and threshold it was put to the vote
+/// under, not by whatever governance set while it was voting.
+#[test]
+fn test_finalize_uses_the_rules_at_creation() {
+    let mut dao = Dao::new();
+    let whale = dao.whale.owner.insecure_clone();
+    let shrimp = dao.shrimp.owner.insecure_clone();
+    // 5,000 of 125,000 IO turn out: short of the 10 % quorum at creation.
+    let proposal = dao.propose(&whale, ProposalAction::pause()).unwrap();
+    dao.vote(&shrimp, &proposal, VoteChoice::Yes).unwrap();
+    let state = dao.proposal(&proposal);
+    assert_eq!((state.quorum_bps, state.threshold_bps), (1_000, 6_000));
+    // Meanwhile the quorum is lowered to 1 % (an executed SetParams).
+    dao.m.net.set_params(&NetworkParams {
+        quorum_bps: 100,
+        ..NetworkParams::default()
+    });
+    dao.env().advance_clock(VOTING);
+    assert_eq!(dao.finalize(&proposal).unwrap(), ProposalStatus::Rejected);
+    // A proposal created under the new quorum passes with the same turnout.
+    let later = dao.propose(&whale, ProposalAction::pause()).unwrap();
+    dao.vote(&shrimp, &later, VoteChoice::Yes).unwrap();
+    dao.env().advance_clock(VOTING);
+    assert_eq!(dao.finalize(&later).unwrap(), ProposalStatus::Passed);
+}

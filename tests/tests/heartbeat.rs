@@ -43,6 +43,40 @@ fn test_heartbeat() {
     );
 }
 
+/// Instructions that take no trailing accounts refuse them (they used to be
+/// accepted and ignored).
+#[test]
+fn test_heartbeat_with_unexpected_remaining_accounts_error() {
+    let mut net = Network::new();
+    let supplier = net.supplier(1_000 * IO);
+    let listing = net.list(&supplier, 1, IO).unwrap();
+    let mut ix = HeartbeatAccounts::new(supplier.worker.pubkey(), listing).instruction();
+    ix.accounts
+        .push(solana_instruction::AccountMeta::new_readonly(
+            Address::new_unique(),
+            false,
+        ));
+    let failure = net.env.send_err(ix, &[&supplier.worker]);
+    assert_eq!(
+        failure,
+        iogrid(IogridError::UnexpectedRemainingAccounts),
+        "{failure}"
+    );
+    let mut ix = MarkOfflineAccounts::new(listing).instruction();
+    ix.accounts.push(solana_instruction::AccountMeta::new(
+        Address::new_unique(),
+        false,
+    ));
+    let payer = net.env.funded_keypair();
+    let failure = net.env.send_err(ix, &[&payer]);
+    assert_eq!(
+        failure,
+        iogrid(IogridError::UnexpectedRemainingAccounts),
+        "{failure}"
+    );
+    net.check_invariants();
+}
+
 #[test]
 fn test_heartbeat_by_owner_wallet_error() {
     let mut net = Network::new();

@@ -302,3 +302,21 @@ fn test_initialize_with_wrong_token_program_error() {
         "{failure}"
     );
 }
+
+/// A zero arbiter would leave every dispute to lapse with nobody to decide.
+#[test]
+fn test_initialize_with_zero_arbiter_error() {
+    let mut env = TestEnv::new();
+    let accounts = initialize_ix(&env, &Address::new_unique());
+    let authority = env.upgrade_authority.insecure_clone();
+    let failure = env.send_err(
+        accounts.instruction(&NetworkParams::default(), &Address::default()),
+        &[&authority],
+    );
+    assert_eq!(
+        failure,
+        ProgramFailure::Iogrid(IogridError::InvalidArbiter),
+        "{failure}"
+    );
+    assert!(env.account(&pda::config().0).is_none(), "nothing created");
+}

@@ -307,6 +307,30 @@ fn test_update_listing_with_zero_price_error() {
     assert_eq!(failure, iogrid(IogridError::InvalidListing), "{failure}");
 }
 
+/// The same price horizon as list_gpu (a year of every GPU payable in u64):
+/// update_listing used to skip it.
+#[test]
+fn test_update_listing_with_overflowing_price_error() {
+    let mut net = Network::new();
+    let supplier = net.supplier(100_000 * IO);
+    let listing = net.list(&supplier, 64, IO).unwrap();
+    let price = u64::MAX / 8_760 / 64 + 1;
+    let update = |price| ListingUpdate {
+        price_per_gpu_hour: Some(price),
+        ..Default::default()
+    };
+    let ix =
+        UpdateListingAccounts::new(supplier.owner.pubkey(), listing).instruction(&update(price));
+    let failure = net.env.send_err(ix, &[&supplier.owner]);
+    assert_eq!(failure, iogrid(IogridError::MathOverflow), "{failure}");
+    assert_eq!(net.listing(&listing).spec.price_per_gpu_hour, IO);
+    let ix = UpdateListingAccounts::new(supplier.owner.pubkey(), listing)
+        .instruction(&update(price - 1));
+    net.env.send_ok("update_listing", ix, &[&supplier.owner]);
+    assert_eq!(net.listing(&listing).spec.price_per_gpu_hour, price - 1);
+    net.check_invariants();
+}
+
 #[test]
 fn test_delist() {
     let mut net = Network::new();
