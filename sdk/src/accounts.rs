@@ -477,6 +477,8 @@ pub struct Job {
     pub padding: [u8; 4],
     /// The network's terms when the job was created.
     pub terms: JobTerms,
+    /// When the job was created (an open job lapses `duration_secs` + grace later).
+    pub created_at: i64,
 }
 
 /// A job's terms, fixed at creation (`state::JobTerms`).
@@ -512,6 +514,16 @@ impl Job {
 
     pub fn missing_gpus(&self) -> u16 {
         self.gpus.saturating_sub(self.gpus_assigned)
+    }
+
+    /// When anyone may expire the job (the program's `Job::expires_at`).
+    pub fn expires_at(&self) -> i64 {
+        let end = if self.status() == JobStatus::Open {
+            self.created_at.saturating_add(self.duration_secs as i64)
+        } else {
+            self.end_time()
+        };
+        end.saturating_add(i64::from(self.terms.job_grace_secs))
     }
 }
 

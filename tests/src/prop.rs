@@ -7,7 +7,7 @@ use {
         strategy::Strategy,
         test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner},
     },
-    std::sync::Mutex,
+    std::{collections::HashMap, sync::Mutex},
 };
 
 /// Runs `cases` random sequences of `ops_per_case` operations drawn from
@@ -31,24 +31,48 @@ pub fn run_sequences<S: Strategy>(
     }
 }
 
+/// Cases to run: `default`, or `IOGRID_PROP_CASES` when set (the long runs
+/// of `scripts/soak-properties`).
+pub fn cases_from_env(default: u32) -> u32 {
+    std::env::var("IOGRID_PROP_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Successful operations by kind, across every case of a run.
-pub struct Successes(Mutex<Vec<&'static str>>);
+pub struct Successes(Mutex<Option<HashMap<&'static str, u64>>>);
 
 impl Successes {
     pub const fn new() -> Self {
-        Self(Mutex::new(Vec::new()))
+        Self(Mutex::new(None))
     }
 
     pub fn record(&self, kind: &'static str) {
-        self.0.lock().unwrap().push(kind);
+        *self
+            .0
+            .lock()
+            .unwrap()
+            .get_or_insert_with(HashMap::new)
+            .entry(kind)
+            .or_default() += 1;
+    }
+
+    /// Successes of `kind` so far.
+    pub fn count(&self, kind: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|counts| counts.get(kind).copied())
+            .unwrap_or(0)
     }
 
     /// Prints how often each kind succeeded and panics if one never did: a
     /// property that never exercises an operation proves nothing about it.
     pub fn assert_each_succeeded(&self, kinds: &[&str]) {
-        let successes = self.0.lock().unwrap();
         for kind in kinds {
-            let count = successes.iter().filter(|k| *k == kind).count();
+            let count = self.count(kind);
             println!("{kind}: {count} successful");
             assert!(
                 count > 0,

@@ -234,7 +234,8 @@ fn account_layouts_match() {
             escrow_bump,
             version,
             padding,
-            terms
+            terms,
+            created_at
         }),
     );
     assert_layout(

@@ -45,10 +45,10 @@ fn test_eight_supplier_cluster() {
 fn test_job_account_sizes() {
     // Header (terms included) + count + 136-byte slots: each assignment
     // records its supplier (settlement needs no listing) and its nonce.
-    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 264);
-    assert_eq!(job_space(1), 408);
-    assert_eq!(job_space(8), 1_360);
-    assert_eq!(job_space(16), 2_448);
+    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 272);
+    assert_eq!(job_space(1), 416);
+    assert_eq!(job_space(8), 1_368);
+    assert_eq!(job_space(16), 2_456);
     assert_eq!(iogrid_sdk::accounts::Job::NAME, "Job");
 }
 

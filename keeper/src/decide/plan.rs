@@ -125,10 +125,11 @@ fn next_step(
             if let Some(action) = silent_worker(state, job, account, now, params) {
                 return Some(action);
             }
-            let expires = header
-                .end_time()
-                .saturating_add(i64::from(terms.job_grace_secs));
-            (now > expires).then(|| close(CloseKind::Expire, job, account))
+            (now > header.expires_at()).then(|| close(CloseKind::Expire, job, account))
+        }
+        // Nobody took it in its whole duration plus grace: it lapses.
+        JobStatus::Open => {
+            (now > header.expires_at()).then(|| close(CloseKind::Expire, job, account))
         }
         JobStatus::Approved | JobStatus::Resolved | JobStatus::Expired => {
             Some(close(CloseKind::Settle, job, account))
@@ -248,6 +249,7 @@ mod tests {
         job.max_price_per_gpu_hour = 100;
         job.duration_secs = 600;
         job.owner = Address::new_unique();
+        job.created_at = NOW;
         job.terms.challenge_window_secs = WINDOW;
         job.terms.job_grace_secs = GRACE;
         JobAccount {
@@ -457,6 +459,23 @@ mod tests {
                 job,
                 owner: account.job.owner,
                 payees: vec![(gone, supplier)],
+            }]
+        );
+    }
+
+    #[test]
+    fn an_open_job_nobody_takes_lapses_after_its_duration_and_grace() {
+        let mut world = World::new();
+        let mut account = open_job(1);
+        account.job.created_at = NOW - 600 - i64::from(GRACE) - 1;
+        let job = world.job(&account);
+        assert_eq!(
+            world.plan().actions,
+            [Action::Close {
+                kind: CloseKind::Expire,
+                job,
+                owner: account.job.owner,
+                payees: vec![],
             }]
         );
     }

@@ -230,9 +230,13 @@ pub struct Job {
     /// The network's terms when the job was created: later governance
     /// changes never alter what a running job pays or risks.
     pub terms: JobTerms,
+    /// When the job was created: an open job nobody takes lapses
+    /// `duration_secs` + grace later, so even an unmatched escrow is closed
+    /// by anyone.
+    pub created_at: i64,
 }
 
-const _: () = assert!(core::mem::size_of::<Job>() == 256);
+const _: () = assert!(core::mem::size_of::<Job>() == 264);
 
 /// The parameters a job is created under, fixed for its whole life.
 #[repr(C)]
@@ -281,6 +285,23 @@ impl Job {
         Ok(self
             .started_at
             .checked_add(duration)
+            .ok_or(IogridError::MathOverflow)?)
+    }
+
+    /// When anyone may expire the job: its end (for an open job, the end it
+    /// would have had if taken at creation) plus the grace of its terms.
+    pub fn expires_at(&self) -> Result<i64> {
+        let end = if self.status()? == JobStatus::Open {
+            let duration =
+                i64::try_from(self.duration_secs).map_err(|_| IogridError::MathOverflow)?;
+            self.created_at
+                .checked_add(duration)
+                .ok_or(IogridError::MathOverflow)?
+        } else {
+            self.end_time()?
+        };
+        Ok(end
+            .checked_add(i64::from(self.terms.job_grace_secs))
             .ok_or(IogridError::MathOverflow)?)
     }
 

@@ -23,20 +23,19 @@ pub struct ExpireJob {
 impl ExpireJob {
     /// A running job past its duration plus the grace of its terms: each
     /// assignment still running is stopped at its worker's last heartbeat
-    /// (never past the job's end) and its GPUs freed. The job becomes
-    /// `Expired`, which `settle_job` pays at once.
+    /// (never past the job's end) and its GPUs freed. An open job nobody took
+    /// lapses the same time after its creation. The job becomes `Expired`,
+    /// which `settle_job` pays (and refunds) at once.
     pub fn expire_job(&mut self, listings: &[AccountView]) -> Result<()> {
-        if self.job.status()? != JobStatus::Running {
+        if !matches!(self.job.status()?, JobStatus::Running | JobStatus::Open) {
             return Err(IogridError::WrongJobStatus.into());
         }
         let now = Clock::get()?.unix_timestamp;
-        let end = self.job.end_time()?;
-        let expires = end
-            .checked_add(i64::from(self.job.terms.job_grace_secs))
-            .ok_or(IogridError::MathOverflow)?;
-        if now <= expires {
+        if now <= self.job.expires_at()? {
             return Err(IogridError::JobNotExpired.into());
         }
+        // An open job has no assignments: the loop below stops nothing.
+        let end = self.job.end_time()?;
         let mut next = listings.iter();
         for index in 0..self.job.len() {
             if !self.job[index].is_active() {

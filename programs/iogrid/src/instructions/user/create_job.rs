@@ -66,6 +66,7 @@ impl CreateJob {
         job.gpus = spec.gpus;
         job.award_bps = 10_000;
         job.terms = JobTerms::from_params(&self.config.params);
+        job.created_at = Clock::get()?.unix_timestamp;
         job.set_status(JobStatus::Open);
         (job.bump, job.escrow_bump) = bumps;
         job.version = ACCOUNT_VERSION;
