@@ -11,8 +11,8 @@ use {
 };
 
 /// Runs `cases` random sequences of `ops_per_case` operations drawn from
-/// `op`. The seed is fixed: a run is reproducible, and [`Successes`] checks
-/// cannot flake. Panics with proptest's minimal failing sequence.
+/// `op`. The seed is fixed (or `IOGRID_PROP_SEED`): a run is reproducible,
+/// and [`Successes`] checks cannot flake. Panics with proptest's minimal failing sequence.
 pub fn run_sequences<S: Strategy>(
     op: S,
     cases: u32,
@@ -24,7 +24,18 @@ pub fn run_sequences<S: Strategy>(
         failure_persistence: None,
         ..Config::default()
     };
-    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let rng = match std::env::var("IOGRID_PROP_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        // Shards of a long run: each seed draws its own sequences.
+        Some(seed) => {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
+        }
+        None => TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    };
     let mut runner = TestRunner::new_with_rng(config, rng);
     if let Err(e) = runner.run(&collection::vec(op, ops_per_case), run_case) {
         panic!("{e}");

@@ -16,11 +16,11 @@ use {
             payment_for, GpuListing, GpuSpec, JobAccount, JobSpec, JobStatus, NetworkParams,
             Proposal, ProposalAction, ProposalStatus, VoteChoice,
         },
-        constants::{GENESIS_SUPPLY, IO},
+        constants::{GENESIS_SUPPLY, IO, MAX_CLUSTER},
         instructions::*,
         proof,
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
-        send::{airdrop, SendOptions},
+        send::{airdrop, send_and_confirm, transaction_size, SendOptions, PACKET_DATA_SIZE},
         token, Address,
     },
     iogrid_tests::localchain::{key, localnet_args, Chain},
@@ -53,6 +53,7 @@ async fn run_scenarios(localnet: &Localnet, chain: &mut Chain) -> anyhow::Result
     let keeper = key(localnet, "keeper");
     check_the_migration(localnet, chain, &authority, &keeper).await?;
     one_gpu_job_from_escrow_to_payment(localnet, chain, &keeper).await;
+    largest_cluster_settles_in_one_transaction(localnet, chain, &keeper).await;
     fee_change_by_governance(localnet, chain).await;
     Ok(())
 }
@@ -195,6 +196,145 @@ async fn one_gpu_job_from_escrow_to_payment(
         .await
         .unwrap();
     assert_eq!(listing_state.jobs_completed, 1);
+}
+
+/// A job on `MAX_CLUSTER` suppliers, each paid in the one settlement
+/// transaction: the validator enforces the 1,232-byte packet limit that
+/// LiteSVM does not.
+async fn largest_cluster_settles_in_one_transaction(
+    localnet: &Localnet,
+    chain: &mut Chain,
+    keeper: &Keypair,
+) {
+    let funder = key(localnet, "supplier-2");
+    let user = key(localnet, "user");
+    let price = 36 * IO;
+    let suppliers: Vec<Keypair> = (0..MAX_CLUSTER).map(|_| Keypair::new()).collect();
+    for batch in suppliers.chunks(4) {
+        let mut ixs = Vec::new();
+        for supplier in batch {
+            let owner = supplier.pubkey();
+            ixs.push(token::create_io_account_idempotent(
+                &funder.pubkey(),
+                &owner,
+            ));
+            ixs.push(token::transfer_io(
+                &token::io_account_of(&funder.pubkey()),
+                &token::io_account_of(&owner),
+                &funder.pubkey(),
+                100 * IO,
+            ));
+            ixs.push(solana_system_interface::instruction::transfer(
+                &funder.pubkey(),
+                &owner,
+                50_000_000,
+            ));
+        }
+        chain.send("fund 4 suppliers", &ixs, &[&funder]).await;
+    }
+    // Each supplier stakes, lists one GPU (its own key is the worker) and
+    // heartbeats, in one transaction.
+    let mut listings = Vec::new();
+    for supplier in &suppliers {
+        let owner = supplier.pubkey();
+        let stake = StakeAccounts::new(owner, token::io_account_of(&owner)).instruction(100 * IO);
+        let spec = GpuSpec::new(owner, "L4", 24, 1, "local", price).unwrap();
+        let list = ListGpuAccounts::new(owner, 0);
+        let beat = HeartbeatAccounts::new(owner, list.listing).instruction();
+        chain
+            .send(
+                "stake + list_gpu + heartbeat",
+                &[stake, list.instruction(&spec), beat],
+                &[supplier],
+            )
+            .await;
+        listings.push(list.listing);
+    }
+    let job_spec = JobSpec {
+        workload_hash: [2; 32],
+        workload_uri: iogrid_sdk::accounts::ascii_field("https://example.com/16.sh").unwrap(),
+        gpu_model: iogrid_sdk::accounts::ascii_field("L4").unwrap(),
+        region: [0; 8],
+        max_price_per_gpu_hour: price,
+        duration_secs: 60,
+        min_vram_gb: 24,
+        gpus: MAX_CLUSTER as u16,
+        max_listings: MAX_CLUSTER as u8,
+        padding: [0; 3],
+    };
+    let user_tokens = token::io_account_of(&user.pubkey());
+    let create = CreateJobAccounts::new(user.pubkey(), 16, user_tokens);
+    chain
+        .send(
+            "create_job (16 GPUs)",
+            &[create.instruction(16, &job_spec)],
+            &[&user],
+        )
+        .await;
+    let job = create.job;
+    let picks: Vec<(Address, u16)> = listings.iter().map(|l| (*l, 1)).collect();
+    let assign = AssignJobAccounts::new(keeper.pubkey(), job).assign_job(&picks);
+    chain
+        .send("assign_job (16 listings)", &[assign], &[keeper])
+        .await;
+    let state = job_account(chain, &job).await;
+    assert_eq!(state.job.status(), JobStatus::Running);
+    // Let a couple of seconds pass so each proof's second is paid.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (supplier, assignment) in suppliers.iter().zip(&state.assignments) {
+        let message =
+            proof::proof_message(&job, &assignment.listing, assignment.nonce, &[3; 32], 1);
+        let signature: [u8; 64] = supplier.sign_message(&message).into();
+        let complete = CompleteJobAccounts::new(job, assignment.listing).with_proof(
+            &supplier.pubkey(),
+            &signature,
+            assignment.nonce,
+            &[3; 32],
+            1,
+        );
+        chain
+            .send("complete_job (+ Ed25519)", &complete, &[supplier])
+            .await;
+    }
+    let approve = ApproveJobAccounts::new(user.pubkey(), job).instruction();
+    chain.send("approve_job", &[approve], &[&user]).await;
+    let payees: Vec<Address> = suppliers
+        .iter()
+        .map(|s| token::io_account_of(&s.pubkey()))
+        .collect();
+    let settle = CloseJobAccounts::new(job, user.pubkey(), user_tokens).settle_job(&payees);
+    let options = SendOptions {
+        compute_unit_limit: Some(400_000),
+        priority_micro_lamports: 1,
+        ..SendOptions::default()
+    };
+    let size = transaction_size(std::slice::from_ref(&settle), &keeper.pubkey(), &options);
+    println!("settle_job paying {MAX_CLUSTER} suppliers: {size}-byte transaction");
+    assert!(size <= PACKET_DATA_SIZE);
+    let before: Vec<u64> = supplier_balances(chain, &suppliers).await;
+    let sent = send_and_confirm(&chain.rpc, &[settle], &[keeper], &options)
+        .await
+        .unwrap_or_else(|e| panic!("settle_job (16 payees): {e}"));
+    println!("settle_job (16 payees) landed in slot {}", sent.slot);
+    let gross = payment_for(price, 1);
+    let params: NetworkParams = network_state(&chain.rpc).await.unwrap().config.params;
+    let net = gross
+        - gross * u64::from(params.fee_bps) / 10_000
+        - gross * u64::from(params.burn_bps) / 10_000;
+    assert!(net > 0);
+    let after = supplier_balances(chain, &suppliers).await;
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(a - b, net, "every supplier paid its share");
+    }
+    assert!(chain.job(&job).await.is_none(), "settled and closed");
+}
+
+async fn supplier_balances(chain: &Chain, suppliers: &[Keypair]) -> Vec<u64> {
+    let mut balances = Vec::new();
+    for supplier in suppliers {
+        balances.push(chain.balance(&supplier.pubkey()).await);
+    }
+    balances
 }
 
 async fn job_account(chain: &Chain, job: &Address) -> JobAccount {
