@@ -12,6 +12,7 @@
 //! - Honest supplier: supplier 0's worker heartbeats within the interval
 //!   while listed and proves its assignments; whatever the others do, it
 //!   never loses stake.
+//!
 //! 1,000 cases × 100 ops = 100,000 operations per run in CI;
 //! `IOGRID_PROP_CASES` sets the count (scripts/soak-properties).
 
