@@ -18,7 +18,7 @@ use {
     anyhow::{Context, Result},
     iogrid_sdk::{
         accounts::JobStatus,
-        instructions::CrankEmissionAccounts,
+        instructions::{CrankEmissionAccounts, SweepRewardsAccounts},
         rpc::{NonblockingRpcClient as RpcClient, RpcReadError},
         send::{send_and_confirm, SendOptions},
         Address,
@@ -49,6 +49,9 @@ const MIN_PASS_INTERVAL: Duration = Duration::from_millis(100);
 const CLOCK_REFRESH: Duration = Duration::from_secs(1);
 /// Below this SOL balance the keeper warns that it is running dry.
 const LOW_BALANCE_LAMPORTS: u64 = 50_000_000;
+/// Listings whose forfeits one `sweep_rewards` counts (one account each:
+/// 24 keep the transaction well under the packet limit).
+const SWEEP_LISTINGS_PER_TX: usize = 24;
 
 impl Keeper {
     pub fn new(settings: Settings) -> Result<Arc<Self>> {
@@ -303,7 +306,8 @@ impl Keeper {
         Ok(())
     }
 
-    /// `crank_emission` every `emission_interval`, and the wallet balance.
+    /// `crank_emission` and `sweep_rewards` every `emission_interval`, and
+    /// the wallet balance.
     async fn run_cranks(self: Arc<Self>, shutdown: Shutdown) {
         let interval = self.settings.emission_interval;
         let mut last_emission = Instant::now();
@@ -312,6 +316,7 @@ impl Keeper {
             if !interval.is_zero() && last_emission.elapsed() >= interval {
                 last_emission = Instant::now();
                 self.crank_emission().await;
+                self.sweep_rewards().await;
             }
             let wait = if interval.is_zero() {
                 Duration::from_secs(30)
@@ -336,6 +341,39 @@ impl Keeper {
         match outcome {
             Outcome::Sent(sent) => info!(signature = %sent.signature, "crank_emission sent"),
             other => warn!(outcome = ?other, "crank_emission"),
+        }
+    }
+
+    /// `sweep_rewards` when emission nobody can claim waits in the rewards
+    /// vault: unallocated in Config, or forfeited by listings Config has not
+    /// counted yet (up to [`SWEEP_LISTINGS_PER_TX`] of them per sweep).
+    async fn sweep_rewards(&self) {
+        let listings = {
+            let state = self.shared.state.lock().unwrap();
+            let unallocated = state
+                .config
+                .as_ref()
+                .is_some_and(|c| c.value.rewards.unallocated > 0);
+            let forfeiting: Vec<Address> = state
+                .listings
+                .iter()
+                .filter(|(_, l)| l.value.unfolded_forfeits() > 0)
+                .map(|(address, _)| *address)
+                .take(SWEEP_LISTINGS_PER_TX)
+                .collect();
+            if !unallocated && forfeiting.is_empty() {
+                return;
+            }
+            forfeiting
+        };
+        let ix = SweepRewardsAccounts::new().instruction(&listings);
+        let outcome = act::classify(
+            send_and_confirm(&self.rpc, &[ix], &[&self.keypair], &self.options).await,
+        );
+        self.shared.metrics.action("sweep_rewards", outcome.label());
+        match outcome {
+            Outcome::Sent(sent) => info!(signature = %sent.signature, "sweep_rewards sent"),
+            other => warn!(outcome = ?other, "sweep_rewards"),
         }
     }
 

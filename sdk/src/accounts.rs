@@ -291,7 +291,9 @@ pub struct GpuListing {
     pub assignments_made: u64,
     /// `last_heartbeat` when last slashed: one outage slashes at most once.
     pub slashed_at_heartbeat: i64,
-    pub reserved: [u8; 48],
+    /// Part of `rewards_forfeited` Config already counts as unallocated.
+    pub forfeits_folded: u64,
+    pub reserved: [u8; 40],
 }
 
 impl ProgramAccount for GpuListing {
@@ -300,6 +302,11 @@ impl ProgramAccount for GpuListing {
 }
 
 impl GpuListing {
+    /// Forfeited rewards `sweep_rewards` has yet to count (pass the listing).
+    pub fn unfolded_forfeits(&self) -> u64 {
+        self.rewards_forfeited.saturating_sub(self.forfeits_folded)
+    }
+
     pub fn status(&self) -> ListingStatus {
         self.status.into()
     }

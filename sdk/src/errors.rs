@@ -115,6 +115,7 @@ iogrid_errors! {
     6064 TreasuryInsufficient "The treasury holds less than the transfer.",
     6065 InvalidArbiter "The arbiter cannot be the zero address.",
     6066 ProposalExpired "The proposal passed but was not executed within its execution window.",
+    6067 NothingToSweep "There is no unclaimable emission to sweep.",
 }
 
 impl fmt::Display for IogridError {

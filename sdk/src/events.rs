@@ -73,6 +73,9 @@ events! {
     EmissionMinted [127, 4, 53, 212, 212, 89, 247, 244] {
         amount: u64, emitted_after: u64, at: i64,
     }
+    RewardsSwept [64, 51, 211, 143, 151, 22, 241, 145] {
+        amount: u64, folded_from_listings: u64, treasury_after: u64, at: i64,
+    }
     ListingMarkedOffline [149, 124, 127, 70, 245, 32, 116, 93] {
         listing: Address, last_heartbeat: i64, forfeited: u64, gpus_online_after: u64,
     }

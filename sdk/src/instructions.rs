@@ -27,6 +27,7 @@ pub mod discriminator {
     pub const CLAIM_REWARDS: [u8; 8] = [4, 144, 132, 71, 116, 23, 151, 80];
     pub const HEARTBEAT: [u8; 8] = [202, 104, 56, 6, 240, 170, 63, 134];
     pub const CRANK_EMISSION: [u8; 8] = [212, 90, 75, 177, 18, 160, 104, 172];
+    pub const SWEEP_REWARDS: [u8; 8] = [51, 178, 232, 16, 65, 222, 150, 39];
     pub const MARK_OFFLINE: [u8; 8] = [85, 130, 91, 103, 48, 54, 152, 243];
     pub const SET_KEEPERS: [u8; 8] = [135, 123, 16, 243, 252, 182, 46, 169];
     pub const CREATE_JOB: [u8; 8] = [178, 130, 217, 110, 100, 27, 82, 119];
@@ -63,6 +64,7 @@ pub const ALL_DISCRIMINATORS: &[(&str, [u8; 8])] = &[
     ("claim_rewards", discriminator::CLAIM_REWARDS),
     ("heartbeat", discriminator::HEARTBEAT),
     ("crank_emission", discriminator::CRANK_EMISSION),
+    ("sweep_rewards", discriminator::SWEEP_REWARDS),
     ("mark_offline", discriminator::MARK_OFFLINE),
     ("set_keepers", discriminator::SET_KEEPERS),
     ("create_job", discriminator::CREATE_JOB),
@@ -444,6 +446,48 @@ impl CrankEmissionAccounts {
 }
 
 impl Default for CrankEmissionAccounts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+instruction_accounts!(
+    /// `sweep_rewards`: permissionless; listings whose forfeits are not yet
+    /// counted may follow, writable.
+    SweepRewardsAccounts {
+        config: [mut],
+        io_mint: [mut],
+        rewards_vault: [mut],
+        treasury: [mut],
+        token_program: [],
+    }
+);
+
+impl SweepRewardsAccounts {
+    pub fn new() -> Self {
+        Self {
+            config: pda::config().0,
+            io_mint: pda::io_mint().0,
+            rewards_vault: pda::rewards_vault().0,
+            treasury: pda::treasury().0,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    /// `listings`: those with forfeits Config has not counted
+    /// ([`crate::accounts::GpuListing::unfolded_forfeits`] > 0).
+    pub fn instruction(&self, listings: &[Address]) -> Instruction {
+        let mut ix = self.instruction_with(discriminator::SWEEP_REWARDS.to_vec());
+        ix.accounts.extend(
+            listings
+                .iter()
+                .map(|listing| AccountMeta::new(*listing, false)),
+        );
+        ix
+    }
+}
+
+impl Default for SweepRewardsAccounts {
     fn default() -> Self {
         Self::new()
     }

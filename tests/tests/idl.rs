@@ -409,6 +409,7 @@ fn account_layouts_match() {
             padding,
             assignments_made,
             slashed_at_heartbeat,
+            forfeits_folded,
             reserved
         }),
     );
@@ -444,6 +445,7 @@ fn event_layouts_match() {
         RewardsClaimed { listing, destination, amount, claimed_total }
         HeartbeatRecorded { listing, at, credited, forfeited }
         EmissionMinted { amount, emitted_after, at }
+        RewardsSwept { amount, folded_from_listings, treasury_after, at }
         ListingMarkedOffline { listing, last_heartbeat, forfeited, gpus_online_after }
         JobCreated {
             job, owner, id, deposit, max_price_per_gpu_hour, duration_secs, gpus, min_vram_gb, padding
@@ -591,6 +593,14 @@ fn instruction_accounts_and_args_match() {
     let crank = CrankEmissionAccounts::new();
     assert_instruction_accounts(&idl, "crank_emission", &crank.named_metas());
     assert_args(&idl, "crank_emission", &[], crank.instruction().data.len());
+    let sweep = SweepRewardsAccounts::new();
+    assert_instruction_accounts(&idl, "sweep_rewards", &sweep.named_metas());
+    assert_args(
+        &idl,
+        "sweep_rewards",
+        &[],
+        sweep.instruction(&[]).data.len(),
+    );
     let offline = MarkOfflineAccounts::new(a);
     assert_instruction_accounts(&idl, "mark_offline", &offline.named_metas());
     assert_args(&idl, "mark_offline", &[], offline.instruction().data.len());

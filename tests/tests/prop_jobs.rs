@@ -69,6 +69,7 @@ enum Op {
     Relist(usize),
     Unstake(usize, u64),
     Crank,
+    Sweep,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -93,6 +94,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (1..SUPPLIERS).prop_map(Op::Relist),
         1 => (1..SUPPLIERS, 1..=300u64).prop_map(|(s, io)| Op::Unstake(s, io)),
         1 => Just(Op::Crank),
+        1 => Just(Op::Sweep),
     ]
 }
 
@@ -120,6 +122,7 @@ fn kind(op: &Op) -> &'static str {
         Op::Relist(_) => "relist",
         Op::Unstake(..) => "unstake",
         Op::Crank => "crank",
+        Op::Sweep => "sweep",
     }
 }
 
@@ -430,6 +433,17 @@ impl Harness {
                 Who::Keeper,
                 vec![],
             ),
+            Op::Sweep => {
+                let listings: Vec<Address> = (0..SUPPLIERS)
+                    .filter(|s| self.listed(*s))
+                    .map(|s| self.suppliers[s].1)
+                    .collect();
+                (
+                    vec![SweepRewardsAccounts::new().instruction(&listings)],
+                    Who::Keeper,
+                    vec![NothingToSweep],
+                )
+            }
             Op::Advance(_) => unreachable!(),
         })
     }
@@ -699,6 +713,7 @@ fn job_operations_keep_every_invariant_and_every_job_closes() {
         "relist",
         "unstake",
         "crank",
+        "sweep",
         "drained",
         "assigned-0",
         "assigned-1",

@@ -5,8 +5,8 @@ use {
         constants::IO,
         emission::emitted_by,
         errors::{IogridError, ProgramFailure},
-        events::{find_events, RewardsClaimed},
-        instructions::{ClaimRewardsAccounts, MarkOfflineAccounts},
+        events::{find_events, RewardsClaimed, RewardsSwept},
+        instructions::{ClaimRewardsAccounts, MarkOfflineAccounts, SweepRewardsAccounts},
         Address,
     },
     iogrid_tests::fixtures::{Network, Supplier},
@@ -194,4 +194,78 @@ fn test_claim_rewards_of_another_owner_error() {
     // Even naming the owner's wallet as the destination needs the owner's signature.
     assert_eq!(net.env.token_balance(&thief.tokens), 0);
     net.check_invariants();
+}
+
+fn sweep(net: &mut Network, listings: &[Address]) -> Result<RewardsSwept, ProgramFailure> {
+    let ix = SweepRewardsAccounts::new().instruction(listings);
+    let anyone = net.env.funded_keypair();
+    let result = net.env.send(&[ix], &[&anyone]);
+    net.check_invariants();
+    match result {
+        Ok(meta) => {
+            iogrid_tests::cu::record("sweep_rewards", meta.compute_units_consumed);
+            Ok(find_events::<RewardsSwept>(&meta.logs)[0])
+        }
+        Err(failure) => Err(failure.failure),
+    }
+}
+
+/// Emission released while no GPU was online, and rewards forfeited by a
+/// silent listing (in a heartbeat, which cannot write Config), used to sit in
+/// the rewards vault for ever. Anyone sweeps them to the treasury, exactly.
+#[test]
+fn test_unclaimable_emission_is_swept_to_the_treasury() {
+    let mut net = Network::new();
+    // An hour with nothing online: nobody's reward.
+    net.env.advance_clock(3_600);
+    let supplier = net.supplier(1_000 * IO);
+    let listing = net.list(&supplier, 1, IO).unwrap();
+    let unallocated = net.config().rewards.unallocated;
+    assert_eq!(unallocated, emitted_by(3_600));
+    // The worker goes silent for ten minutes; its next beat forfeits them.
+    net.env.advance_clock(600);
+    net.heartbeat(&supplier, &listing).unwrap();
+    let forfeited = net.listing(&listing).rewards_forfeited;
+    assert!(forfeited > 0);
+    assert_eq!(net.listing(&listing).forfeits_folded, 0);
+    let treasury_before = net.env.token_balance(&net.config().treasury);
+
+    let swept = sweep(&mut net, &[listing]).unwrap();
+    assert_eq!(swept.amount, unallocated + forfeited);
+    assert_eq!(swept.folded_from_listings, forfeited);
+    let treasury = net.config().treasury;
+    assert_eq!(
+        net.env.token_balance(&treasury) - treasury_before,
+        unallocated + forfeited
+    );
+    assert_eq!(swept.treasury_after, net.config().treasury_balance);
+    assert_eq!(net.config().rewards.unallocated, 0);
+    assert_eq!(net.listing(&listing).forfeits_folded, forfeited);
+    // Nothing left: a second sweep in the same second moves nothing.
+    assert_eq!(
+        sweep(&mut net, &[listing]).unwrap_err(),
+        ProgramFailure::Iogrid(IogridError::NothingToSweep)
+    );
+    // The live listing still claims exactly what it earned while beating.
+    net.env.advance_clock(INTERVAL);
+    net.heartbeat(&supplier, &listing).unwrap();
+    let accrued = net.listing(&listing).rewards_accrued;
+    assert_eq!(claim(&mut net, &supplier, &listing), accrued);
+}
+
+/// Only program listings count: another account passed as a listing is
+/// refused and nothing moves.
+#[test]
+fn test_sweep_rewards_with_a_foreign_account_error() {
+    let mut net = Network::new();
+    net.env.advance_clock(3_600);
+    let supplier = net.supplier(1_000 * IO);
+    net.list(&supplier, 1, IO).unwrap();
+    let before = net.config().rewards.unallocated;
+    let failure = sweep(&mut net, &[supplier.tokens]).unwrap_err();
+    assert!(
+        matches!(failure, ProgramFailure::Instruction(_)),
+        "{failure}"
+    );
+    assert_eq!(net.config().rewards.unallocated, before);
 }

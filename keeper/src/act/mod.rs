@@ -163,9 +163,10 @@ pub fn classify(result: Result<Sent, SendError>) -> Outcome {
     };
     use IogridError::*;
     match err.failure().and_then(|f| f.iogrid()) {
-        Some(e @ (JobFullyAssigned | WrongJobStatus | NoActiveAssignment | JobAlreadyAssigned)) => {
-            Outcome::AlreadyDone(e.to_string())
-        }
+        Some(
+            e @ (JobFullyAssigned | WrongJobStatus | NoActiveAssignment | JobAlreadyAssigned
+            | NothingToSweep),
+        ) => Outcome::AlreadyDone(e.to_string()),
         Some(e @ (ChallengeWindowOpen | JobNotExpired | ListingNotStale)) => Outcome::NotYet(e),
         Some(_) => Outcome::Failed(err),
         None if closed_account(&err) => {

@@ -209,4 +209,7 @@ pub enum IogridError {
     /// 6066
     #[msg("The proposal passed but was not executed within its execution window.")]
     ProposalExpired,
+    /// 6067
+    #[msg("There is no unclaimable emission to sweep.")]
+    NothingToSweep,
 }

@@ -123,6 +123,16 @@ pub struct EmissionMinted {
     pub at: i64,
 }
 
+/// Unclaimable emission moved from the rewards vault to the treasury.
+#[event(bytemuck)]
+pub struct RewardsSwept {
+    pub amount: u64,
+    /// Part of `amount` counted from the listings passed in this sweep.
+    pub folded_from_listings: u64,
+    pub treasury_after: u64,
+    pub at: i64,
+}
+
 #[event(bytemuck)]
 pub struct ListingMarkedOffline {
     pub listing: Address,

@@ -119,6 +119,13 @@ pub mod iogrid {
         ctx.accounts.crank_emission()
     }
 
+    /// Permissionless: sends emission nobody can claim (no GPU online, or
+    /// forfeited by silence; listings to count follow) to the treasury.
+    pub fn sweep_rewards(ctx: &mut Context<SweepRewards>) -> Result<()> {
+        let listings = ctx.remaining_accounts()?;
+        ctx.accounts.sweep_rewards(&listings)
+    }
+
     /// Permissionless: takes a silent idle listing out of the reward pool.
     pub fn mark_offline(ctx: &mut Context<MarkOffline>) -> Result<()> {
         reject_remaining_accounts(ctx)?;

@@ -1,5 +1,5 @@
 use {
-    crate::{constants::*, emission, errors::IogridError, math},
+    crate::{constants::*, emission, errors::IogridError, math, state::GpuListing},
     anchor_lang::prelude::*,
 };
 
@@ -102,9 +102,11 @@ pub struct RewardPool {
     pub gpus_online: u64,
     /// Emission already folded into the accumulator (or set aside).
     pub accounted: u64,
-    /// Emission released while no GPU was online: nobody's reward.
+    /// Emission nobody can claim, not yet swept to the treasury: released
+    /// while no GPU was online, or forfeited by silent listings.
     pub unallocated: u64,
-    /// Rewards paid out by `claim_rewards` / `delist`.
+    /// Rewards paid out of the rewards vault: claimed by listings, or
+    /// unallocated emission swept to the treasury.
     pub claimed: u64,
     /// Unix time of the last accumulator update.
     pub last_update: i64,
@@ -240,6 +242,39 @@ pub struct Config {
 const _: () = assert!(core::mem::size_of::<Config>() == 832);
 
 impl Config {
+    /// Settles `listing`'s rewards up to `now` (credited if its worker kept
+    /// heartbeating, forfeited if not) and folds everything it has forfeited
+    /// so far, here or in heartbeats (which cannot write Config), into the
+    /// unallocated emission `sweep_rewards` sends to the treasury. Returns
+    /// this settlement's `(credited, forfeited)`.
+    pub fn settle_listing(&mut self, listing: &mut GpuListing, now: i64) -> Result<(u64, u64)> {
+        self.rewards.update(now, self.emission_start)?;
+        let settled = listing.settle(
+            self.rewards.acc_reward_per_gpu,
+            now,
+            self.params.heartbeat_timeout_secs,
+        )?;
+        self.fold_forfeits(listing)?;
+        Ok(settled)
+    }
+
+    /// Moves what `listing` forfeited and Config has not counted yet into
+    /// the unallocated emission. Returns the amount.
+    pub fn fold_forfeits(&mut self, listing: &mut GpuListing) -> Result<u64> {
+        let amount = listing.take_unfolded_forfeits()?;
+        self.rewards.unallocated = self
+            .rewards
+            .unallocated
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(amount)
+    }
+
+    /// Hands out the unallocated emission for the treasury.
+    pub fn take_unallocated(&mut self) -> u64 {
+        core::mem::take(&mut self.rewards.unallocated)
+    }
+
     pub fn is_keeper(&self, key: &Address) -> bool {
         self.keepers[..usize::from(self.keeper_count)].contains(key)
     }

@@ -101,7 +101,10 @@ pub struct GpuListing {
     /// `last_heartbeat` when the listing was last slashed: one outage (no
     /// heartbeat since) slashes at most once, however many jobs it hit.
     pub slashed_at_heartbeat: i64,
-    pub _reserved: [u8; 48],
+    /// Part of `rewards_forfeited` already counted in Config's unallocated
+    /// emission (swept to the treasury, never stranded in the vault).
+    pub forfeits_folded: u64,
+    pub _reserved: [u8; 40],
 }
 
 impl GpuListing {
@@ -167,6 +170,16 @@ impl GpuListing {
             .checked_add(pending)
             .ok_or(IogridError::MathOverflow)?;
         Ok((pending, 0))
+    }
+
+    /// Forfeits not yet counted by Config; marks them counted.
+    pub fn take_unfolded_forfeits(&mut self) -> Result<u64> {
+        let amount = self
+            .rewards_forfeited
+            .checked_sub(self.forfeits_folded)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.forfeits_folded = self.rewards_forfeited;
+        Ok(amount)
     }
 
     /// Hands out the accrued rewards for payment.
@@ -297,6 +310,16 @@ mod tests {
         l.set_status(ListingStatus::Offline);
         l.release(2).unwrap();
         assert_eq!(l.status(), Ok(ListingStatus::Offline));
+    }
+
+    #[test]
+    fn forfeits_are_counted_once() {
+        let mut l = listing(2);
+        l.settle(50_000, 1_301, 300).unwrap();
+        assert_eq!(l.take_unfolded_forfeits(), Ok(10));
+        assert_eq!(l.take_unfolded_forfeits(), Ok(0));
+        l.settle(100_000, 1_302, 300).unwrap();
+        assert_eq!(l.take_unfolded_forfeits(), Ok(10));
     }
 
     #[test]

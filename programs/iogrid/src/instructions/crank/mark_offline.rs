@@ -36,10 +36,7 @@ impl MarkOffline {
             return Err(IogridError::ListingBusy.into());
         }
         let config = &mut *self.config;
-        config.rewards.update(now, config.emission_start)?;
-        let (_, forfeited) =
-            self.listing
-                .settle(config.rewards.acc_reward_per_gpu, now, timeout)?;
+        let (_, forfeited) = config.settle_listing(&mut self.listing, now)?;
         config.rewards.remove_gpus(self.listing.spec.gpu_count)?;
         self.listing.set_status(ListingStatus::Offline);
         self.listing.invariant()?;

@@ -141,12 +141,7 @@ impl ReportFault {
         listing.release(gpus)?;
         listing.jobs_faulted = listing.jobs_faulted.saturating_add(1);
         if listing.is_online() {
-            config.rewards.update(now, config.emission_start)?;
-            listing.settle(
-                config.rewards.acc_reward_per_gpu,
-                now,
-                config.params.heartbeat_timeout_secs,
-            )?;
+            config.settle_listing(listing, now)?;
             config.rewards.remove_gpus(listing.spec.gpu_count)?;
         }
         listing.set_status(ListingStatus::Offline);

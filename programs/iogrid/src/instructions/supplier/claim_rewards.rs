@@ -35,11 +35,7 @@ impl ClaimRewards {
     /// Pays the listing's emission rewards earned while its worker was alive.
     pub fn claim_rewards(&mut self) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
-        let config = &mut *self.config;
-        config.rewards.update(now, config.emission_start)?;
-        let timeout = config.params.heartbeat_timeout_secs;
-        self.listing
-            .settle(config.rewards.acc_reward_per_gpu, now, timeout)?;
+        self.config.settle_listing(&mut self.listing, now)?;
         let amount = self.listing.take_rewards()?;
         if amount == 0 {
             return Err(IogridError::NoRewards.into());

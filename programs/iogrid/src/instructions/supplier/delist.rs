@@ -49,11 +49,7 @@ impl Delist {
         }
         let now = Clock::get()?.unix_timestamp;
         let config = &mut *self.config;
-        config.rewards.update(now, config.emission_start)?;
-        let timeout = config.params.heartbeat_timeout_secs;
-        let (_, forfeited) =
-            self.listing
-                .settle(config.rewards.acc_reward_per_gpu, now, timeout)?;
+        let (_, forfeited) = config.settle_listing(&mut self.listing, now)?;
         config.rewards.remove_gpus(self.listing.online_gpus())?;
         let rewards = self.listing.take_rewards()?;
         if rewards > 0 {

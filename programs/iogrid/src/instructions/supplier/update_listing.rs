@@ -107,10 +107,7 @@ impl UpdateListing {
         }
         let now = Clock::get()?.unix_timestamp;
         let config = &mut *self.config;
-        config.rewards.update(now, config.emission_start)?;
-        let timeout = config.params.heartbeat_timeout_secs;
-        self.listing
-            .settle(config.rewards.acc_reward_per_gpu, now, timeout)?;
+        config.settle_listing(&mut self.listing, now)?;
         config.rewards.remove_gpus(self.listing.spec.gpu_count)?;
         self.listing.set_status(ListingStatus::Offline);
         Ok(())
