@@ -320,3 +320,32 @@ fn test_initialize_with_zero_arbiter_error() {
     );
     assert!(env.account(&pda::config().0).is_none(), "nothing created");
 }
+
+/// Researchers find whom to tell: the binary carries a `security.txt` block
+/// (the `security_txt!` format, found by its markers).
+#[test]
+fn test_binary_carries_security_txt() {
+    let path = iogrid_tests::program_so_path(iogrid_tests::PROGRAM_SO).unwrap();
+    let so = std::fs::read(path).unwrap();
+    let begin = b"=======BEGIN SECURITY.TXT V1=======\0";
+    let end = b"=======END SECURITY.TXT V1=======\0";
+    let start = so
+        .windows(begin.len())
+        .position(|w| w == begin)
+        .expect("BEGIN marker");
+    let stop = so[start..]
+        .windows(end.len())
+        .position(|w| w == end)
+        .expect("END marker");
+    let body = &so[start + begin.len()..start + stop];
+    let fields: Vec<&[u8]> = body.split(|b| *b == 0).collect();
+    let value = |key: &[u8]| {
+        fields
+            .chunks(2)
+            .find(|pair| pair[0] == key)
+            .map(|pair| String::from_utf8_lossy(pair[1]).into_owned())
+    };
+    assert_eq!(value(b"name").as_deref(), Some("iogrid"));
+    assert!(value(b"contacts").is_some_and(|c| c.starts_with("email:")));
+    assert!(value(b"policy").is_some_and(|p| p.ends_with("docs/security.md")));
+}

@@ -15,6 +15,7 @@ pub mod events;
 pub mod instructions;
 pub mod math;
 pub mod proof;
+pub mod security;
 pub mod spl;
 pub mod state;
 
@@ -53,6 +54,7 @@ pub mod iogrid {
         arbiter: Address,
     ) -> Result<()> {
         reject_remaining_accounts(ctx)?;
+        security::keep();
         let bump = ctx.bumps.config;
         ctx.accounts.initialize(&params, &arbiter, bump)
     }
