@@ -116,6 +116,7 @@ iogrid_errors! {
     6065 InvalidArbiter "The arbiter cannot be the zero address.",
     6066 ProposalExpired "The proposal passed but was not executed within its execution window.",
     6067 NothingToSweep "There is no unclaimable emission to sweep.",
+    6068 ListingIdReused "Listing ids only grow: use an id at or above the stake account's next_listing_id.",
 }
 
 impl fmt::Display for IogridError {

@@ -296,8 +296,11 @@ impl ListGpuAccounts {
         }
     }
 
-    pub fn instruction(&self, spec: &GpuSpec) -> Instruction {
-        self.instruction_with(data_of(discriminator::LIST_GPU, spec))
+    /// `id` must be the one the accounts were derived with, at or above the
+    /// stake account's `next_listing_id` ([`crate::pda::fast_listing_id`]
+    /// picks a cheap one).
+    pub fn instruction(&self, spec: &GpuSpec, id: u64) -> Instruction {
+        self.instruction_with(data_of(discriminator::LIST_GPU, &(spec, id)))
     }
 }
 

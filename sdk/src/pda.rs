@@ -58,6 +58,15 @@ pub fn listing(owner: &Address, id: u64) -> (Address, u8) {
     find(&[SEED_LISTING, owner.as_ref(), &id.to_le_bytes()])
 }
 
+/// The first listing id at or above `from` whose canonical bump is 255: the
+/// program then verifies the listing PDA with one hash instead of searching
+/// (about 330 CU saved per bump step; half of all ids qualify).
+pub fn fast_listing_id(owner: &Address, from: u64) -> u64 {
+    (from..)
+        .find(|id| listing(owner, *id).1 == u8::MAX)
+        .expect("half of all ids have bump 255")
+}
+
 /// Job `id` of `owner` (the owner picks the id; it must be unused).
 pub fn job(owner: &Address, id: u64) -> (Address, u8) {
     find(&[SEED_JOB, owner.as_ref(), &id.to_le_bytes()])

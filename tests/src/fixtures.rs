@@ -224,12 +224,13 @@ impl Network {
         price: u64,
     ) -> Result<Address, TxFailure> {
         let owner = supplier.owner.pubkey();
-        let id = self
+        let next = self
             .env
             .account(&pda::stake(&owner).0)
             .map_or(0, |_| self.stake_account(&owner).next_listing_id);
+        let id = pda::fast_listing_id(&owner, next);
         let accounts = ListGpuAccounts::new(owner, id);
-        let ix = accounts.instruction(&Self::spec(&supplier.worker.pubkey(), gpus, price));
+        let ix = accounts.instruction(&Self::spec(&supplier.worker.pubkey(), gpus, price), id);
         let meta = self.env.send(&[ix], &[&supplier.owner])?;
         cu::record("list_gpu", meta.compute_units_consumed);
         Ok(accounts.listing)

@@ -570,8 +570,8 @@ fn instruction_accounts_and_args_match() {
     assert_args(
         &idl,
         "list_gpu",
-        &["spec"],
-        list.instruction(&spec).data.len(),
+        &["spec", "id"],
+        list.instruction(&spec, 0).data.len(),
     );
     let update = UpdateListingAccounts::new(a, b);
     assert_instruction_accounts(&idl, "update_listing", &update.named_metas());

@@ -274,7 +274,7 @@ fn test_assign_job_with_unfit_listings_error() {
     let accounts = ListGpuAccounts::new(other.owner.pubkey(), id);
     m.net
         .env
-        .send_ok("list_gpu", accounts.instruction(&spec), &[&other.owner]);
+        .send_ok("list_gpu", accounts.instruction(&spec, id), &[&other.owner]);
     assert_eq!(
         assign_err(&mut m, &job, &[(accounts.listing, 2)]),
         iogrid(IogridError::ListingMismatch)

@@ -606,7 +606,7 @@ async fn list(
     let spec = GpuSpec::new(worker, model, 80, gpus, "local", price).unwrap();
     let list = ListGpuAccounts::new(owner.pubkey(), id);
     chain
-        .send("list_gpu", &[list.instruction(&spec)], &[owner])
+        .send("list_gpu", &[list.instruction(&spec, id)], &[owner])
         .await;
     list.listing
 }

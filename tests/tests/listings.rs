@@ -23,7 +23,7 @@ fn iogrid(e: IogridError) -> ProgramFailure {
 
 fn list_err(net: &mut Network, supplier: &Supplier, spec: &GpuSpec) -> ProgramFailure {
     let id = net.stake_account(&supplier.owner.pubkey()).next_listing_id;
-    let ix = ListGpuAccounts::new(supplier.owner.pubkey(), id).instruction(spec);
+    let ix = ListGpuAccounts::new(supplier.owner.pubkey(), id).instruction(spec, id);
     net.env.send_err(ix, &[&supplier.owner])
 }
 
@@ -32,22 +32,27 @@ fn test_list_gpu() {
     let mut net = Network::new();
     let supplier = net.supplier(1_000 * IO);
     let owner = supplier.owner.pubkey();
-    let accounts = ListGpuAccounts::new(owner, 0);
+    // The first id whose listing PDA has bump 255: a fixed, one-hash check.
+    let id = pda::fast_listing_id(&owner, 0);
+    let accounts = ListGpuAccounts::new(owner, id);
     let spec = Network::spec(&supplier.worker.pubkey(), 8, 2 * IO);
-    let meta = net
-        .env
-        .send_ok("list_gpu", accounts.instruction(&spec), &[&supplier.owner]);
+    let meta = net.env.send_ok(
+        "list_gpu",
+        accounts.instruction(&spec, id),
+        &[&supplier.owner],
+    );
     net.check_invariants();
 
     let listing = net.listing(&accounts.listing);
-    assert_eq!((listing.owner, listing.id, listing.spec), (owner, 0, spec));
+    assert_eq!((listing.owner, listing.id, listing.spec), (owner, id, spec));
+    assert_eq!(net.stake_account(&owner).next_listing_id, id + 1);
     assert_eq!(listing.stake_locked, 800 * IO, "100 IO per GPU × 8");
     assert_eq!(
         (listing.gpus_free, listing.status()),
         (8, ListingStatus::Available)
     );
     assert_eq!(listing.last_heartbeat, net.env.now());
-    assert_eq!(listing.bump, pda::listing(&owner, 0).1);
+    assert_eq!(listing.bump, 255);
     assert_eq!(
         (listing.spec.model(), listing.spec.region_code()),
         ("H100-80GB".into(), "eu-west".into())
@@ -59,7 +64,7 @@ fn test_list_gpu() {
             stake.listings,
             stake.next_listing_id
         ),
-        (800 * IO, 1, 1)
+        (800 * IO, 1, id + 1)
     );
     assert_eq!(net.config().rewards.gpus_online, 8);
     let event = find_events::<GpuListed>(&meta.logs)[0];
@@ -68,9 +73,13 @@ fn test_list_gpu() {
         (accounts.listing, 8, 800 * IO)
     );
 
-    // A second listing gets the next id.
+    // A second listing gets the next fast id above the first.
     let second = net.list(&supplier, 2, IO).unwrap();
-    assert_eq!(second, pda::listing(&owner, 1).0);
+    assert_eq!(
+        second,
+        pda::listing(&owner, pda::fast_listing_id(&owner, id + 1)).0
+    );
+    assert!(net.listing(&second).id > id);
     net.check_invariants();
 }
 
@@ -101,7 +110,7 @@ fn test_list_gpu_without_stake_account_error() {
     let (user, _) = net.user_with_io(0);
     let spec = Network::spec(&Address::new_unique(), 1, IO);
     let failure = net.env.send_err(
-        ListGpuAccounts::new(user.pubkey(), 0).instruction(&spec),
+        ListGpuAccounts::new(user.pubkey(), 0).instruction(&spec, 0),
         &[&user],
     );
     // No StakeAccount: the empty address holds no data to load.
@@ -165,18 +174,39 @@ fn test_list_gpu_reusing_an_existing_listing_error() {
     let mut net = Network::new();
     let supplier = net.supplier(1_000 * IO);
     let first = net.list(&supplier, 1, IO).unwrap();
-    // Re-initializing listing 0 instead of creating listing 1.
-    let mut accounts = ListGpuAccounts::new(supplier.owner.pubkey(), 1);
+    // Re-initializing the first listing instead of creating the next.
+    let next = net.listing(&first).id + 1;
+    let mut accounts = ListGpuAccounts::new(supplier.owner.pubkey(), next);
     accounts.listing = first;
     let spec = Network::spec(&supplier.worker.pubkey(), 1, IO);
     let failure = net
         .env
-        .send_err(accounts.instruction(&spec), &[&supplier.owner]);
+        .send_err(accounts.instruction(&spec, next), &[&supplier.owner]);
     assert_eq!(
         failure,
         ProgramFailure::Instruction(InstructionError::InvalidSeeds),
         "{failure}"
     );
+    net.check_invariants();
+}
+
+/// A delisted listing's address is free again, but its id is not: a listing
+/// address is never reused, so an old proof can never name a new listing's
+/// assignment.
+#[test]
+fn test_list_gpu_reusing_a_delisted_id_error() {
+    let mut net = Network::new();
+    let supplier = net.supplier(1_000 * IO);
+    let first = net.list(&supplier, 1, IO).unwrap();
+    let id = net.listing(&first).id;
+    let owner = supplier.owner.insecure_clone();
+    let ix = DelistAccounts::new(owner.pubkey(), first, supplier.tokens).instruction();
+    net.env.send_ok("delist", ix, &[&owner]);
+    let spec = Network::spec(&supplier.worker.pubkey(), 1, IO);
+    let ix = ListGpuAccounts::new(owner.pubkey(), id).instruction(&spec, id);
+    let failure = net.env.send_err(ix, &[&owner]);
+    assert_eq!(failure, iogrid(IogridError::ListingIdReused), "{failure}");
+    assert!(net.env.account(&first).is_none());
     net.check_invariants();
 }
 
@@ -190,7 +220,7 @@ fn test_list_gpu_for_another_users_stake_error() {
     let spec = Network::spec(&attacker.worker.pubkey(), 1, IO);
     let failure = net
         .env
-        .send_err(accounts.instruction(&spec), &[&attacker.owner]);
+        .send_err(accounts.instruction(&spec, 0), &[&attacker.owner]);
     assert_eq!(
         failure,
         ProgramFailure::Instruction(InstructionError::InvalidSeeds),

@@ -112,7 +112,7 @@ async fn one_gpu_job_from_escrow_to_payment(
     let spec = GpuSpec::new(worker.pubkey(), "H100-80GB", 80, 1, "local", price).unwrap();
     let list = ListGpuAccounts::new(owner, 0);
     chain
-        .send("list_gpu", &[list.instruction(&spec)], &[&supplier])
+        .send("list_gpu", &[list.instruction(&spec, 0)], &[&supplier])
         .await;
     let listing = list.listing;
     chain.heartbeat(&worker, &listing).await;
@@ -244,7 +244,7 @@ async fn largest_cluster_settles_in_one_transaction(
         chain
             .send(
                 "stake + list_gpu + heartbeat",
-                &[stake, list.instruction(&spec), beat],
+                &[stake, list.instruction(&spec, 0), beat],
                 &[supplier],
             )
             .await;

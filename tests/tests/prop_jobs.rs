@@ -415,10 +415,11 @@ impl Harness {
                 }
                 let (supplier, _) = &self.suppliers[s];
                 let owner = supplier.owner.pubkey();
-                let id = self.stake_account(s).next_listing_id;
+                let id = pda::fast_listing_id(&owner, self.stake_account(s).next_listing_id);
                 let accounts = ListGpuAccounts::new(owner, id);
                 let price = (s as u64 + 1) * IO;
-                let ix = accounts.instruction(&Network::spec(&supplier.worker.pubkey(), 4, price));
+                let ix =
+                    accounts.instruction(&Network::spec(&supplier.worker.pubkey(), 4, price), id);
                 // The new listing is the supplier's from now on (if it lands).
                 self.suppliers[s].1 = accounts.listing;
                 (vec![ix], Who::Owner(s), vec![InsufficientStake])

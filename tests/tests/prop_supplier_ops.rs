@@ -251,7 +251,7 @@ impl Harness {
                 let spec = Network::spec(&s.worker.pubkey(), gpus, IO);
                 (
                     expect,
-                    ListGpuAccounts::new(s.owner.pubkey(), m.next_id).instruction(&spec),
+                    ListGpuAccounts::new(s.owner.pubkey(), m.next_id).instruction(&spec, m.next_id),
                     &s.owner,
                 )
             }

@@ -778,8 +778,16 @@ pub async fn execute_listing(
                 format_io(stake.staked),
                 format_io(stake.locked_for_listings)
             );
-            let accounts = ListGpuAccounts::new(owner, stake.next_listing_id);
-            let signature = send(rpc, &signer, &[accounts.instruction(&spec)], "list GPUs").await?;
+            // An id whose listing PDA has bump 255 keeps list_gpu's compute cost fixed.
+            let id = iogrid_sdk::pda::fast_listing_id(&owner, stake.next_listing_id);
+            let accounts = ListGpuAccounts::new(owner, id);
+            let signature = send(
+                rpc,
+                &signer,
+                &[accounts.instruction(&spec, id)],
+                "list GPUs",
+            )
+            .await?;
             let state = read_listing(rpc, &accounts.listing).await?;
             print(
                 output,

@@ -212,4 +212,7 @@ pub enum IogridError {
     /// 6067
     #[msg("There is no unclaimable emission to sweep.")]
     NothingToSweep,
+    /// 6068
+    #[msg("Listing ids only grow: use an id at or above the stake account's next_listing_id.")]
+    ListingIdReused,
 }

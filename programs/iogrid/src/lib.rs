@@ -84,11 +84,12 @@ pub mod iogrid {
         ctx.accounts.cancel_unstake()
     }
 
-    /// Lists GPUs, locking `min_stake_per_gpu` per GPU of the owner's stake.
-    pub fn list_gpu(ctx: &mut Context<ListGpu>, spec: GpuSpec) -> Result<()> {
+    /// Lists GPUs under listing `id` (≥ the staker's next id), locking
+    /// `min_stake_per_gpu` per GPU of the owner's stake.
+    pub fn list_gpu(ctx: &mut Context<ListGpu>, spec: GpuSpec, id: u64) -> Result<()> {
         reject_remaining_accounts(ctx)?;
         let bump = ctx.bumps.listing;
-        ctx.accounts.list_gpu(&spec, bump)
+        ctx.accounts.list_gpu(&spec, id, bump)
     }
 
     /// Changes price, worker key or online state, never harming a running job.

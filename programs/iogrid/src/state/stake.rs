@@ -116,7 +116,12 @@ impl StakeAccount {
     }
 
     /// Locks `amount` to back a new listing and hands out its id.
-    pub fn lock_for_listing(&mut self, amount: u64) -> Result<u64> {
+    /// Locks `amount` for listing `id`, which must not be below any id this
+    /// staker used before.
+    pub fn lock_for_listing(&mut self, amount: u64, id: u64) -> Result<()> {
+        if id < self.next_listing_id {
+            return Err(IogridError::ListingIdReused.into());
+        }
         if amount > self.unlocked() {
             return Err(IogridError::InsufficientStake.into());
         }
@@ -124,13 +129,12 @@ impl StakeAccount {
             .locked_for_listings
             .checked_add(amount)
             .ok_or(IogridError::MathOverflow)?;
-        let id = self.next_listing_id;
         self.next_listing_id = id.checked_add(1).ok_or(IogridError::MathOverflow)?;
         self.listings = self
             .listings
             .checked_add(1)
             .ok_or(IogridError::MathOverflow)?;
-        Ok(id)
+        Ok(())
     }
 
     pub fn unlock_for_listing(&mut self, amount: u64) -> Result<()> {
@@ -188,7 +192,7 @@ mod tests {
     #[test]
     fn unstake_leaves_listing_and_vote_locks_in_place() {
         let mut s = staker(1_000);
-        s.lock_for_listing(600).unwrap();
+        s.lock_for_listing(600, 0).unwrap();
         s.vote_locked = 700;
         s.vote_lock_until = 100;
         assert_eq!(s.unstakeable(50), 300);
@@ -231,16 +235,21 @@ mod tests {
     #[test]
     fn listing_locks_need_unlocked_stake() {
         let mut s = staker(1_000);
-        assert_eq!(s.lock_for_listing(800), Ok(0));
+        assert_eq!(s.lock_for_listing(800, 0), Ok(()));
         assert_eq!(
-            s.lock_for_listing(201),
+            s.lock_for_listing(201, 1),
             Err(IogridError::InsufficientStake.into())
         );
-        assert_eq!(s.lock_for_listing(200), Ok(1));
+        // Ids may skip ahead (to one with a fast PDA) but never go back.
+        assert_eq!(s.lock_for_listing(200, 5), Ok(()));
+        assert_eq!(
+            s.lock_for_listing(0, 5),
+            Err(IogridError::ListingIdReused.into())
+        );
         s.unlock_for_listing(800).unwrap();
         assert_eq!(
             (s.locked_for_listings, s.listings, s.next_listing_id),
-            (200, 1, 2)
+            (200, 1, 6)
         );
         s.invariant().unwrap();
     }
@@ -248,7 +257,7 @@ mod tests {
     #[test]
     fn slash_keeps_the_vote_lock_within_the_stake() {
         let mut s = staker(1_000);
-        s.lock_for_listing(1_000).unwrap();
+        s.lock_for_listing(1_000, 0).unwrap();
         s.lock_for_vote(1_000, 100);
         s.slash_listing_lock(100).unwrap();
         assert_eq!(

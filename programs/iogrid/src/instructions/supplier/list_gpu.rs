@@ -1,3 +1,7 @@
+// Anchor v2's derive re-reads `#[instruction(...)]` arguments in
+// `exit_accounts`, where nothing uses them; scoped to this module only.
+#![allow(unused_variables)]
+
 use {
     crate::{
         constants::ACCOUNT_VERSION,
@@ -9,6 +13,7 @@ use {
 };
 
 #[derive(Accounts)]
+#[instruction(spec: GpuSpec, id: u64)]
 pub struct ListGpu {
     #[account(mut)]
     pub owner: Signer,
@@ -23,7 +28,7 @@ pub struct ListGpu {
     #[account(
         init,
         payer = owner,
-        seeds = [b"listing", owner.address().as_ref(), &stake_account.next_listing_id.to_le_bytes()],
+        seeds = [b"listing", owner.address().as_ref(), &id.to_le_bytes()],
         bump
     )]
     pub listing: Account<GpuListing>,
@@ -31,9 +36,12 @@ pub struct ListGpu {
 }
 
 impl ListGpu {
-    /// Lists GPUs, locking `min_stake_per_gpu × gpu_count` of the owner's
-    /// stake; the GPUs start earning emission at once.
-    pub fn list_gpu(&mut self, spec: &GpuSpec, bump: u8) -> Result<()> {
+    /// Lists GPUs under listing `id`, locking `min_stake_per_gpu × gpu_count`
+    /// of the owner's stake; the GPUs start earning emission at once. Ids
+    /// only grow (a listing address is never reused, so proof nonces stay
+    /// unique); the client picks one whose canonical bump is 255, which makes
+    /// the PDA check one hash instead of a search.
+    pub fn list_gpu(&mut self, spec: &GpuSpec, id: u64, bump: u8) -> Result<()> {
         self.config.require_not_paused()?;
         spec.validate()?;
         let now = Clock::get()?.unix_timestamp;
@@ -41,7 +49,7 @@ impl ListGpu {
             self.config.params.min_stake_per_gpu,
             u64::from(spec.gpu_count),
         )?;
-        let id = self.stake_account.lock_for_listing(required)?;
+        self.stake_account.lock_for_listing(required, id)?;
 
         let config = &mut *self.config;
         config.rewards.update(now, config.emission_start)?;
