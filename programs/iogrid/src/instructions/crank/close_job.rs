@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::{
+    super::super::escrow::{
         awarded, pay_fee_and_burn, pay_supplier, refund_and_close, split_payment, validate_payee,
         CloseAccounts, EscrowAccounts, Payment, Split, OUTCOME_EXPIRED, OUTCOME_SETTLED,
     },

@@ -1,5 +1,5 @@
 use {
-    super::super::{mint_due_emission, EmissionAccounts},
+    super::super::rewards::{mint_due_emission, EmissionAccounts},
     crate::{
         errors::IogridError,
         spl::{Mint, TokenAccount},

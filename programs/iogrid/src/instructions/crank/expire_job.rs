@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::{emit_status, load_listing},
+    super::super::escrow::{emit_status, load_listing},
     crate::{
         errors::IogridError,
         state::{Assignment, AssignmentStatus, Job, JobStatus},

@@ -1,5 +1,8 @@
 use {
-    super::super::{jobs::load_listing, pay_rewards, EmissionAccounts},
+    super::super::{
+        escrow::load_listing,
+        rewards::{pay_rewards, EmissionAccounts},
+    },
     crate::{
         errors::IogridError,
         events::{emit_event, RewardsSwept},

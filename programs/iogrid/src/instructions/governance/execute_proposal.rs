@@ -1,9 +1,9 @@
 use {
-    super::finalize_proposal::emit_proposal_status,
+    super::emit_proposal_status,
     crate::{
         constants::{EXECUTION_WINDOW_SECS, MAX_KEEPERS},
         errors::IogridError,
-        instructions::{jobs::validate_payee, with_config_signer},
+        instructions::{escrow::validate_payee, with_config_signer},
         spl::{cpi, TokenAccount},
         state::{ActionKind, Config, Proposal, ProposalStatus},
     },

@@ -1,7 +1,7 @@
 use {
+    super::emit_proposal_status,
     crate::{
         errors::IogridError,
-        events::{emit_event, ProposalStatusChanged},
         state::{Config, Proposal, ProposalStatus},
     },
     anchor_lang::prelude::*,
@@ -36,15 +36,4 @@ impl FinalizeProposal {
         self.proposal.invariant()?;
         emit_proposal_status(&self.proposal)
     }
-}
-
-pub(crate) fn emit_proposal_status(proposal: &Account<Proposal>) -> Result<()> {
-    emit_event(&ProposalStatusChanged {
-        proposal: *proposal.address(),
-        at: Clock::get()?.unix_timestamp,
-        executable_at: proposal.executable_at,
-        status: proposal.status,
-        _padding: [0; 7],
-    });
-    Ok(())
 }

@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::load_listing,
+    super::super::escrow::load_listing,
     crate::{
         constants::MAX_CLUSTER,
         errors::IogridError,

@@ -1,6 +1,6 @@
 use {
     super::super::{
-        jobs::{
+        escrow::{
             active_assignment, pay_fee_and_burn, pay_supplier, split_payment, validate_payee,
             EscrowAccounts, Payment,
         },

@@ -1,5 +1,5 @@
 use {
-    super::super::{pay_rewards, EmissionAccounts},
+    super::super::rewards::{pay_rewards, EmissionAccounts},
     crate::{
         errors::IogridError,
         events::{emit_event, GpuDelisted},

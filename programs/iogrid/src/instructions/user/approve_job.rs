@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::emit_status,
+    super::super::escrow::emit_status,
     crate::{
         errors::IogridError,
         state::{Assignment, Job, JobStatus},

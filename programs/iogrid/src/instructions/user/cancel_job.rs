@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::{refund_and_close, CloseAccounts, JobEscrow, OUTCOME_CANCELLED},
+    super::super::escrow::{refund_and_close, CloseAccounts, JobEscrow, OUTCOME_CANCELLED},
     crate::{
         errors::IogridError,
         spl::{token, TokenAccount},

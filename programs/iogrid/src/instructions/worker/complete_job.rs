@@ -1,5 +1,5 @@
 use {
-    super::super::jobs::{active_assignment, emit_status},
+    super::super::escrow::{active_assignment, emit_status},
     crate::{
         constants::ED25519_PROGRAM_ID,
         errors::IogridError,
