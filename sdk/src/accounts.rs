@@ -610,11 +610,13 @@ pub enum ActionKind {
     TreasuryTransfer,
     Pause,
     Unpause,
+    /// Replace the program with a buffer whose authority is the governance PDA.
+    UpgradeProgram,
     Unknown(u8),
 }
 
 impl ActionKind {
-    const KNOWN: [ActionKind; 7] = [
+    const KNOWN: [ActionKind; 8] = [
         ActionKind::SetParams,
         ActionKind::AddKeeper,
         ActionKind::RemoveKeeper,
@@ -622,6 +624,7 @@ impl ActionKind {
         ActionKind::TreasuryTransfer,
         ActionKind::Pause,
         ActionKind::Unpause,
+        ActionKind::UpgradeProgram,
     ];
 
     pub fn code(self) -> u8 {
@@ -708,6 +711,15 @@ impl ProposalAction {
 
     pub fn unpause() -> Self {
         Self::with(ActionKind::Unpause)
+    }
+
+    /// Upgrades the program from `buffer` (a loader buffer whose authority
+    /// is the governance PDA); its lamports go back to the proposer.
+    pub fn upgrade_program(buffer: Address) -> Self {
+        Self {
+            address: buffer,
+            ..Self::with(ActionKind::UpgradeProgram)
+        }
     }
 
     pub fn kind(&self) -> ActionKind {

@@ -1039,6 +1039,24 @@ impl ExecuteProposalAccounts {
     pub fn instruction(&self) -> Instruction {
         self.instruction_with(discriminator::EXECUTE_PROPOSAL.to_vec())
     }
+
+    /// `execute_proposal` for an `UpgradeProgram` proposal by `proposer`
+    /// (who funded `buffer` and gets its lamports back): the loader's
+    /// accounts follow as remaining accounts; `recipient` is the governance
+    /// PDA, which signs the upgrade.
+    pub fn upgrade_instruction(&self, buffer: &Address, proposer: &Address) -> Instruction {
+        let mut ix = self.instruction();
+        ix.accounts.extend([
+            AccountMeta::new(pda::program_data(), false),
+            AccountMeta::new(crate::PROGRAM_ID, false),
+            AccountMeta::new(*buffer, false),
+            AccountMeta::new(*proposer, false),
+            AccountMeta::new_readonly(crate::RENT_SYSVAR_ID, false),
+            AccountMeta::new_readonly(crate::CLOCK_SYSVAR_ID, false),
+            AccountMeta::new_readonly(crate::BPF_LOADER_UPGRADEABLE_ID, false),
+        ]);
+        ix
+    }
 }
 
 instruction_accounts!(
@@ -1047,15 +1065,21 @@ instruction_accounts!(
         authority: [signer],
         config: [mut],
         governance: [],
+        program_data: [mut],
+        bpf_loader_upgradeable: [],
     }
 );
 
 impl TransferAuthorityAccounts {
+    /// `authority` must be both Config's authority and the program's upgrade
+    /// authority: the handover moves both to the governance PDA.
     pub fn new(authority: Address) -> Self {
         Self {
             authority,
             config: pda::config().0,
             governance: pda::governance().0,
+            program_data: pda::program_data(),
+            bpf_loader_upgradeable: crate::BPF_LOADER_UPGRADEABLE_ID,
         }
     }
 

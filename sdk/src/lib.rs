@@ -31,5 +31,6 @@ pub const TOKEN_PROGRAM_ID: Address =
 pub use solana_sdk_ids::{
     bpf_loader_upgradeable::ID as BPF_LOADER_UPGRADEABLE_ID,
     ed25519_program::ID as ED25519_PROGRAM_ID, system_program::ID as SYSTEM_PROGRAM_ID,
-    sysvar::instructions::ID as INSTRUCTIONS_SYSVAR_ID,
+    sysvar::clock::ID as CLOCK_SYSVAR_ID, sysvar::instructions::ID as INSTRUCTIONS_SYSVAR_ID,
+    sysvar::rent::ID as RENT_SYSVAR_ID,
 };

@@ -13,14 +13,14 @@ use {
             find_events, AuthorityTransferred, ProposalCreated, ProposalStatusChanged, VoteChanged,
         },
         instructions::*,
-        pda, Address,
+        pda, Address, BPF_LOADER_UPGRADEABLE_ID, CLOCK_SYSVAR_ID, PROGRAM_ID, RENT_SYSVAR_ID,
     },
     iogrid_tests::{
         fixtures::{Market, Network, Supplier, HOUR, WINDOW},
         TxFailure,
     },
     litesvm::types::TransactionMetadata,
-    solana_instruction::error::InstructionError,
+    solana_instruction::{error::InstructionError, AccountMeta, Instruction},
     solana_keypair::Keypair,
     solana_signer::Signer,
 };
@@ -828,4 +828,157 @@ fn test_finalize_uses_the_rules_at_creation() {
     dao.vote(&shrimp, &later, VoteChoice::Yes).unwrap();
     dao.env().advance_clock(VOTING);
     assert_eq!(dao.finalize(&later).unwrap(), ProposalStatus::Passed);
+}
+
+/// A loader `Upgrade` instruction signed by `authority` (what `solana
+/// program deploy` sends), to show which keys the loader still accepts.
+fn loader_upgrade(buffer: &Address, spill: &Address, authority: &Address) -> Instruction {
+    Instruction {
+        program_id: BPF_LOADER_UPGRADEABLE_ID,
+        accounts: vec![
+            AccountMeta::new(pda::program_data(), false),
+            AccountMeta::new(PROGRAM_ID, false),
+            AccountMeta::new(*buffer, false),
+            AccountMeta::new(*spill, false),
+            AccountMeta::new_readonly(RENT_SYSVAR_ID, false),
+            AccountMeta::new_readonly(CLOCK_SYSVAR_ID, false),
+            AccountMeta::new_readonly(*authority, true),
+        ],
+        data: vec![3, 0, 0, 0],
+    }
+}
+
+/// A loader buffer holding `elf` whose authority is `authority` (written
+/// directly here; on a cluster `solana program write-buffer` and
+/// `set-buffer-authority` make it).
+fn buffer_with(env: &mut iogrid_tests::TestEnv, elf: &[u8], authority: &Address) -> Address {
+    let buffer = Address::new_unique();
+    let mut data = vec![1, 0, 0, 0, 1];
+    data.extend_from_slice(authority.as_ref());
+    data.extend_from_slice(elf);
+    let lamports = env.svm.minimum_balance_for_rent_exemption(data.len());
+    let account = solana_account::Account {
+        lamports,
+        data,
+        owner: BPF_LOADER_UPGRADEABLE_ID,
+        executable: false,
+        rent_epoch: 0,
+    };
+    env.svm.set_account(buffer, account).unwrap();
+    buffer
+}
+
+/// Item 9: the handover moves the program's upgrade authority to the
+/// governance PDA with Config's; from then on the old key cannot upgrade and
+/// an upgrade passes only as a voted, timelocked proposal.
+#[test]
+fn test_upgrade_passes_only_through_a_vote() {
+    let mut dao = Dao::new();
+    // Deployed with room to grow (as `solana program deploy --max-len`).
+    let program_data = pda::program_data();
+    let mut account = dao.env().account(&program_data).unwrap();
+    account.data.resize(account.data.len() + 16 * 1024, 0);
+    account.lamports = dao
+        .env()
+        .svm
+        .minimum_balance_for_rent_exemption(account.data.len());
+    dao.env().svm.set_account(program_data, account).unwrap();
+
+    let authority = dao.m.net.env.upgrade_authority.insecure_clone();
+    let handover = TransferAuthorityAccounts::new(authority.pubkey()).instruction();
+    dao.send("transfer_authority_to_governance", &[handover], &authority)
+        .unwrap();
+    let governance = pda::governance().0;
+    let data = dao.env().account(&program_data).unwrap().data;
+    assert_eq!((data[12], &data[13..45]), (1, governance.as_ref()));
+
+    // The new program: the measurement build, whose `bench_math` the
+    // production program lacks.
+    let elf =
+        std::fs::read(iogrid_tests::program_so_path(iogrid_tests::BENCH_SO).unwrap()).unwrap();
+    let buffer = buffer_with(dao.env(), &elf, &governance);
+    let bench = |caller: &Keypair| {
+        let mut data = iogrid_tests::anchor_discriminator("global:bench_math").to_vec();
+        data.push(0);
+        for operand in [1u64, 2, 3] {
+            data.extend_from_slice(&operand.to_le_bytes());
+        }
+        data.extend_from_slice(&1u16.to_le_bytes());
+        Instruction {
+            program_id: PROGRAM_ID,
+            accounts: vec![AccountMeta::new_readonly(caller.pubkey(), true)],
+            data,
+        }
+    };
+    let caller = dao.env().funded_keypair();
+    assert!(dao.env().send(&[bench(&caller)], &[&caller]).is_err());
+
+    // The old upgrade key is refused by the loader.
+    let old = dao
+        .env()
+        .send(
+            &[loader_upgrade(
+                &buffer,
+                &authority.pubkey(),
+                &authority.pubkey(),
+            )],
+            &[&authority],
+        )
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(
+        old.failure,
+        ProgramFailure::Instruction(InstructionError::IncorrectAuthority),
+        "{old}"
+    );
+
+    // Only a passed, timelocked proposal upgrades.
+    let whale = dao.whale.owner.insecure_clone();
+    let action = ProposalAction::upgrade_program(buffer);
+    let proposal = dao.propose(&whale, action).unwrap();
+    let accounts = ExecuteProposalAccounts::new(proposal, &action);
+    let execute = |buffer: &Address| accounts.upgrade_instruction(buffer, &whale.pubkey());
+    let payer = dao.env().funded_keypair();
+    let early = error_of(dao.send("execute_proposal", &[execute(&buffer)], &payer));
+    assert_eq!(
+        early.iogrid(),
+        iogrid(IogridError::WrongProposalStatus),
+        "{early}"
+    );
+    dao.vote(&whale, &proposal, VoteChoice::Yes).unwrap();
+    dao.env().advance_clock(VOTING);
+    assert_eq!(dao.finalize(&proposal).unwrap(), ProposalStatus::Passed);
+    dao.env().advance_clock(TIMELOCK);
+    // Another buffer than the one voted on is refused.
+    let other = buffer_with(dao.env(), &elf, &governance);
+    let swapped = error_of(dao.send("execute_proposal", &[execute(&other)], &payer));
+    assert_eq!(
+        swapped.iogrid(),
+        iogrid(IogridError::WrongRemainingAccounts),
+        "{swapped}"
+    );
+    let whale_before = dao.env().svm.get_balance(&whale.pubkey()).unwrap();
+    let buffer_lamports = dao.env().svm.get_balance(&buffer).unwrap();
+    dao.send("execute_proposal (upgrade)", &[execute(&buffer)], &payer)
+        .unwrap();
+    assert_eq!(dao.proposal(&proposal).status(), ProposalStatus::Executed);
+    assert_eq!(
+        dao.env().svm.get_balance(&whale.pubkey()).unwrap(),
+        whale_before + buffer_lamports,
+        "the buffer's rent went back to the proposer"
+    );
+    let data = dao.env().account(&program_data).unwrap().data;
+    assert_eq!(
+        &data[45..45 + elf.len()],
+        &elf[..],
+        "ProgramData holds the new program"
+    );
+    // The upgraded program runs (from the next slot).
+    let slot = dao.env().svm.get_sysvar::<solana_clock::Clock>().slot;
+    dao.env().svm.warp_to_slot(slot + 1);
+    dao.env().svm.expire_blockhash();
+    dao.env()
+        .send(&[bench(&caller)], &[&caller])
+        .map(|_| ())
+        .unwrap_or_else(|e| panic!("bench_math after the upgrade: {e}"));
 }

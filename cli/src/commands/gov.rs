@@ -89,6 +89,11 @@ pub enum ActionArg {
     },
     Pause,
     Unpause,
+    /// Replace the program with a loader buffer whose authority is the
+    /// governance PDA (`iogrid gov show` prints it); its lamports come back to you.
+    UpgradeProgram {
+        buffer: Address,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -228,6 +233,7 @@ fn describe_action(action: &ProposalAction) -> String {
         ),
         Pause => "pause".into(),
         Unpause => "unpause".into(),
+        UpgradeProgram => format!("upgrade the program from buffer {}", action.address),
         Unknown(kind) => format!("unknown action {kind}"),
     }
 }
@@ -308,7 +314,13 @@ pub async fn execute(
         GovCommand::Execute { id } => {
             let address = pda::proposal(*id).0;
             let proposal: Proposal = program_account(rpc, &address, "no such proposal").await?;
-            let ix = ExecuteProposalAccounts::new(address, &proposal.action).instruction();
+            let accounts = ExecuteProposalAccounts::new(address, &proposal.action);
+            let ix = match proposal.action.kind() {
+                iogrid_sdk::accounts::ActionKind::UpgradeProgram => {
+                    accounts.upgrade_instruction(&proposal.action.address, &proposal.proposer)
+                }
+                _ => accounts.instruction(),
+            };
             send(
                 rpc,
                 &signer,
@@ -352,6 +364,7 @@ async fn propose(
         ),
         ActionArg::Pause => ProposalAction::pause(),
         ActionArg::Unpause => ProposalAction::unpause(),
+        ActionArg::UpgradeProgram { buffer } => ProposalAction::upgrade_program(*buffer),
     };
     let args = ProposalArgs {
         action,

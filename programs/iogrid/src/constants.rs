@@ -92,6 +92,12 @@ pub const MAX_TIMELOCK_SECS: u32 = 30 * 86_400;
 pub const MAX_CHALLENGE_WINDOW_SECS: u32 = 7 * 86_400;
 pub const MAX_JOB_GRACE_SECS: u32 = 7 * 86_400;
 
+/// The Rent and Clock sysvars, which the loader's `Upgrade` takes.
+pub const SYSVAR_RENT_ID: Address =
+    anchor_lang::address!("SysvarRent111111111111111111111111111111111");
+pub const SYSVAR_CLOCK_ID: Address =
+    anchor_lang::address!("SysvarC1ock11111111111111111111111111111111");
+
 /// The BPF upgradeable loader, owner of the ProgramData account whose upgrade
 /// authority may bootstrap the network.
 pub const BPF_LOADER_UPGRADEABLE_ID: Address =

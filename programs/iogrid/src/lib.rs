@@ -13,6 +13,7 @@ pub mod emission;
 pub mod errors;
 pub mod events;
 pub mod instructions;
+pub mod loader;
 pub mod math;
 pub mod proof;
 pub mod security;
@@ -268,10 +269,11 @@ pub mod iogrid {
         ctx.accounts.finalize_proposal()
     }
 
-    /// Permissionless after the timelock: executes a passed proposal once.
+    /// Permissionless after the timelock: executes a passed proposal once
+    /// (an upgrade takes the loader's accounts as remaining accounts).
     pub fn execute_proposal(ctx: &mut Context<ExecuteProposal>) -> Result<()> {
-        reject_remaining_accounts(ctx)?;
-        ctx.accounts.execute_proposal()
+        let remaining = ctx.remaining_accounts()?;
+        ctx.accounts.execute_proposal(&remaining)
     }
 
     /// The bootstrap authority hands Config to governance, irreversibly.

@@ -21,6 +21,9 @@ pub enum ActionKind {
     TreasuryTransfer = 4,
     Pause = 5,
     Unpause = 6,
+    /// Replace the program with the buffer at `address`, whose authority
+    /// must be the governance PDA; the buffer's lamports go to the proposer.
+    UpgradeProgram = 7,
 }
 
 impl ActionKind {
@@ -33,6 +36,7 @@ impl ActionKind {
             4 => Self::TreasuryTransfer,
             5 => Self::Pause,
             6 => Self::Unpause,
+            7 => Self::UpgradeProgram,
             _ => return Err(IogridError::InvalidProposal.into()),
         })
     }
@@ -77,6 +81,7 @@ impl ProposalAction {
             ActionKind::SetArbiter => has_address,
             ActionKind::TreasuryTransfer => has_address && self.amount > 0,
             ActionKind::Pause | ActionKind::Unpause => true,
+            ActionKind::UpgradeProgram => has_address,
         };
         if !ok {
             return Err(IogridError::InvalidProposal.into());

@@ -1,13 +1,18 @@
 use {
     super::emit_proposal_status,
     crate::{
-        constants::{EXECUTION_WINDOW_SECS, MAX_KEEPERS},
+        constants::{
+            BPF_LOADER_UPGRADEABLE_ID, EXECUTION_WINDOW_SECS, MAX_KEEPERS, SEED_GOVERNANCE,
+            SYSVAR_CLOCK_ID, SYSVAR_RENT_ID,
+        },
         errors::IogridError,
         instructions::{escrow::validate_payee, with_config_signer},
+        loader,
         spl::{cpi, TokenAccount},
         state::{ActionKind, Config, Proposal, ProposalStatus},
     },
     anchor_lang::prelude::*,
+    pinocchio::cpi::{Seed, Signer as PdaSigner},
 };
 
 #[derive(Accounts)]
@@ -18,8 +23,9 @@ pub struct ExecuteProposal {
     pub proposal: Account<Proposal>,
     #[account(mut, address = config.treasury @ IogridError::WrongVault)]
     pub treasury: Account<TokenAccount>,
-    /// CHECK: used only by a treasury transfer, which requires it to be the
-    /// proposal's named recipient and an IO token account.
+    /// CHECK: a treasury transfer requires it to be the proposal's named
+    /// recipient and an IO token account; an upgrade requires it to be the
+    /// governance PDA (checked in `upgrade_program`); other actions ignore it.
     #[account(mut)]
     pub recipient: UncheckedAccount,
     pub token_program: Program<Token>,
@@ -28,7 +34,7 @@ pub struct ExecuteProposal {
 impl ExecuteProposal {
     /// Permissionless once a passed proposal's timelock is over; exactly once.
     /// Governance signs with Config's PDA, so no key is involved.
-    pub fn execute_proposal(&mut self) -> Result<()> {
+    pub fn execute_proposal(&mut self, remaining: &[AccountView]) -> Result<()> {
         if self.proposal.status()? != ProposalStatus::Passed {
             return Err(IogridError::WrongProposalStatus.into());
         }
@@ -69,6 +75,11 @@ impl ExecuteProposal {
             ActionKind::TreasuryTransfer => {
                 self.pay_from_treasury(action.amount, &action.address)?
             }
+            ActionKind::UpgradeProgram => self.upgrade_program(&action.address, remaining)?,
+        }
+        if ActionKind::from_u8(action.kind)? != ActionKind::UpgradeProgram && !remaining.is_empty()
+        {
+            return Err(IogridError::UnexpectedRemainingAccounts.into());
         }
         self.config.invariant()?;
         self.proposal.invariant()?;
@@ -101,6 +112,50 @@ impl ExecuteProposal {
         with_config_signer(self.config.bump, |signer| {
             cpi::transfer(&treasury, &recipient, &config, amount, signer)
         })
+    }
+}
+
+impl ExecuteProposal {
+    /// Upgrades the program from `buffer` through the loader, the governance
+    /// PDA (passed as `recipient`, which only treasury transfers use
+    /// otherwise) signing as upgrade authority. `remaining`: ProgramData, the
+    /// program, the buffer, the spill account (the proposer, who funded the
+    /// buffer), the Rent and Clock sysvars, the loader.
+    fn upgrade_program(&self, buffer: &Address, remaining: &[AccountView]) -> Result<()> {
+        let [program_data, program, buffer_view, spill, rent, clock, loader_program] = remaining
+        else {
+            return Err(IogridError::WrongRemainingAccounts.into());
+        };
+        let governance = self.recipient.account();
+        loader::require_program_data(program_data)?;
+        // The seed list is built at run time: a promoted constant `&[SEED]`
+        // would hold a pointer this target does not relocate (docs/build.md).
+        let seed: &[u8] = core::hint::black_box(SEED_GOVERNANCE);
+        let (governance_key, bump) = Address::find_program_address(&[seed], &crate::ID);
+        let expected = [
+            (program.address(), &crate::ID),
+            (buffer_view.address(), buffer),
+            (spill.address(), &self.proposal.proposer),
+            (rent.address(), &SYSVAR_RENT_ID),
+            (clock.address(), &SYSVAR_CLOCK_ID),
+            (governance.address(), &governance_key),
+            (loader_program.address(), &BPF_LOADER_UPGRADEABLE_ID),
+        ];
+        if expected.iter().any(|(got, want)| got != want) {
+            return Err(IogridError::WrongRemainingAccounts.into());
+        }
+        let bump = [bump];
+        let seeds = [Seed::from(SEED_GOVERNANCE), Seed::from(&bump)];
+        let accounts = loader::UpgradeAccounts {
+            program_data,
+            program,
+            buffer: buffer_view,
+            spill,
+            rent,
+            clock,
+            authority: governance,
+        };
+        loader::upgrade(&accounts, &[PdaSigner::from(&seeds)])
     }
 }
 
