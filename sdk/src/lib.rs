@@ -10,6 +10,7 @@ pub mod emission;
 pub mod errors;
 pub mod events;
 pub mod instructions;
+pub mod loader;
 pub mod pda;
 pub mod proof;
 #[cfg(feature = "rpc")]

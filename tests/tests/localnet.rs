@@ -18,7 +18,7 @@ use {
         },
         constants::{GENESIS_SUPPLY, IO, MAX_CLUSTER},
         instructions::*,
-        proof,
+        loader, pda, proof,
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
         send::{airdrop, send_and_confirm, transaction_size, SendOptions, PACKET_DATA_SIZE},
         token, Address,
@@ -55,6 +55,7 @@ async fn run_scenarios(localnet: &Localnet, chain: &mut Chain) -> anyhow::Result
     one_gpu_job_from_escrow_to_payment(localnet, chain, &keeper).await;
     largest_cluster_settles_in_one_transaction(localnet, chain, &keeper).await;
     fee_change_by_governance(localnet, chain).await;
+    upgrade_only_through_a_vote(localnet, chain, &authority).await;
     Ok(())
 }
 
@@ -327,6 +328,150 @@ async fn largest_cluster_settles_in_one_transaction(
         assert_eq!(a - b, net, "every supplier paid its share");
     }
     assert!(chain.job(&job).await.is_none(), "settled and closed");
+}
+
+/// Item 9 of issue 12 on a real validator: the handover moves the program's
+/// upgrade authority to the governance PDA; the old key's upgrade is refused;
+/// a buffer handed to governance replaces the program only through a passed,
+/// timelocked `UpgradeProgram` proposal. The new program is the measurement
+/// build, whose `bench_math` the production program lacks.
+async fn upgrade_only_through_a_vote(localnet: &Localnet, chain: &mut Chain, authority: &Keypair) {
+    let voter = key(localnet, "voter");
+    let elf =
+        std::fs::read(iogrid_tests::program_so_path(iogrid_tests::BENCH_SO).unwrap()).unwrap();
+    let program_data = pda::program_data();
+    let governance = pda::governance().0;
+
+    // Room for the new program (what `solana program extend` sends).
+    let capacity = chain
+        .rpc
+        .get_account_data(&program_data)
+        .await
+        .unwrap()
+        .len()
+        - 45;
+    if elf.len() > capacity {
+        let extend =
+            loader::extend_program(&voter.pubkey(), (elf.len() - capacity).max(10_240) as u32);
+        chain.send("extend ProgramData", &[extend], &[&voter]).await;
+        // An extended program is redeployed: it runs again from the next slot.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let handover = TransferAuthorityAccounts::new(authority.pubkey()).instruction();
+    chain
+        .send(
+            "transfer_authority_to_governance",
+            &[handover],
+            &[authority],
+        )
+        .await;
+    let data = chain.rpc.get_account_data(&program_data).await.unwrap();
+    assert_eq!((data[12], &data[13..45]), (1, governance.as_ref()));
+
+    // The buffer, written by the voter, then handed to governance.
+    let buffer = Keypair::new();
+    let rent = chain
+        .rpc
+        .get_minimum_balance_for_rent_exemption(loader::BUFFER_HEADER + elf.len())
+        .await
+        .unwrap();
+    let create = loader::create_buffer(&voter.pubkey(), &buffer.pubkey(), rent, elf.len());
+    chain
+        .send("create buffer", &create, &[&voter, &buffer])
+        .await;
+    let started = Instant::now();
+    let writes = loader::write_buffer(&chain.rpc, &voter, &buffer.pubkey(), &elf)
+        .await
+        .unwrap_or_else(|e| panic!("writing the buffer: {e}"));
+    println!(
+        "buffer of {} bytes written in {writes} transactions, {:.1} s",
+        elf.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let hand = loader::set_buffer_authority(&buffer.pubkey(), &voter.pubkey(), &governance);
+    chain.send("set buffer authority", &[hand], &[&voter]).await;
+
+    // The old upgrade key is refused by the loader.
+    let old = loader::upgrade(&buffer.pubkey(), &authority.pubkey(), &authority.pubkey());
+    let refused = send_and_confirm(&chain.rpc, &[old], &[authority], &SendOptions::default()).await;
+    let err = refused.expect_err("the old key upgraded the program");
+    assert!(format!("{err}").contains("ncorrect authority"), "{err}");
+
+    // Only the vote upgrades.
+    let state = network_state(&chain.rpc).await.unwrap();
+    let id = state.config.proposal_count;
+    let action = ProposalAction::upgrade_program(buffer.pubkey());
+    let args = ProposalArgs {
+        action,
+        title: iogrid_sdk::accounts::ascii_field("Upgrade to the bench build").unwrap(),
+        description_hash: [0; 32],
+    };
+    let create = CreateProposalAccounts::new(voter.pubkey(), id);
+    chain
+        .send(
+            "create_proposal (upgrade)",
+            &[create.instruction(&args)],
+            &[&voter],
+        )
+        .await;
+    let proposal = create.proposal;
+    let vote = CastVoteAccounts::new(voter.pubkey(), proposal).instruction(VoteChoice::Yes);
+    chain.send("cast_vote", &[vote], &[&voter]).await;
+    let execute = ExecuteProposalAccounts::new(proposal, &action)
+        .upgrade_instruction(&buffer.pubkey(), &voter.pubkey());
+    let early = send_and_confirm(
+        &chain.rpc,
+        &[execute.clone()],
+        &[&voter],
+        &SendOptions::default(),
+    )
+    .await
+    .expect_err("executed before the vote");
+    assert!(
+        format!("{early}").contains("WrongProposalStatus"),
+        "{early}"
+    );
+    let ends = proposal_state(&chain.rpc, &proposal).await.voting_ends_at;
+    while chain.now().await < ends {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let finalize = FinalizeProposalAccounts::new(proposal).instruction();
+    chain
+        .send("finalize_proposal", &[finalize], &[&voter])
+        .await;
+    let passed = proposal_state(&chain.rpc, &proposal).await;
+    assert_eq!(passed.status(), ProposalStatus::Passed);
+    while chain.now().await < passed.executable_at {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    chain
+        .send("execute_proposal (upgrade)", &[execute], &[&voter])
+        .await;
+    let data = chain.rpc.get_account_data(&program_data).await.unwrap();
+    assert_eq!(
+        &data[45..45 + elf.len()],
+        &elf[..],
+        "ProgramData holds the new program"
+    );
+    // The upgraded program answers `bench_math` from the next slot on.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut bench = iogrid_tests::anchor_discriminator("global:bench_math").to_vec();
+    bench.push(0);
+    for operand in [1u64, 2, 3] {
+        bench.extend_from_slice(&operand.to_le_bytes());
+    }
+    bench.extend_from_slice(&1u16.to_le_bytes());
+    let ix = solana_instruction::Instruction {
+        program_id: iogrid_sdk::PROGRAM_ID,
+        accounts: vec![solana_instruction::AccountMeta::new_readonly(
+            voter.pubkey(),
+            true,
+        )],
+        data: bench,
+    };
+    chain
+        .send("bench_math (upgraded program)", &[ix], &[&voter])
+        .await;
 }
 
 async fn supplier_balances(chain: &Chain, suppliers: &[Keypair]) -> Vec<u64> {

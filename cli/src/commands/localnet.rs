@@ -320,6 +320,9 @@ pub fn find_validator(flag: Option<&Path>) -> Result<PathBuf> {
         })
 }
 
+/// Agave's `disable_sbpf_v0_v1_v2_deployment` feature gate.
+const DISABLE_SBPF_V0_DEPLOYMENT: &str = "B8JJXCy5amZyWG9r7EnUYLwzXSXTxG7GZ1qZ1qggo83g";
+
 async fn start_validator(
     args: &LocalnetArgs,
     bin: &Path,
@@ -341,6 +344,11 @@ async fn start_validator(
         .arg(PROGRAM_ID.to_string())
         .arg(&args.program)
         .arg(authority.pubkey().to_string())
+        // sbpf-linker emits SBPF v0. Agave 4.2's test validator activates
+        // `disable_sbpf_v0_v1_v2_deployment`, under which a v0 program runs
+        // but can never be upgraded again: keep upgrades (through a
+        // governance vote) possible on the local network.
+        .args(["--deactivate-feature", DISABLE_SBPF_V0_DEPLOYMENT])
         .arg("--quiet")
         .stdin(Stdio::null())
         .stdout(Stdio::from(out.try_clone()?))
