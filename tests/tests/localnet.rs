@@ -421,7 +421,7 @@ async fn upgrade_only_through_a_vote(localnet: &Localnet, chain: &mut Chain, aut
         .upgrade_instruction(&buffer.pubkey(), &voter.pubkey());
     let early = send_and_confirm(
         &chain.rpc,
-        &[execute.clone()],
+        std::slice::from_ref(&execute),
         &[&voter],
         &SendOptions::default(),
     )
