@@ -486,6 +486,8 @@ pub struct Job {
     pub terms: JobTerms,
     /// When the job was created (an open job lapses `duration_secs` + grace later).
     pub created_at: i64,
+    /// The job's escrow (`pda::escrow(job)`), recorded at creation.
+    pub escrow: Address,
 }
 
 /// A job's terms, fixed at creation (`state::JobTerms`).

@@ -117,6 +117,8 @@ iogrid_errors! {
     6066 ProposalExpired "The proposal passed but was not executed within its execution window.",
     6067 NothingToSweep "There is no unclaimable emission to sweep.",
     6068 ListingIdReused "Listing ids only grow: use an id at or above the stake account's next_listing_id.",
+    6069 TooManyPayouts "More token movements than one settlement can make.",
+    6070 WrongConfig "The config account is not the network's Config PDA.",
 }
 
 impl fmt::Display for IogridError {

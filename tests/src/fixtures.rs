@@ -66,7 +66,11 @@ impl Network {
     }
 
     pub fn with_params(params: NetworkParams) -> Self {
-        let mut env = TestEnv::new();
+        Self::on(TestEnv::new(), params)
+    }
+
+    /// Initializes `env` with `params`.
+    pub fn on(mut env: TestEnv, params: NetworkParams) -> Self {
         let distribution_owner = env.funded_keypair();
         let arbiter = Keypair::new();
         let accounts =
@@ -591,7 +595,19 @@ impl Market {
     }
 
     pub fn with_params(params: NetworkParams) -> Self {
-        let mut net = Network::with_params(params);
+        Self::on(Network::with_params(params))
+    }
+
+    /// A market where the Token program is SPL Token 3.5.0, not p-token:
+    /// settlement makes one CPI per movement instead of one `Batch`.
+    pub fn on_classic_token() -> Self {
+        Self::on(Network::on(
+            TestEnv::with_classic_token(),
+            NetworkParams::default(),
+        ))
+    }
+
+    fn on(mut net: Network) -> Self {
         let keeper = net.register_keeper();
         let (user, user_tokens) = net.user_with_io(100_000 * IO);
         Self {

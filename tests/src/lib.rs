@@ -11,7 +11,10 @@ pub mod prop;
 
 use {
     anyhow::{bail, Context, Result},
-    iogrid_sdk::{accounts::ProgramAccount, errors::ProgramFailure, pda, Address, PROGRAM_ID},
+    iogrid_sdk::{
+        accounts::ProgramAccount, errors::ProgramFailure, pda, Address, PROGRAM_ID,
+        TOKEN_PROGRAM_ID,
+    },
     litesvm::{types::TransactionMetadata, LiteSVM},
     solana_account::Account,
     solana_clock::Clock,
@@ -130,8 +133,42 @@ impl TestEnv {
 
     /// Like [`TestEnv::new`] with another build of the program at the same id.
     pub fn with_program(name: &str) -> Self {
+        Self::on_svm(LiteSVM::new(), name)
+    }
+
+    /// Like [`TestEnv::new`], but with the SPL Token program p-token
+    /// replaced (3.5.0, under the non-upgradeable BPF loader, no `Batch`):
+    /// a cluster where SIMD-0266 is not active.
+    pub fn with_classic_token() -> Self {
+        let mut features = LiteSVM::mainnet_feature_set();
+        features.deactivate(&agave_feature_set::replace_spl_token_with_p_token::id());
+        let svm = LiteSVM::default()
+            .with_feature_set(features)
+            .with_builtins()
+            .with_lamports(1_000_000 * 1_000_000_000)
+            .with_sysvars()
+            .with_feature_accounts()
+            .with_default_programs()
+            .with_sigverify(true)
+            .with_blockhash_check(true)
+            .with_precompiles();
+        let env = Self::on_svm(svm, PROGRAM_SO);
+        let token = env.account(&TOKEN_PROGRAM_ID).expect("the Token program");
+        assert_eq!(
+            token.owner,
+            Self::BPF_LOADER_V2,
+            "the classic Token program"
+        );
+        env
+    }
+
+    /// The BPF loader v2, which holds the SPL Token program where p-token
+    /// has not replaced it.
+    const BPF_LOADER_V2: Address =
+        Address::from_str_const("BPFLoader2111111111111111111111111111111111");
+
+    fn on_svm(mut svm: LiteSVM, name: &str) -> Self {
         let so = program_so_path(name).unwrap_or_else(|e| panic!("{e:#}"));
-        let mut svm = LiteSVM::new();
         svm.add_program_from_file(PROGRAM_ID, &so)
             .unwrap_or_else(|e| panic!("loading {}: {e}", so.display()));
         let upgrade_authority = Keypair::new();
@@ -236,6 +273,10 @@ impl TestEnv {
         match self.send(&[instruction], signers) {
             Ok(meta) => {
                 cu::record(name, meta.compute_units_consumed);
+                // IOGRID_CU_LOGS=<name prefix>: where the units go, per CPI.
+                if std::env::var("IOGRID_CU_LOGS").is_ok_and(|n| name.starts_with(&n)) {
+                    eprintln!("{name}:\n{}", meta.logs.join("\n"));
+                }
                 meta
             }
             Err(failure) => panic!("{name} failed: {failure}"),

@@ -120,11 +120,7 @@ fn test_heartbeat_with_substituted_config_error() {
     let failure = net
         .env
         .send_err(accounts.instruction(), &[&supplier.worker]);
-    assert_eq!(
-        failure,
-        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
-        "{failure}"
-    );
+    assert_eq!(failure, iogrid(IogridError::WrongConfig), "{failure}");
 }
 
 #[test]

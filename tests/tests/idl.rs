@@ -235,7 +235,8 @@ fn account_layouts_match() {
             version,
             padding,
             terms,
-            created_at
+            created_at,
+            escrow
         }),
     );
     assert_layout(

@@ -114,7 +114,16 @@ fn test_single_gpu_job_end_to_end() {
 
 #[test]
 fn test_three_supplier_cluster_end_to_end() {
-    let mut m = Market::new();
+    three_supplier_cluster(Market::new());
+}
+
+/// The same on a cluster without p-token: one CPI per movement.
+#[test]
+fn test_three_supplier_cluster_end_to_end_on_the_classic_token_program() {
+    three_supplier_cluster(Market::on_classic_token());
+}
+
+fn three_supplier_cluster(mut m: Market) {
     let (a, la) = m.supplier_with_listing(4, IO);
     let (b, lb) = m.supplier_with_listing(2, 2 * IO);
     let (c, lc) = m.supplier_with_listing(2, 3 * IO);
@@ -227,7 +236,16 @@ fn test_running_cluster_extended_and_scaled_from_2_to_4_gpus() {
 
 #[test]
 fn test_cluster_node_faults_mid_job_and_is_replaced() {
-    let mut m = Market::new();
+    node_fault_replaced(Market::new());
+}
+
+/// The same on a cluster without p-token: one CPI per movement.
+#[test]
+fn test_cluster_node_faults_mid_job_and_is_replaced_on_the_classic_token_program() {
+    node_fault_replaced(Market::on_classic_token());
+}
+
+fn node_fault_replaced(mut m: Market) {
     let (a, la) = m.supplier_with_listing(2, IO);
     let (b, lb) = m.supplier_with_listing(2, IO);
     let (spare, ls) = m.supplier_with_listing(2, IO);
@@ -391,7 +409,16 @@ fn test_job_expires_without_proof() {
 
 #[test]
 fn test_cancel_unassigned_job() {
-    let mut m = Market::new();
+    cancel_unassigned(Market::new());
+}
+
+/// The same on a cluster without p-token: one CPI per movement.
+#[test]
+fn test_cancel_unassigned_job_on_the_classic_token_program() {
+    cancel_unassigned(Market::on_classic_token());
+}
+
+fn cancel_unassigned(mut m: Market) {
     let before = m.net.env.token_balance(&m.user_tokens);
     let lamports_before = m.net.env.svm.get_balance(&m.user.pubkey()).unwrap();
     let user = m.user.insecure_clone();

@@ -43,12 +43,13 @@ fn test_eight_supplier_cluster() {
 
 #[test]
 fn test_job_account_sizes() {
-    // Header (terms included) + count + 136-byte slots: each assignment
-    // records its supplier (settlement needs no listing) and its nonce.
-    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 272);
-    assert_eq!(job_space(1), 416);
-    assert_eq!(job_space(8), 1_368);
-    assert_eq!(job_space(16), 2_456);
+    // Header (terms and escrow address included) + count + 136-byte slots:
+    // each assignment records its supplier (settlement needs no listing)
+    // and its nonce.
+    assert_eq!(8 + std::mem::size_of::<iogrid_sdk::accounts::Job>(), 304);
+    assert_eq!(job_space(1), 448);
+    assert_eq!(job_space(8), 1_400);
+    assert_eq!(job_space(16), 2_488);
     assert_eq!(iogrid_sdk::accounts::Job::NAME, "Job");
 }
 

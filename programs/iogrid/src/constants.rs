@@ -102,3 +102,21 @@ pub const SYSVAR_CLOCK_ID: Address =
 /// authority may bootstrap the network.
 pub const BPF_LOADER_UPGRADEABLE_ID: Address =
     anchor_lang::address!("BPFLoaderUpgradeab1e11111111111111111111111");
+
+/// The config PDA (`[SEED_CONFIG]`, bump 253) of this program id, as a
+/// constant: instructions check the account's address instead of deriving
+/// it (three hash rounds) each time. `tests::config_address_is_the_pda`
+/// fails if the program id changes without this.
+pub const CONFIG_ADDRESS: Address =
+    anchor_lang::address!("A4QA8FxWHtZsjE9tUfjhbNda76XPHehVjjB1Z5jh1rY4");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_address_is_the_pda() {
+        let (address, bump) = Address::find_program_address(&[SEED_CONFIG], &crate::ID);
+        assert_eq!((address, bump), (CONFIG_ADDRESS, 253));
+    }
+}

@@ -215,4 +215,10 @@ pub enum IogridError {
     /// 6068
     #[msg("Listing ids only grow: use an id at or above the stake account's next_listing_id.")]
     ListingIdReused,
+    /// 6069
+    #[msg("More token movements than one settlement can make.")]
+    TooManyPayouts,
+    /// 6070
+    #[msg("The config account is not the network's Config PDA.")]
+    WrongConfig,
 }

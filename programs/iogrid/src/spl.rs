@@ -302,6 +302,7 @@ pub mod mint {
 pub mod cpi {
     use {
         super::*,
+        core::mem::MaybeUninit,
         pinocchio::{
             cpi::{invoke_signed_unchecked, CpiAccount},
             instruction::{InstructionAccount, InstructionView},
@@ -312,6 +313,7 @@ pub mod cpi {
     const IX_MINT_TO: u8 = 7;
     const IX_BURN: u8 = 8;
     const IX_CLOSE_ACCOUNT: u8 = 9;
+    const IX_BATCH: u8 = 255;
 
     /// Token instruction data: one tag byte and an optional little-endian amount.
     fn amount_data(tag: u8, amount: u64) -> [u8; 9] {
@@ -413,5 +415,184 @@ pub mod cpi {
             authority,
             signer,
         )
+    }
+
+    /// The most token movements one [`Payouts`] carries: a payment to each of
+    /// `MAX_CLUSTER` suppliers, then fee, burn, refund and the escrow's close.
+    pub const MAX_PAYOUTS: usize = crate::constants::MAX_CLUSTER + 4;
+
+    /// One movement out of a [`Payouts`] source: `tag` is the Token
+    /// instruction, `to` its second account (destination, mint for a burn,
+    /// rent receiver for a close).
+    #[derive(Clone, Copy)]
+    struct Movement<'a> {
+        tag: u8,
+        amount: u64,
+        to: &'a AccountView,
+    }
+
+    /// Token movements out of one account under one authority (a job's
+    /// escrow under the job PDA), made as a single CPI where the Token
+    /// program is p-token, which takes them as one `Batch` instruction:
+    /// every CPI costs at least 1,000 CU before the callee runs, so paying
+    /// a supplier, the fee, the burn, the refund and closing the escrow
+    /// costs one call instead of five. The SPL Token program p-token
+    /// replaced was deployed under the non-upgradeable BPF loader, which
+    /// has no `Batch`; there, each movement is its own CPI, with the same
+    /// result.
+    pub struct Payouts<'a> {
+        source: &'a AccountView,
+        authority: &'a AccountView,
+        /// The first `len` are written; the rest never read.
+        movements: [MaybeUninit<Movement<'a>>; MAX_PAYOUTS],
+        len: usize,
+    }
+
+    impl<'a> Payouts<'a> {
+        pub fn new(source: &'a AccountView, authority: &'a AccountView) -> Self {
+            Self {
+                source,
+                authority,
+                movements: [MaybeUninit::uninit(); MAX_PAYOUTS],
+                len: 0,
+            }
+        }
+
+        fn push(&mut self, tag: u8, amount: u64, to: &'a AccountView) -> Result<(), ProgramError> {
+            let slot = self
+                .movements
+                .get_mut(self.len)
+                .ok_or(IogridError::TooManyPayouts)?;
+            slot.write(Movement { tag, amount, to });
+            self.len = self.len.saturating_add(1);
+            Ok(())
+        }
+
+        /// Moves `amount` to the token account `to`; nothing when zero.
+        pub fn transfer(&mut self, to: &'a AccountView, amount: u64) -> Result<(), ProgramError> {
+            if amount == 0 {
+                return Ok(());
+            }
+            self.push(IX_TRANSFER, amount, to)
+        }
+
+        /// Burns `amount` of `mint`; nothing when zero.
+        pub fn burn(&mut self, mint: &'a AccountView, amount: u64) -> Result<(), ProgramError> {
+            if amount == 0 {
+                return Ok(());
+            }
+            self.push(IX_BURN, amount, mint)
+        }
+
+        /// Closes the (then empty) source, its rent to `rent_to`.
+        pub fn close(&mut self, rent_to: &'a AccountView) -> Result<(), ProgramError> {
+            self.push(IX_CLOSE_ACCOUNT, 0, rent_to)
+        }
+
+        fn movements(&self) -> &[Movement<'a>] {
+            let len = self.len.min(MAX_PAYOUTS);
+            // SAFETY: `push` wrote the first `len` slots; `MaybeUninit<T>`
+            // has `T`'s layout.
+            unsafe {
+                core::slice::from_raw_parts(self.movements.as_ptr().cast::<Movement<'a>>(), len)
+            }
+        }
+
+        /// Makes every movement, in order, signed by `signer`.
+        pub fn execute(
+            &self,
+            token_program: &AccountView,
+            signer: &[Signer],
+        ) -> Result<(), ProgramError> {
+            let movements = self.movements();
+            if movements.len() > 1 && supports_batch(token_program) {
+                return self.invoke_batch(movements, signer);
+            }
+            for m in movements {
+                let data = amount_data(m.tag, m.amount);
+                let data = if m.tag == IX_CLOSE_ACCOUNT {
+                    &data[..1]
+                } else {
+                    &data[..]
+                };
+                invoke_token(data, [self.source, m.to], self.authority, signer)?;
+            }
+            Ok(())
+        }
+
+        /// One `Batch` (tag 255): per movement a header of its account count
+        /// (3) and data length, then its data; its three accounts in order.
+        /// Its own frame, as the buffers are the largest on this stack. The
+        /// account lists are left uninitialized past what is written: filling
+        /// them would cost more than the batch saves.
+        // Indices stay below the buffers' lengths: at most MAX_PAYOUTS
+        // movements (checked first), each writing 3 metas and ENTRY bytes.
+        #[allow(clippy::arithmetic_side_effects)]
+        #[inline(never)]
+        fn invoke_batch(
+            &self,
+            movements: &[Movement<'a>],
+            signer: &[Signer],
+        ) -> Result<(), ProgramError> {
+            const ENTRY: usize = 2 + 9;
+            if movements.len() > MAX_PAYOUTS {
+                return Err(IogridError::TooManyPayouts.into());
+            }
+            let mut data = [0u8; 1 + MAX_PAYOUTS * ENTRY];
+            let mut metas =
+                [const { MaybeUninit::<InstructionAccount>::uninit() }; MAX_PAYOUTS * 3];
+            // The source, the authority, then each movement's own account
+            // (a repeat is harmless): each account once, not three times.
+            let mut infos = [MaybeUninit::<CpiAccount>::uninit(); MAX_PAYOUTS + 2];
+            infos[0].write(CpiAccount::from(self.source));
+            infos[1].write(CpiAccount::from(self.authority));
+            data[0] = IX_BATCH;
+            let mut at = 1usize;
+            for (i, m) in movements.iter().enumerate() {
+                let body_len = if m.tag == IX_CLOSE_ACCOUNT { 1 } else { 9 };
+                data[at] = 3;
+                data[at + 1] = body_len;
+                data[at + 2] = m.tag;
+                if body_len == 9 {
+                    data[at + 3..at + 11].copy_from_slice(&m.amount.to_le_bytes());
+                }
+                at += 2 + usize::from(body_len);
+                metas[3 * i].write(InstructionAccount::writable(self.source.address()));
+                metas[3 * i + 1].write(InstructionAccount::writable(m.to.address()));
+                metas[3 * i + 2].write(InstructionAccount::readonly_signer(
+                    self.authority.address(),
+                ));
+                infos[i + 2].write(CpiAccount::from(m.to));
+            }
+            let (meta_count, info_count) = (movements.len() * 3, movements.len() + 2);
+            // SAFETY: `meta_count` metas and `info_count` infos were written
+            // above (at most MAX_PAYOUTS movements, checked first);
+            // `MaybeUninit<T>` has `T`'s layout.
+            let (metas, infos) = unsafe {
+                (
+                    core::slice::from_raw_parts(
+                        metas.as_ptr().cast::<InstructionAccount>(),
+                        meta_count,
+                    ),
+                    core::slice::from_raw_parts(infos.as_ptr().cast::<CpiAccount>(), info_count),
+                )
+            };
+            let instruction = InstructionView {
+                program_id: &Token::id(),
+                accounts: metas,
+                data: &data[..at],
+            };
+            // SAFETY: as for `invoke_token`: no reference into these
+            // accounts' data is live across the call.
+            unsafe { invoke_signed_unchecked(&instruction, infos, signer) };
+            Ok(())
+        }
+    }
+
+    /// p-token, which took over the Token program's address through a
+    /// migration to the upgradeable loader, takes `Batch`; the SPL Token
+    /// program it replaced, under the BPF loader v2, does not.
+    fn supports_batch(token_program: &AccountView) -> bool {
+        token_program.owned_by(&crate::constants::BPF_LOADER_UPGRADEABLE_ID)
     }
 }

@@ -7,7 +7,7 @@ use {
         errors::IogridError,
         events::{emit_event, JobClosed, JobPayment, JobStatusChanged},
         math,
-        spl::{self, cpi},
+        spl::{self, cpi::Payouts},
         state::{Assignment, Config, GpuListing, Job, JobTerms},
     },
     anchor_lang::{accounts::Slab, prelude::*},
@@ -72,32 +72,23 @@ pub(crate) fn validate_payee(
     Ok(())
 }
 
-/// A job and its escrow (whose authority is the job PDA).
+/// A job, its escrow (whose authority is the job PDA) and the Token program
+/// money leaves the escrow through.
 pub(crate) struct JobEscrow<'a> {
     pub job: &'a AccountView,
     pub escrow: &'a AccountView,
+    pub token_program: &'a AccountView,
 }
 
-/// The accounts money leaves the escrow through.
-pub(crate) struct EscrowAccounts<'a> {
-    pub job: &'a AccountView,
-    pub escrow: &'a AccountView,
+/// Where the fee and the burn go: the treasury vault and the IO mint.
+pub(crate) struct FeeAccounts<'a> {
     pub treasury: &'a AccountView,
     pub io_mint: &'a AccountView,
 }
 
-impl<'a> EscrowAccounts<'a> {
-    pub fn job_escrow(&self) -> JobEscrow<'a> {
-        JobEscrow {
-            job: self.job,
-            escrow: self.escrow,
-        }
-    }
-}
-
 /// One payment to a supplier for one assignment.
-pub(crate) struct Payment<'a> {
-    pub listing: &'a Address,
+pub(crate) struct Payment<'l, 'a> {
+    pub listing: &'l Address,
     pub payee: &'a AccountView,
     pub split: Split,
 }
@@ -127,65 +118,85 @@ impl Split {
     }
 }
 
-/// Pays the supplier's net share now; the caller collects fee and burn
-/// across payments for [`pay_fee_and_burn`].
-pub(crate) fn pay_supplier(job: &Job, accounts: &EscrowAccounts, payment: &Payment) -> Result<()> {
-    let split = &payment.split;
-    if split.net > 0 {
-        with_job_signer(job, |signer| {
-            cpi::transfer(
-                accounts.escrow,
-                payment.payee,
-                accounts.job,
-                split.net,
-                signer,
-            )
-        })?;
-    }
-    emit_event(&JobPayment {
-        job: *accounts.job.address(),
-        listing: *payment.listing,
-        payee: *payment.payee.address(),
-        gross: split.gross()?,
-        net: split.net,
-        fee: split.fee,
-        burned: split.burn,
-    });
-    Ok(())
+/// What leaves a job's escrow in one instruction: the movements, made
+/// together by [`EscrowOutflow::execute`] under the job's signature, and
+/// their total, which the refund must leave out.
+pub(crate) struct EscrowOutflow<'a> {
+    accounts: &'a JobEscrow<'a>,
+    payouts: Payouts<'a>,
+    queued: u64,
 }
 
-/// Moves the collected fee to the treasury and burns the collected burn.
-pub(crate) fn pay_fee_and_burn(
-    job: &Job,
-    accounts: &EscrowAccounts,
-    config: &mut Config,
-    total: &Split,
-) -> Result<()> {
-    if total.fee > 0 {
-        with_job_signer(job, |signer| {
-            cpi::transfer(
-                accounts.escrow,
-                accounts.treasury,
-                accounts.job,
-                total.fee,
-                signer,
-            )
-        })?;
+impl<'a> EscrowOutflow<'a> {
+    pub fn new(accounts: &'a JobEscrow<'a>) -> Self {
+        Self {
+            accounts,
+            payouts: Payouts::new(accounts.escrow, accounts.job),
+            queued: 0,
+        }
+    }
+
+    fn queue(&mut self, amount: u64) -> Result<()> {
+        self.queued = self
+            .queued
+            .checked_add(amount)
+            .ok_or(IogridError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// Pays the supplier's net share; the caller collects fee and burn
+    /// across payments for [`Self::pay_fee_and_burn`].
+    pub fn pay_supplier(&mut self, payment: &Payment<'_, 'a>) -> Result<()> {
+        let split = &payment.split;
+        self.payouts.transfer(payment.payee, split.net)?;
+        self.queue(split.net)?;
+        emit_event(&JobPayment {
+            job: *self.accounts.job.address(),
+            listing: *payment.listing,
+            payee: *payment.payee.address(),
+            gross: split.gross()?,
+            net: split.net,
+            fee: split.fee,
+            burned: split.burn,
+        });
+        Ok(())
+    }
+
+    /// Sends the collected fee to the treasury and burns the collected burn.
+    pub fn pay_fee_and_burn(
+        &mut self,
+        to: &FeeAccounts<'a>,
+        config: &mut Config,
+        total: &Split,
+    ) -> Result<()> {
+        self.payouts.transfer(to.treasury, total.fee)?;
+        self.queue(total.fee)?;
         config.record_treasury_income(total.fee)?;
-    }
-    if total.burn > 0 {
-        with_job_signer(job, |signer| {
-            cpi::burn(
-                accounts.escrow,
-                accounts.io_mint,
-                accounts.job,
-                total.burn,
-                signer,
-            )
-        })?;
+        self.payouts.burn(to.io_mint, total.burn)?;
+        self.queue(total.burn)?;
         config.record_burn(total.burn)?;
+        Ok(())
     }
-    Ok(())
+
+    /// Refunds what the escrow holds beyond the queued movements to the
+    /// owner and closes the escrow; returns the refund.
+    pub fn refund_and_close(&mut self, close: &CloseAccounts<'a>) -> Result<u64> {
+        let refund = spl::token_amount(self.accounts.escrow)?
+            .checked_sub(self.queued)
+            .ok_or(IogridError::InvariantViolated)?;
+        self.payouts.transfer(close.owner_tokens, refund)?;
+        self.queue(refund)?;
+        self.payouts.close(close.rent_to)?;
+        Ok(refund)
+    }
+
+    /// Makes every queued movement, signed by the job.
+    pub fn execute(self, job: &Job) -> Result<()> {
+        with_job_signer(job, |signer| {
+            self.payouts.execute(self.accounts.token_program, signer)
+        })?;
+        Ok(())
+    }
 }
 
 /// Where a closing job's leftovers go.
@@ -201,32 +212,20 @@ pub(crate) const OUTCOME_SETTLED: u8 = 0;
 pub(crate) const OUTCOME_EXPIRED: u8 = 1;
 pub(crate) const OUTCOME_CANCELLED: u8 = 2;
 
-/// Refunds what is left in the escrow to the owner, closes the escrow and
-/// reports the job's final accounts. The job account itself closes by its
-/// `close = owner` constraint.
-pub(crate) fn refund_and_close(
+/// Refunds the owner, closes the escrow (after the movements already in
+/// `outflow`) and reports the job's final accounts. The job account itself
+/// closes by its `close = owner` constraint.
+pub(crate) fn refund_and_close<'a>(
     job: &Job,
-    accounts: &JobEscrow,
-    close: &CloseAccounts,
+    mut outflow: EscrowOutflow<'a>,
+    close: &CloseAccounts<'a>,
     outcome: u8,
 ) -> Result<u64> {
-    let refund = spl::token_amount(accounts.escrow)?;
-    if refund > 0 {
-        with_job_signer(job, |signer| {
-            cpi::transfer(
-                accounts.escrow,
-                close.owner_tokens,
-                accounts.job,
-                refund,
-                signer,
-            )
-        })?;
-    }
-    with_job_signer(job, |signer| {
-        cpi::close_account(accounts.escrow, close.rent_to, accounts.job, signer)
-    })?;
+    let refund = outflow.refund_and_close(close)?;
+    let job_address = *outflow.accounts.job.address();
+    outflow.execute(job)?;
     emit_event(&JobClosed {
-        job: *accounts.job.address(),
+        job: job_address,
         deposit: job.deposit,
         compensation: job.compensation,
         paid_out: job.paid_out,

@@ -234,9 +234,12 @@ pub struct Job {
     /// `duration_secs` + grace later, so even an unmatched escrow is closed
     /// by anyone.
     pub created_at: i64,
+    /// The job's escrow, `["escrow", job]`, made by `create_job`: later
+    /// instructions compare addresses instead of deriving the PDA again.
+    pub escrow: Address,
 }
 
-const _: () = assert!(core::mem::size_of::<Job>() == 264);
+const _: () = assert!(core::mem::size_of::<Job>() == 296);
 
 /// The parameters a job is created under, fixed for its whole life.
 #[repr(C)]

@@ -13,8 +13,7 @@ pub struct SetKeepers {
     pub authority: Signer,
     #[account(
         mut,
-        seeds = [b"config"],
-        bump,
+        address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig,
         constraint = config.authority == *authority.address() @ IogridError::Unauthorized
     )]
     pub config: Account<Config>,

@@ -12,14 +12,13 @@ use {
 pub struct ResolveDispute {
     pub arbiter: Signer,
     #[account(
-        seeds = [b"config"],
-        bump,
+        address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig,
         constraint = config.arbiter == *arbiter.address() @ IogridError::NotArbiter
     )]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump
     )]
     pub job: Slab<Job, Assignment>,

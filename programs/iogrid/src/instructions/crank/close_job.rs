@@ -1,7 +1,7 @@
 use {
     super::super::escrow::{
-        awarded, pay_fee_and_burn, pay_supplier, refund_and_close, split_payment, validate_payee,
-        CloseAccounts, EscrowAccounts, Payment, Split, OUTCOME_EXPIRED, OUTCOME_SETTLED,
+        awarded, refund_and_close, split_payment, validate_payee, CloseAccounts, EscrowOutflow,
+        FeeAccounts, JobEscrow, Payment, Split, OUTCOME_EXPIRED, OUTCOME_SETTLED,
     },
     crate::{
         constants::MAX_DISPUTE_SECS,
@@ -19,16 +19,16 @@ use {
 /// 16-supplier cluster settles in one transaction.
 #[derive(Accounts)]
 pub struct CloseJob {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump,
         close = owner
     )]
     pub job: Slab<Job, Assignment>,
-    #[account(mut, seeds = [b"escrow", job.address().as_ref()], bump = job.escrow_bump)]
+    #[account(mut, address = job.escrow @ crate::errors::IogridError::WrongVault)]
     pub escrow: Account<TokenAccount>,
     /// CHECK: the job owner's wallet, which gets the job's and escrow's rent.
     #[account(mut, address = job.owner @ IogridError::NotJobOwner)]
@@ -78,15 +78,20 @@ impl CloseJob {
         let views = (
             *self.job.account(),
             *self.escrow.account(),
+            *self.token_program.account(),
             *self.treasury.account(),
             *self.io_mint.account(),
         );
-        let accounts = EscrowAccounts {
+        let escrow = JobEscrow {
             job: &views.0,
             escrow: &views.1,
-            treasury: &views.2,
-            io_mint: &views.3,
+            token_program: &views.2,
         };
+        let fee_accounts = FeeAccounts {
+            treasury: &views.3,
+            io_mint: &views.4,
+        };
+        let mut outflow = EscrowOutflow::new(&escrow);
         let mut fees = Split::default();
         let mut paid = 0usize;
         for index in 0..self.job.len() {
@@ -101,15 +106,11 @@ impl CloseJob {
             validate_payee(payee, &self.config.io_mint, &assignment.supplier)?;
             let gross = awarded(assignment.payment()?, self.job.award_bps)?;
             let split = split_payment(gross, &self.job.terms)?;
-            pay_supplier(
-                &self.job,
-                &accounts,
-                &Payment {
-                    listing: &assignment.listing,
-                    payee,
-                    split,
-                },
-            )?;
+            outflow.pay_supplier(&Payment {
+                listing: &assignment.listing,
+                payee,
+                split,
+            })?;
             fees.add(&Split { net: 0, ..split })?;
             self.job.paid_out = self
                 .job
@@ -120,12 +121,12 @@ impl CloseJob {
         if payees.len() != paid {
             return Err(IogridError::WrongRemainingAccounts.into());
         }
-        pay_fee_and_burn(&self.job, &accounts, &mut self.config, &fees)?;
+        outflow.pay_fee_and_burn(&fee_accounts, &mut self.config, &fees)?;
         let close = CloseAccounts {
             owner_tokens: self.owner_tokens.account(),
             rent_to: self.owner.account(),
         };
-        refund_and_close(&self.job, &accounts.job_escrow(), &close, outcome)?;
+        refund_and_close(&self.job, outflow, &close, outcome)?;
         self.config.invariant()
     }
 }

@@ -12,7 +12,7 @@ use {
 /// since the last mint into the rewards vault.
 #[derive(Accounts)]
 pub struct CrankEmission {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(mut, address = config.io_mint @ IogridError::NotMint)]
     pub io_mint: Account<Mint>,

@@ -14,7 +14,7 @@ use {
 pub struct ExpireJob {
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump
     )]
     pub job: Slab<Job, Assignment>,

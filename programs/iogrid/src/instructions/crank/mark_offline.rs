@@ -12,11 +12,11 @@ use {
 /// running jobs is handled by `report_fault`, which also slashes.)
 #[derive(Accounts)]
 pub struct MarkOffline {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_LISTING, listing.owner.as_ref(), &listing.id.to_le_bytes()],
         bump = listing.bump
     )]
     pub listing: Account<GpuListing>,

@@ -20,7 +20,7 @@ use {
 /// as remaining accounts.
 #[derive(Accounts)]
 pub struct SweepRewards {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(mut, address = config.io_mint @ IogridError::NotMint)]
     pub io_mint: Account<Mint>,

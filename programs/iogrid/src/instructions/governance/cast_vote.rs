@@ -12,15 +12,15 @@ use {
 pub struct CastVote {
     #[account(mut)]
     pub voter: Signer,
-    #[account(mut, seeds = [b"proposal", &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    #[account(mut, seeds = [crate::constants::SEED_PROPOSAL, &proposal.id.to_le_bytes()], bump = proposal.bump)]
     pub proposal: Account<Proposal>,
-    #[account(mut, seeds = [b"stake", voter.address().as_ref()], bump = stake_account.bump)]
+    #[account(mut, seeds = [crate::constants::SEED_STAKE, voter.address().as_ref()], bump = stake_account.bump)]
     pub stake_account: Account<StakeAccount>,
     /// One per voter and proposal: a second vote finds it already created.
     #[account(
         init,
         payer = voter,
-        seeds = [b"vote", proposal.address().as_ref(), voter.address().as_ref()],
+        seeds = [crate::constants::SEED_VOTE, proposal.address().as_ref(), voter.address().as_ref()],
         bump
     )]
     pub vote_record: Account<VoteRecord>,
@@ -62,11 +62,11 @@ impl CastVote {
 pub struct WithdrawVote {
     #[account(mut)]
     pub voter: Signer,
-    #[account(mut, seeds = [b"proposal", &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    #[account(mut, seeds = [crate::constants::SEED_PROPOSAL, &proposal.id.to_le_bytes()], bump = proposal.bump)]
     pub proposal: Account<Proposal>,
     #[account(
         mut,
-        seeds = [b"vote", proposal.address().as_ref(), voter.address().as_ref()],
+        seeds = [crate::constants::SEED_VOTE, proposal.address().as_ref(), voter.address().as_ref()],
         bump = vote_record.bump,
         close = voter
     )]

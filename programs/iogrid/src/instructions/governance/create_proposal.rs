@@ -12,14 +12,14 @@ use {
 pub struct CreateProposal {
     #[account(mut)]
     pub proposer: Signer,
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
-    #[account(seeds = [b"stake", proposer.address().as_ref()], bump = stake_account.bump)]
+    #[account(seeds = [crate::constants::SEED_STAKE, proposer.address().as_ref()], bump = stake_account.bump)]
     pub stake_account: Account<StakeAccount>,
     #[account(
         init,
         payer = proposer,
-        seeds = [b"proposal", &config.proposal_count.to_le_bytes()],
+        seeds = [crate::constants::SEED_PROPOSAL, &config.proposal_count.to_le_bytes()],
         bump
     )]
     pub proposal: Account<Proposal>,

@@ -17,9 +17,9 @@ use {
 
 #[derive(Accounts)]
 pub struct ExecuteProposal {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
-    #[account(mut, seeds = [b"proposal", &proposal.id.to_le_bytes()], bump = proposal.bump)]
+    #[account(mut, seeds = [crate::constants::SEED_PROPOSAL, &proposal.id.to_le_bytes()], bump = proposal.bump)]
     pub proposal: Account<Proposal>,
     #[account(mut, address = config.treasury @ IogridError::WrongVault)]
     pub treasury: Account<TokenAccount>,

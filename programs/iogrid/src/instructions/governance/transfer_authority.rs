@@ -14,15 +14,14 @@ pub struct TransferAuthorityToGovernance {
     pub authority: Signer,
     #[account(
         mut,
-        seeds = [b"config"],
-        bump,
+        address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig,
         constraint = config.authority == *authority.address() @ IogridError::Unauthorized
     )]
     pub config: Account<Config>,
     /// CHECK: the governance PDA. The program signs with it only to upgrade
     /// itself when an `UpgradeProgram` proposal executes, so once it is the
     /// authority no key can call an authority-gated instruction again.
-    #[account(seeds = [b"governance"], bump)]
+    #[account(seeds = [crate::constants::SEED_GOVERNANCE], bump)]
     pub governance: UncheckedAccount,
     /// CHECK: this program's ProgramData (address derived and checked in the
     /// handler); the loader checks the signer is its upgrade authority.

@@ -28,11 +28,11 @@ pub struct AssignRequest<'a> {
 pub struct AssignJob {
     /// A registered keeper, or the job's owner choosing listings directly.
     pub assigner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump
     )]
     pub job: Slab<Job, Assignment>,

@@ -1,8 +1,8 @@
 use {
     super::super::{
         escrow::{
-            active_assignment, pay_fee_and_burn, pay_supplier, split_payment, validate_payee,
-            EscrowAccounts, Payment,
+            active_assignment, split_payment, validate_payee, EscrowOutflow, FeeAccounts,
+            JobEscrow, Payment,
         },
         with_config_signer,
     },
@@ -11,7 +11,7 @@ use {
         errors::IogridError,
         events::{emit_event, FaultReported},
         math,
-        spl::{cpi, Mint, TokenAccount},
+        spl::{cpi::Payouts, Mint, TokenAccount},
         state::{
             Assignment, AssignmentStatus, Config, GpuListing, Job, ListingStatus, StakeAccount,
         },
@@ -23,25 +23,25 @@ use {
 /// stopped heartbeating while it ran part of the job.
 #[derive(Accounts)]
 pub struct ReportFault {
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump
     )]
     pub job: Slab<Job, Assignment>,
-    #[account(mut, seeds = [b"escrow", job.address().as_ref()], bump = job.escrow_bump)]
+    #[account(mut, address = job.escrow @ crate::errors::IogridError::WrongVault)]
     pub escrow: Account<TokenAccount>,
     #[account(
         mut,
-        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_LISTING, listing.owner.as_ref(), &listing.id.to_le_bytes()],
         bump = listing.bump
     )]
     pub listing: Account<GpuListing>,
     #[account(
         mut,
-        seeds = [b"stake", listing.owner.as_ref()],
+        seeds = [crate::constants::SEED_STAKE, listing.owner.as_ref()],
         bump = supplier_stake.bump
     )]
     pub supplier_stake: Account<StakeAccount>,
@@ -110,22 +110,27 @@ impl ReportFault {
         let views = (
             *self.job.account(),
             *self.escrow.account(),
+            *self.token_program.account(),
             *self.treasury.account(),
             *self.io_mint.account(),
         );
-        let accounts = EscrowAccounts {
+        let escrow = JobEscrow {
             job: &views.0,
             escrow: &views.1,
-            treasury: &views.2,
-            io_mint: &views.3,
+            token_program: &views.2,
         };
-        let payment = Payment {
+        let fee_accounts = FeeAccounts {
+            treasury: &views.3,
+            io_mint: &views.4,
+        };
+        let mut outflow = EscrowOutflow::new(&escrow);
+        outflow.pay_supplier(&Payment {
             listing: self.listing.address(),
             payee: self.payee.account(),
             split,
-        };
-        pay_supplier(&self.job, &accounts, &payment)?;
-        pay_fee_and_burn(&self.job, &accounts, &mut self.config, &split)?;
+        })?;
+        outflow.pay_fee_and_burn(&fee_accounts, &mut self.config, &split)?;
+        outflow.execute(&self.job)?;
         self.job.paid_out = self
             .job
             .paid_out
@@ -180,15 +185,18 @@ impl ReportFault {
             .checked_add(compensation)
             .ok_or(IogridError::MathOverflow)?;
 
-        let (vault, escrow, treasury, config) = (
+        let (vault, escrow, treasury, config, token_program) = (
             *self.stake_vault.account(),
             *self.escrow.account(),
             *self.treasury.account(),
             *self.config.account(),
+            *self.token_program.account(),
         );
+        let mut payouts = Payouts::new(&vault, &config);
+        payouts.transfer(&escrow, compensation)?;
+        payouts.transfer(&treasury, to_treasury)?;
         with_config_signer(self.config.bump, |signer| {
-            cpi::transfer(&vault, &escrow, &config, compensation, signer)?;
-            cpi::transfer(&vault, &treasury, &config, to_treasury, signer)
+            payouts.execute(&token_program, signer)
         })?;
         Ok((slashed, compensation))
     }

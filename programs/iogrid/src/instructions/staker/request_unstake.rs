@@ -9,11 +9,11 @@ use {
 #[derive(Accounts)]
 pub struct RequestUnstake {
     pub owner: Signer,
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"stake", owner.address().as_ref()],
+        seeds = [crate::constants::SEED_STAKE, owner.address().as_ref()],
         bump = stake_account.bump
     )]
     pub stake_account: Account<StakeAccount>,

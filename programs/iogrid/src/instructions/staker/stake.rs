@@ -13,12 +13,12 @@ use {
 pub struct Stake {
     #[account(mut)]
     pub owner: Signer,
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         init_if_needed,
         payer = owner,
-        seeds = [b"stake", owner.address().as_ref()],
+        seeds = [crate::constants::SEED_STAKE, owner.address().as_ref()],
         bump
     )]
     pub stake_account: Account<StakeAccount>,

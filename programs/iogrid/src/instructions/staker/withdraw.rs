@@ -12,11 +12,11 @@ use {
 #[derive(Accounts)]
 pub struct Withdraw {
     pub owner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"stake", owner.address().as_ref()],
+        seeds = [crate::constants::SEED_STAKE, owner.address().as_ref()],
         bump = stake_account.bump
     )]
     pub stake_account: Account<StakeAccount>,

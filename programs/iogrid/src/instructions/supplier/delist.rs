@@ -14,17 +14,17 @@ pub struct Delist {
     /// Receives the listing's rent.
     #[account(mut)]
     pub owner: Signer,
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"stake", owner.address().as_ref()],
+        seeds = [crate::constants::SEED_STAKE, owner.address().as_ref()],
         bump = stake_account.bump
     )]
     pub stake_account: Account<StakeAccount>,
     #[account(
         mut,
-        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_LISTING, listing.owner.as_ref(), &listing.id.to_le_bytes()],
         bump = listing.bump,
         constraint = listing.owner == *owner.address() @ IogridError::NotListingOwner,
         close = owner

@@ -17,18 +17,18 @@ use {
 pub struct ListGpu {
     #[account(mut)]
     pub owner: Signer,
-    #[account(mut, seeds = [b"config"], bump)]
+    #[account(mut, address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"stake", owner.address().as_ref()],
+        seeds = [crate::constants::SEED_STAKE, owner.address().as_ref()],
         bump = stake_account.bump
     )]
     pub stake_account: Account<StakeAccount>,
     #[account(
         init,
         payer = owner,
-        seeds = [b"listing", owner.address().as_ref(), &id.to_le_bytes()],
+        seeds = [crate::constants::SEED_LISTING, owner.address().as_ref(), &id.to_le_bytes()],
         bump
     )]
     pub listing: Account<GpuListing>,

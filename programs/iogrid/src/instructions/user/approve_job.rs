@@ -12,7 +12,7 @@ pub struct ApproveJob {
     pub owner: Signer,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump,
         constraint = job.owner == *owner.address() @ IogridError::NotJobOwner
     )]

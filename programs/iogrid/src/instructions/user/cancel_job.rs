@@ -1,5 +1,7 @@
 use {
-    super::super::escrow::{refund_and_close, CloseAccounts, JobEscrow, OUTCOME_CANCELLED},
+    super::super::escrow::{
+        refund_and_close, CloseAccounts, EscrowOutflow, JobEscrow, OUTCOME_CANCELLED,
+    },
     crate::{
         errors::IogridError,
         spl::{token, TokenAccount},
@@ -13,17 +15,17 @@ pub struct CancelJob {
     /// Receives the job's and the escrow's rent.
     #[account(mut)]
     pub owner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump,
         constraint = job.owner == *owner.address() @ IogridError::NotJobOwner,
         close = owner
     )]
     pub job: Slab<Job, Assignment>,
-    #[account(mut, seeds = [b"escrow", job.address().as_ref()], bump = job.escrow_bump)]
+    #[account(mut, address = job.escrow @ crate::errors::IogridError::WrongVault)]
     pub escrow: Account<TokenAccount>,
     #[account(mut, token::mint = config.io_mint, token::authority = owner)]
     pub owner_tokens: Account<TokenAccount>,
@@ -39,16 +41,26 @@ impl CancelJob {
         if !self.job.is_empty() || self.job.gpus_assigned != 0 {
             return Err(IogridError::JobAlreadyAssigned.into());
         }
-        let (job_view, escrow_view) = (*self.job.account(), *self.escrow.account());
-        let accounts = JobEscrow {
-            job: &job_view,
-            escrow: &escrow_view,
+        let views = (
+            *self.job.account(),
+            *self.escrow.account(),
+            *self.token_program.account(),
+        );
+        let escrow = JobEscrow {
+            job: &views.0,
+            escrow: &views.1,
+            token_program: &views.2,
         };
         let close = CloseAccounts {
             owner_tokens: self.owner_tokens.account(),
             rent_to: self.owner.account(),
         };
-        refund_and_close(&self.job, &accounts, &close, OUTCOME_CANCELLED)?;
+        refund_and_close(
+            &self.job,
+            EscrowOutflow::new(&escrow),
+            &close,
+            OUTCOME_CANCELLED,
+        )?;
         Ok(())
     }
 }

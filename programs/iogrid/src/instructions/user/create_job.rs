@@ -18,12 +18,12 @@ use {
 pub struct CreateJob {
     #[account(mut)]
     pub owner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         init,
         payer = owner,
-        seeds = [b"job", owner.address().as_ref(), &id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, owner.address().as_ref(), &id.to_le_bytes()],
         bump,
         space = Slab::<Job, Assignment>::space_for(u32::from(spec.max_listings))
     )]
@@ -31,7 +31,7 @@ pub struct CreateJob {
     #[account(
         init,
         payer = owner,
-        seeds = [b"escrow", job.address().as_ref()],
+        seeds = [crate::constants::SEED_ESCROW, job.address().as_ref()],
         bump,
         token::mint = io_mint,
         token::authority = job
@@ -69,6 +69,7 @@ impl CreateJob {
         job.created_at = Clock::get()?.unix_timestamp;
         job.set_status(JobStatus::Open);
         (job.bump, job.escrow_bump) = bumps;
+        job.escrow = *self.escrow.address();
         job.version = ACCOUNT_VERSION;
         cpi::transfer(
             self.owner_tokens.account(),

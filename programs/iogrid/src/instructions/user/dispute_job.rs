@@ -10,11 +10,11 @@ use {
 #[derive(Accounts)]
 pub struct DisputeJob {
     pub owner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump,
         constraint = job.owner == *owner.address() @ IogridError::NotJobOwner
     )]

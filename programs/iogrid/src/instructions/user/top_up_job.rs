@@ -14,16 +14,16 @@ use {
 pub struct TopUpJob {
     #[account(mut)]
     pub owner: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump,
         constraint = job.owner == *owner.address() @ IogridError::NotJobOwner
     )]
     pub job: Slab<Job, Assignment>,
-    #[account(mut, seeds = [b"escrow", job.address().as_ref()], bump = job.escrow_bump)]
+    #[account(mut, address = job.escrow @ crate::errors::IogridError::WrongVault)]
     pub escrow: Account<TokenAccount>,
     #[account(mut, token::mint = config.io_mint, token::authority = owner)]
     pub owner_tokens: Account<TokenAccount>,

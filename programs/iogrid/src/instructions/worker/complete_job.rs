@@ -16,13 +16,13 @@ use {
 pub struct CompleteJob {
     #[account(
         mut,
-        seeds = [b"job", job.owner.as_ref(), &job.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_JOB, job.owner.as_ref(), &job.id.to_le_bytes()],
         bump = job.bump
     )]
     pub job: Slab<Job, Assignment>,
     #[account(
         mut,
-        seeds = [b"listing", listing.owner.as_ref(), &listing.id.to_le_bytes()],
+        seeds = [crate::constants::SEED_LISTING, listing.owner.as_ref(), &listing.id.to_le_bytes()],
         bump = listing.bump
     )]
     pub listing: Account<GpuListing>,

@@ -14,7 +14,7 @@ use {
 #[derive(Accounts)]
 pub struct Heartbeat {
     pub worker: Signer,
-    #[account(seeds = [b"config"], bump)]
+    #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
     #[account(
         mut,
