@@ -318,6 +318,21 @@ impl GpuListing {
         )
     }
 
+    /// The listing as `assign_job` judges it (`iogrid_rules::assign`).
+    pub fn offer(&self) -> iogrid_rules::assign::ListingOffer<'_> {
+        iogrid_rules::assign::ListingOffer {
+            gpu_model: &self.spec.gpu_model,
+            region: &self.spec.region,
+            vram_gb: self.spec.vram_gb,
+            gpu_count: self.spec.gpu_count,
+            price_per_gpu_hour: self.spec.price_per_gpu_hour,
+            online: self.is_online(),
+            last_heartbeat: self.last_heartbeat,
+            stake_locked: self.stake_locked,
+            gpus_free: self.gpus_free,
+        }
+    }
+
     /// Rewards earned but not yet settled, at accumulator `acc`.
     pub fn pending_rewards(&self, acc: u64) -> u64 {
         if !self.is_online() {
@@ -347,22 +362,27 @@ pub struct JobSpec {
 }
 
 impl JobSpec {
-    /// IO escrowed at creation: `max_price × gpus × duration`, rounded up.
-    pub fn deposit(&self) -> u64 {
-        escrow_for(self.max_price_per_gpu_hour, self.gpus, self.duration_secs)
+    /// IO escrowed at creation: `max_price × gpus × duration`, rounded up;
+    /// `None` where that overflows (the program refuses such a job).
+    pub fn deposit(&self) -> Option<u64> {
+        iogrid_rules::pay::escrow_for(self.max_price_per_gpu_hour, self.gpus, self.duration_secs)
+            .ok()
     }
 }
 
-/// Escrow for `gpus` GPUs over `secs` at `price` per GPU-hour, rounded up.
+/// Escrow for `gpus` GPUs over `secs` at `price` per GPU-hour, rounded up
+/// (`iogrid_rules::pay::escrow_for`). Where that overflows a u64 the program
+/// refuses the job (`MathOverflow`); here it is `u64::MAX`, which no balance
+/// covers, so a client's funds check fails first. [`JobSpec::deposit`] says so.
 pub fn escrow_for(price_per_gpu_hour: u64, gpus: u16, secs: u64) -> u64 {
-    let total = u128::from(price_per_gpu_hour) * u128::from(gpus) * u128::from(secs);
-    total.div_ceil(u128::from(crate::constants::SECS_PER_HOUR)) as u64
+    iogrid_rules::pay::escrow_for(price_per_gpu_hour, gpus, secs).unwrap_or(u64::MAX)
 }
 
-/// Pay for `gpu_seconds` at `price` per GPU-hour, rounded down.
+/// Pay for `gpu_seconds` at `price` per GPU-hour, rounded down
+/// (`iogrid_rules::pay::payment_for`; never more than the escrow, so never
+/// past a u64 for a job the program accepted).
 pub fn payment_for(price_per_gpu_hour: u64, gpu_seconds: u64) -> u64 {
-    (u128::from(price_per_gpu_hour) * u128::from(gpu_seconds)
-        / u128::from(crate::constants::SECS_PER_HOUR)) as u64
+    iogrid_rules::pay::payment_for(price_per_gpu_hour, gpu_seconds).unwrap_or(u64::MAX)
 }
 
 /// `Job::status` values.
@@ -450,7 +470,7 @@ impl Assignment {
     /// Faultable: silent past `timeout_secs` since the later of the last
     /// heartbeat and the assignment's start (the program's rule).
     pub fn is_silent(&self, last_heartbeat: i64, now: i64, timeout_secs: u32) -> bool {
-        now.saturating_sub(last_heartbeat.max(self.started_at)) > i64::from(timeout_secs)
+        iogrid_rules::assign::is_silent(last_heartbeat, self.started_at, now, timeout_secs)
     }
 }
 
@@ -509,6 +529,16 @@ impl ProgramAccount for Job {
 }
 
 impl Job {
+    /// What the job asks of each listing (`iogrid_rules::assign`).
+    pub fn needs(&self) -> iogrid_rules::assign::JobNeeds<'_> {
+        iogrid_rules::assign::JobNeeds {
+            gpu_model: &self.gpu_model,
+            region: &self.region,
+            min_vram_gb: self.min_vram_gb,
+            max_price_per_gpu_hour: self.max_price_per_gpu_hour,
+        }
+    }
+
     pub fn status(&self) -> JobStatus {
         self.status.into()
     }

@@ -19,6 +19,8 @@ pub mod rpc;
 pub mod send;
 pub mod token;
 
+/// The rules the program enforces (assignment, payment, proof statement).
+pub use iogrid_rules as rules;
 pub use solana_address::Address;
 
 /// The iogrid program id (`declare_id!` in `programs/iogrid/src/lib.rs`).

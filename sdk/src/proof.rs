@@ -1,32 +1,32 @@
 //! Completion proofs: the statement a worker signs and the Ed25519
 //! signature-verify instruction that carries its signature on-chain.
-//! Mirrors `programs/iogrid/src/proof.rs`.
+//! The statement itself is `iogrid_rules::proof`, the program's own.
 
 use {
     crate::{Address, PROGRAM_ID},
     solana_instruction::Instruction,
 };
 
-pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v2";
+pub use iogrid_rules::proof::{PROOF_DOMAIN, PROOF_MESSAGE_LEN};
 
-/// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`:
-/// the nonce is the assignment's (`Assignment::nonce`), unique per listing for ever.
+/// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`
+/// for this program: the nonce is the assignment's (`Assignment::nonce`),
+/// unique per listing for ever.
 pub fn proof_message(
     job: &Address,
     listing: &Address,
     nonce: u64,
     result_hash: &[u8; 32],
     gpu_seconds: u64,
-) -> Vec<u8> {
-    let mut message = Vec::with_capacity(159);
-    message.extend_from_slice(PROOF_DOMAIN);
-    message.extend_from_slice(PROGRAM_ID.as_ref());
-    message.extend_from_slice(job.as_ref());
-    message.extend_from_slice(listing.as_ref());
-    message.extend_from_slice(&nonce.to_le_bytes());
-    message.extend_from_slice(result_hash);
-    message.extend_from_slice(&gpu_seconds.to_le_bytes());
-    message
+) -> [u8; PROOF_MESSAGE_LEN] {
+    iogrid_rules::proof::proof_message(&iogrid_rules::proof::ProofStatement {
+        program: PROGRAM_ID.as_array(),
+        job: job.as_array(),
+        listing: listing.as_array(),
+        nonce,
+        result_hash,
+        gpu_seconds,
+    })
 }
 
 /// The native Ed25519 program instruction verifying `signature` by `worker`
@@ -83,7 +83,7 @@ pub enum ProofError {
 
 impl Proof {
     /// The statement the worker signs: [`proof_message`] of these fields.
-    pub fn message(&self) -> Vec<u8> {
+    pub fn message(&self) -> [u8; PROOF_MESSAGE_LEN] {
         proof_message(
             &self.job,
             &self.listing,

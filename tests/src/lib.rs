@@ -69,6 +69,8 @@ pub fn program_so_path(name: &str) -> Result<PathBuf> {
         root.join("programs/iogrid/src"),
         root.join("programs/iogrid/Cargo.toml"),
         root.join("programs/iogrid/Cargo.lock"),
+        root.join("rules/src"),
+        root.join("rules/Cargo.toml"),
         root.join("patches"),
     ];
     for source in &sources {

@@ -251,9 +251,9 @@ pub fn job_spec(
         "--max-listings must be between 1 and {MAX_CLUSTER}"
     );
     ensure!(max_price > 0, "--max-price must be more than 0 IO");
-    let deposit = u128::from(max_price) * u128::from(gpus) * u128::from(duration_secs);
+    let deposit = iogrid_sdk::rules::pay::escrow_for(max_price, gpus, duration_secs);
     ensure!(
-        deposit.div_ceil(u128::from(SECS_PER_HOUR)) <= u128::from(SUPPLY_CAP),
+        deposit.is_ok_and(|io| io <= SUPPLY_CAP),
         "the escrow (max price × GPUs × hours) would be more IO than will ever exist"
     );
     let mut workload_uri = [0u8; 64];
@@ -900,7 +900,10 @@ pub async fn execute_job(
                 "you already have job #{id} at {} (pick another --id)",
                 accounts.job
             );
-            ensure_io(rpc, &owner, spec.deposit(), "the escrow").await?;
+            let deposit = spec.deposit().context(
+                "price × GPUs × duration does not fit in a u64 of base units: ask for less",
+            )?;
+            ensure_io(rpc, &owner, deposit, "the escrow").await?;
             let signature = send(
                 rpc,
                 &signer,
@@ -1094,7 +1097,7 @@ mod tests {
         assert_eq!(spec.duration_secs, 5_400);
         assert_eq!(spec.max_listings, 8);
         assert_eq!(spec.region, [0; 8], "any region");
-        assert_eq!(spec.deposit(), 2_500_000 * 8 * 3 / 2);
+        assert_eq!(spec.deposit(), Some(2_500_000 * 8 * 3 / 2));
         assert_eq!(
             job_spec(40, IO, 1.0, None, 0, None, "u", None)
                 .unwrap()

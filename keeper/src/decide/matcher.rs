@@ -64,6 +64,7 @@
 //! the buckets it does: O(listings of the job's kind).
 
 use {
+    iogrid_rules::assign,
     iogrid_sdk::{
         accounts::{
             ascii_text, AssignmentStatus, Config, GpuListing, JobAccount, JobStatus, NetworkParams,
@@ -107,14 +108,21 @@ impl MatchParams {
     /// `stake_locked >= min_stake_per_gpu × gpu_count`; an overflowing
     /// requirement fails, as the program's checked multiply does.
     fn staked(&self, stake_locked: u64, gpu_count: u16) -> bool {
-        self.min_stake_per_gpu
-            .checked_mul(u64::from(gpu_count))
-            .is_some_and(|required| stake_locked >= required)
+        assign::required_stake(self.min_stake_per_gpu, gpu_count)
+            .is_ok_and(|required| stake_locked >= required)
     }
 
     /// `listing.is_stale(now, heartbeat_timeout_secs)` on-chain.
     fn stale(&self, last_heartbeat: i64, now: i64) -> bool {
-        now.saturating_sub(last_heartbeat) > i64::from(self.heartbeat_timeout_secs)
+        assign::is_stale(last_heartbeat, now, self.heartbeat_timeout_secs)
+    }
+
+    /// The parameters of `iogrid_rules::assign::check_listing`.
+    pub fn assign_params(&self) -> assign::AssignParams {
+        assign::AssignParams {
+            heartbeat_timeout_secs: self.heartbeat_timeout_secs,
+            min_stake_per_gpu: self.min_stake_per_gpu,
+        }
     }
 }
 
@@ -653,12 +661,11 @@ impl Book {
 
     fn want(&self, account: &JobAccount, now: i64) -> Want {
         let job = &account.job;
+        let needs = job.needs();
         let class_ok: Vec<bool> = self
             .classes
             .iter()
-            .map(|(model, vram)| {
-                (job.gpu_model == [0; 16] || job.gpu_model == *model) && *vram >= job.min_vram_gb
-            })
+            .map(|(model, vram)| assign::hardware_fits(&needs, model, *vram))
             .collect();
         let classes = (0..class_ok.len() as u32)
             .filter(|c| class_ok[*c as usize])
@@ -1185,6 +1192,7 @@ mod tests {
     use {
         super::*,
         bytemuck::Zeroable,
+        iogrid_rules::assign::Refusal,
         iogrid_sdk::{
             accounts::{ascii_field, Assignment, GpuSpec, Job},
             constants::IO,
@@ -1315,35 +1323,25 @@ mod tests {
 
     // --- The oracle: `assign_job` / `reassign` rewritten from the program. ---
 
-    /// `check_listing` for one listing, without the GPU count.
+    /// `assign_job`'s check of one listing (the program's own rule, from
+    /// `iogrid_rules`), without the GPU count.
     fn serves(
         listing: &GpuListing,
         job: &Job,
         p: MatchParams,
         now: i64,
     ) -> Result<(), &'static str> {
-        if !listing.is_online() {
-            return Err("ListingOffline");
-        }
-        if now.saturating_sub(listing.last_heartbeat) > i64::from(p.heartbeat_timeout_secs) {
-            return Err("ListingStale");
-        }
-        if listing.spec.price_per_gpu_hour > job.max_price_per_gpu_hour {
-            return Err("ListingTooExpensive");
-        }
-        let model_ok = job.gpu_model == [0; 16] || job.gpu_model == listing.spec.gpu_model;
-        let region_ok = job.region == [0; 8] || job.region == listing.spec.region;
-        if !(model_ok && region_ok && listing.spec.vram_gb >= job.min_vram_gb) {
-            return Err("ListingMismatch");
-        }
-        let required = p
-            .min_stake_per_gpu
-            .checked_mul(u64::from(listing.spec.gpu_count))
-            .ok_or("MathOverflow")?;
-        if listing.stake_locked < required {
-            return Err("ListingUnderStaked");
-        }
-        Ok(())
+        assign::check_listing(&listing.offer(), &job.needs(), &p.assign_params(), now, 0).map_err(
+            |refusal| match refusal {
+                Refusal::Offline => "ListingOffline",
+                Refusal::Stale => "ListingStale",
+                Refusal::TooExpensive => "ListingTooExpensive",
+                Refusal::Mismatch => "ListingMismatch",
+                Refusal::UnderStaked => "ListingUnderStaked",
+                Refusal::NotEnoughFreeGpus => "NotEnoughFreeGpus",
+                Refusal::Overflow => "MathOverflow",
+            },
+        )
     }
 
     /// Applies `matched` as the program would, or returns its error.

@@ -55,7 +55,7 @@ pub const PRICE_HORIZON_HOURS: u64 = 8_760;
 pub const MAX_CLUSTER: usize = 16;
 /// Longest job, and longest extension.
 pub const MAX_JOB_DURATION_SECS: u64 = 365 * 86_400;
-pub const SECS_PER_HOUR: u64 = 3_600;
+pub use iogrid_rules::SECS_PER_HOUR;
 /// How long after its timelock a passed proposal may still be executed.
 pub const EXECUTION_WINDOW_SECS: i64 = 14 * 86_400;
 /// A dispute the arbiter leaves unresolved this long lapses: settlement pays
@@ -63,8 +63,6 @@ pub const EXECUTION_WINDOW_SECS: i64 = 14 * 86_400;
 pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;
 /// Share of a slash paid to the job owner; the rest goes to the treasury.
 pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
-/// Domain separator of the message a worker signs to prove completion.
-pub const PROOF_DOMAIN: &[u8; 15] = b"iogrid/proof/v2";
 /// The native Ed25519 signature-verify program.
 pub const ED25519_PROGRAM_ID: Address =
     anchor_lang::address!("Ed25519SigVerify111111111111111111111111111");
@@ -74,7 +72,7 @@ pub const MAX_KEEPERS: usize = 8;
 pub const ACCOUNT_VERSION: u8 = 1;
 
 // ---- Hard bounds on governable parameters ----------------------------------
-pub const BPS_DENOMINATOR: u64 = 10_000;
+pub use iogrid_rules::BPS_DENOMINATOR;
 pub const MAX_FEE_BPS: u16 = 1_000;
 pub const MAX_BURN_BPS: u16 = 5_000;
 pub const MAX_SLASH_BPS: u16 = 10_000;

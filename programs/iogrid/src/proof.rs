@@ -7,46 +7,9 @@
 //! with every offset inside that one instruction (an offset into another
 //! instruction is how a forged proof would smuggle in different bytes).
 
-use {
-    crate::{constants::*, errors::IogridError},
-    anchor_lang::prelude::*,
-};
+use {crate::errors::IogridError, anchor_lang::prelude::*};
 
-pub const PROOF_MESSAGE_LEN: usize = 15 + 32 * 4 + 8 + 8;
-
-/// Everything a proof commits to.
-pub struct ProofStatement<'a> {
-    pub job: &'a Address,
-    pub listing: &'a Address,
-    /// The assignment's nonce (the listing's assignment counter when it was
-    /// made): unique for ever per listing, so a proof names one assignment
-    /// and cannot be replayed onto any other, even of a re-created job.
-    pub nonce: u64,
-    pub result_hash: &'a [u8; 32],
-    pub gpu_seconds: u64,
-}
-
-/// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`
-/// (integers little-endian).
-pub fn proof_message(statement: &ProofStatement) -> [u8; PROOF_MESSAGE_LEN] {
-    let mut message = [0u8; PROOF_MESSAGE_LEN];
-    let parts: [&[u8]; 7] = [
-        PROOF_DOMAIN,
-        crate::ID.as_ref(),
-        statement.job.as_ref(),
-        statement.listing.as_ref(),
-        &statement.nonce.to_le_bytes(),
-        statement.result_hash,
-        &statement.gpu_seconds.to_le_bytes(),
-    ];
-    let mut at = 0usize;
-    for part in parts {
-        let end = at.saturating_add(part.len());
-        message[at..end].copy_from_slice(part);
-        at = end;
-    }
-    message
-}
+pub use iogrid_rules::proof::{proof_message, ProofStatement, PROOF_DOMAIN, PROOF_MESSAGE_LEN};
 
 /// Ed25519 program instruction header: count (1), padding (1), then one
 /// 14-byte offsets record.
@@ -128,8 +91,9 @@ mod tests {
             Address::new_from_array([2; 32]),
         );
         proof_message(&ProofStatement {
-            job: &job,
-            listing: &listing,
+            program: crate::ID.as_array(),
+            job: job.as_array(),
+            listing: listing.as_array(),
             nonce: 9,
             result_hash: &[3; 32],
             gpu_seconds: 60,

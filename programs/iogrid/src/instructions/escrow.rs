@@ -3,14 +3,14 @@
 
 use {
     crate::{
-        constants::{BPS_DENOMINATOR, SEED_JOB},
+        constants::SEED_JOB,
         errors::IogridError,
         events::{emit_event, JobClosed, JobPayment, JobStatusChanged},
-        math,
         spl::{self, cpi::Payouts},
         state::{Assignment, Config, GpuListing, Job, JobTerms},
     },
     anchor_lang::{accounts::Slab, prelude::*},
+    iogrid_rules::pay,
     pinocchio::cpi::{Seed, Signer as PdaSigner},
 };
 
@@ -27,32 +27,16 @@ pub(crate) fn with_job_signer<R>(job: &Job, f: impl FnOnce(&[PdaSigner]) -> R) -
     f(&[PdaSigner::from(&seeds)])
 }
 
-/// A payment split three ways: the supplier's net, the treasury's fee and
-/// the burn. `net + fee + burn == gross` exactly; rounding favours the
-/// supplier by at most a base unit per share.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Split {
-    pub net: u64,
-    pub fee: u64,
-    pub burn: u64,
-}
+/// The fee / burn split of `iogrid_rules::pay`, by a job's terms.
+pub(crate) use iogrid_rules::pay::Split;
 
 pub(crate) fn split_payment(gross: u64, terms: &JobTerms) -> Result<Split> {
-    let fee = math::bps_share(gross, terms.fee_bps)?;
-    let burn = math::bps_share(gross, terms.burn_bps)?;
-    let net = gross
-        .checked_sub(fee)
-        .and_then(|rest| rest.checked_sub(burn))
-        .ok_or(IogridError::MathOverflow)?;
-    Ok(Split { net, fee, burn })
+    Ok(pay::split(gross, terms.fee_bps, terms.burn_bps).map_err(IogridError::from)?)
 }
 
 /// Scales a proven claim by the arbiter's award.
 pub(crate) fn awarded(gross: u64, award_bps: u16) -> Result<u64> {
-    if u64::from(award_bps) == BPS_DENOMINATOR {
-        return Ok(gross);
-    }
-    Ok(math::bps_share(gross, award_bps)?)
+    Ok(pay::awarded(gross, award_bps).map_err(IogridError::from)?)
 }
 
 /// The payee must be an IO token account whose authority is the listing's owner.
@@ -93,31 +77,6 @@ pub(crate) struct Payment<'l, 'a> {
     pub split: Split,
 }
 
-impl Split {
-    pub fn gross(&self) -> Result<u64> {
-        self.net
-            .checked_add(self.fee)
-            .and_then(|v| v.checked_add(self.burn))
-            .ok_or_else(|| IogridError::MathOverflow.into())
-    }
-
-    pub fn add(&mut self, other: &Split) -> Result<()> {
-        self.net = self
-            .net
-            .checked_add(other.net)
-            .ok_or(IogridError::MathOverflow)?;
-        self.fee = self
-            .fee
-            .checked_add(other.fee)
-            .ok_or(IogridError::MathOverflow)?;
-        self.burn = self
-            .burn
-            .checked_add(other.burn)
-            .ok_or(IogridError::MathOverflow)?;
-        Ok(())
-    }
-}
-
 /// What leaves a job's escrow in one instruction: the movements, made
 /// together by [`EscrowOutflow::execute`] under the job's signature, and
 /// their total, which the refund must leave out.
@@ -154,7 +113,7 @@ impl<'a> EscrowOutflow<'a> {
             job: *self.accounts.job.address(),
             listing: *payment.listing,
             payee: *payment.payee.address(),
-            gross: split.gross()?,
+            gross: split.gross().map_err(IogridError::from)?,
             net: split.net,
             fee: split.fee,
             burned: split.burn,

@@ -1,6 +1,7 @@
 use {
     crate::{constants::*, errors::IogridError, math},
     anchor_lang::prelude::*,
+    iogrid_rules::{assign, pay},
 };
 
 /// A job's life. Settled, cancelled and expired jobs are closed.
@@ -82,20 +83,14 @@ unsafe impl bytemuck::Pod for JobSpec {}
 unsafe impl bytemuck::Zeroable for JobSpec {}
 const _: () = assert!(core::mem::size_of::<JobSpec>() == 144);
 
-/// IO needed to pay `gpus` GPUs for `secs` seconds at `price` per GPU-hour,
-/// rounded up (the escrow must cover the worst case).
+/// `iogrid_rules::pay::escrow_for`: the worst case a job must escrow.
 pub fn escrow_for(price_per_gpu_hour: u64, gpus: u16, secs: u64) -> Result<u64> {
-    let per_hour = math::checked_mul(price_per_gpu_hour, u64::from(gpus))?;
-    Ok(math::mul_div_ceil(per_hour, secs, SECS_PER_HOUR)?)
+    Ok(pay::escrow_for(price_per_gpu_hour, gpus, secs).map_err(IogridError::from)?)
 }
 
-/// Pay for `gpu_seconds` at `price` per GPU-hour, rounded down.
+/// `iogrid_rules::pay::payment_for`: what `gpu_seconds` earn, rounded down.
 pub fn payment_for(price_per_gpu_hour: u64, gpu_seconds: u64) -> Result<u64> {
-    Ok(math::mul_div_floor(
-        price_per_gpu_hour,
-        gpu_seconds,
-        SECS_PER_HOUR,
-    )?)
+    Ok(pay::payment_for(price_per_gpu_hour, gpu_seconds).map_err(IogridError::from)?)
 }
 
 impl JobSpec {
@@ -176,8 +171,7 @@ impl Assignment {
     /// Counting from the start gives a freshly assigned worker a full timeout
     /// to show it is alive, so silence while idle is never slashable.
     pub fn is_silent(&self, last_heartbeat: i64, now: i64, timeout_secs: u32) -> bool {
-        let alive_at = last_heartbeat.max(self.started_at);
-        now.saturating_sub(alive_at) > i64::from(timeout_secs)
+        assign::is_silent(last_heartbeat, self.started_at, now, timeout_secs)
     }
 
     /// The most GPU-seconds this assignment can have served by `until`.
@@ -313,11 +307,14 @@ impl Job {
         self.gpus.saturating_sub(self.gpus_assigned)
     }
 
-    /// Whether `listing` runs on this job, by the GPU-level requirements.
-    pub fn accepts(&self, spec: &crate::state::GpuSpec) -> bool {
-        let model_ok = self.gpu_model == [0; 16] || self.gpu_model == spec.gpu_model;
-        let region_ok = self.region == [0; 8] || self.region == spec.region;
-        model_ok && region_ok && spec.vram_gb >= self.min_vram_gb
+    /// What the job asks of each listing, for `iogrid_rules::assign`.
+    pub fn needs(&self) -> assign::JobNeeds<'_> {
+        assign::JobNeeds {
+            gpu_model: &self.gpu_model,
+            region: &self.region,
+            min_vram_gb: self.min_vram_gb,
+            max_price_per_gpu_hour: self.max_price_per_gpu_hour,
+        }
     }
 
     pub fn invariant(&self) -> Result<()> {

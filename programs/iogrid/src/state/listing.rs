@@ -1,6 +1,7 @@
 use {
     crate::{constants::*, errors::IogridError, math},
     anchor_lang::prelude::*,
+    iogrid_rules::assign,
 };
 
 /// Where a listing stands. Stored as a `u8` in [`GpuListing::status`].
@@ -134,7 +135,22 @@ impl GpuListing {
 
     /// Silent for longer than the timeout: provably not alive.
     pub fn is_stale(&self, now: i64, timeout_secs: u32) -> bool {
-        now.saturating_sub(self.last_heartbeat) > i64::from(timeout_secs)
+        assign::is_stale(self.last_heartbeat, now, timeout_secs)
+    }
+
+    /// The listing's offer and state, for `iogrid_rules::assign`.
+    pub fn offer(&self) -> assign::ListingOffer<'_> {
+        assign::ListingOffer {
+            gpu_model: &self.spec.gpu_model,
+            region: &self.spec.region,
+            vram_gb: self.spec.vram_gb,
+            gpu_count: self.spec.gpu_count,
+            price_per_gpu_hour: self.spec.price_per_gpu_hour,
+            online: self.is_online(),
+            last_heartbeat: self.last_heartbeat,
+            stake_locked: self.stake_locked,
+            gpus_free: self.gpus_free,
+        }
     }
 
     /// Rewards earned since the last settlement at accumulator `acc`.

@@ -111,7 +111,8 @@ impl CloseJob {
                 payee,
                 split,
             })?;
-            fees.add(&Split { net: 0, ..split })?;
+            fees.add(&Split { net: 0, ..split })
+                .map_err(IogridError::from)?;
             self.job.paid_out = self
                 .job
                 .paid_out

@@ -4,10 +4,10 @@ use {
         constants::MAX_CLUSTER,
         errors::IogridError,
         events::{emit_event, JobAssigned},
-        math,
         state::{Assignment, AssignmentStatus, Config, GpuListing, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
+    iogrid_rules::assign::{self, AssignParams, Refusal},
 };
 
 /// What `assign_job` / `reassign` ask for.
@@ -155,7 +155,8 @@ fn check_gpu_total(listings: usize, gpus: &[u16; MAX_CLUSTER], missing: u16) -> 
     Ok(())
 }
 
-/// Every requirement a listing must meet to run `gpus` GPUs of `job`.
+/// Every requirement a listing must meet to run `gpus` GPUs of `job`: the
+/// rule in `iogrid_rules::assign`, which the keeper's matcher shares.
 fn check_listing(
     listing: &GpuListing,
     job: &Job,
@@ -163,27 +164,20 @@ fn check_listing(
     now: i64,
     gpus: u16,
 ) -> Result<()> {
-    if !listing.is_online() {
-        return Err(IogridError::ListingOffline.into());
-    }
-    if listing.is_stale(now, config.params.heartbeat_timeout_secs) {
-        return Err(IogridError::ListingStale.into());
-    }
-    if listing.spec.price_per_gpu_hour > job.max_price_per_gpu_hour {
-        return Err(IogridError::ListingTooExpensive.into());
-    }
-    if !job.accepts(&listing.spec) {
-        return Err(IogridError::ListingMismatch.into());
-    }
-    let required = math::checked_mul(
-        config.params.min_stake_per_gpu,
-        u64::from(listing.spec.gpu_count),
-    )?;
-    if listing.stake_locked < required {
-        return Err(IogridError::ListingUnderStaked.into());
-    }
-    if listing.gpus_free < gpus {
-        return Err(IogridError::NotEnoughFreeGpus.into());
-    }
-    Ok(())
+    let params = AssignParams {
+        heartbeat_timeout_secs: config.params.heartbeat_timeout_secs,
+        min_stake_per_gpu: config.params.min_stake_per_gpu,
+    };
+    assign::check_listing(&listing.offer(), &job.needs(), &params, now, gpus).map_err(|refusal| {
+        match refusal {
+            Refusal::Offline => IogridError::ListingOffline,
+            Refusal::Stale => IogridError::ListingStale,
+            Refusal::TooExpensive => IogridError::ListingTooExpensive,
+            Refusal::Mismatch => IogridError::ListingMismatch,
+            Refusal::UnderStaked => IogridError::ListingUnderStaked,
+            Refusal::NotEnoughFreeGpus => IogridError::NotEnoughFreeGpus,
+            Refusal::Overflow => IogridError::MathOverflow,
+        }
+        .into()
+    })
 }

@@ -33,14 +33,16 @@ impl CompleteJob {
     pub fn complete_job(&mut self, result_hash: &[u8; 32], gpu_seconds: u64) -> Result<()> {
         let listing_key = *self.listing.address();
         let index = active_assignment(&self.job, &listing_key)?;
-        let statement = ProofStatement {
-            job: self.job.address(),
-            listing: &listing_key,
+        // The statement of `iogrid_rules::proof`, which workers sign.
+        let message = proof_message(&ProofStatement {
+            program: crate::ID.as_array(),
+            job: self.job.address().as_array(),
+            listing: listing_key.as_array(),
             nonce: self.job[index].nonce,
             result_hash,
             gpu_seconds,
-        };
-        self.check_signature(&proof_message(&statement))?;
+        });
+        self.check_signature(&message)?;
 
         let now = Clock::get()?.unix_timestamp;
         let until = now.min(self.job.end_time()?);
