@@ -59,6 +59,7 @@ pub fn checked_mul3(a: u64, b: u64, c: u64) -> MathResult<u64> {
 /// Divides the 128-bit `(high, low)` by `divisor`, returning
 /// `(quotient, remainder)`. Requires `high < divisor`, which is exactly the
 /// condition for the quotient to fit in a u64.
+#[inline]
 fn div_wide(high: u64, low: u64, divisor: u64) -> MathResult<(u64, u64)> {
     if divisor == 0 || high >= divisor {
         return Err(Overflow);
@@ -96,6 +97,7 @@ fn div_wide(high: u64, low: u64, divisor: u64) -> MathResult<(u64, u64)> {
 
 /// One 32-bit quotient digit of Knuth's algorithm D: estimate from the top
 /// divisor limb, then correct (at most twice) against the lower limb.
+#[inline]
 fn quotient_digit(top: u64, next_digit: u64, d_hi: u64, d_lo: u64) -> MathResult<u64> {
     // d_hi ≥ 2^31 after normalization, so these never fail.
     let mut q = top.checked_div(d_hi).ok_or(Overflow)?;

@@ -119,6 +119,7 @@ iogrid_errors! {
     6068 ListingIdReused "Listing ids only grow: use an id at or above the stake account's next_listing_id.",
     6069 TooManyPayouts "More token movements than one settlement can make.",
     6070 WrongConfig "The config account is not the network's Config PDA.",
+    6071 WrongGovernance "The governance account is not the governance PDA.",
 }
 
 impl fmt::Display for IogridError {

@@ -709,8 +709,9 @@ fn test_former_authority_is_powerless_after_handover() {
             "transfer_authority_to_governance",
             &[fake.instruction()],
             &authority
-        )),
-        ProgramFailure::Instruction(InstructionError::InvalidSeeds),
+        ))
+        .iogrid(),
+        iogrid(IogridError::WrongGovernance),
         "governance must be the PDA"
     );
 

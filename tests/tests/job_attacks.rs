@@ -562,3 +562,61 @@ fn test_create_job_with_overflowing_escrow_error() {
     assert_eq!(iogrid_sdk::accounts::Job::NAME, "Job");
     m.net.check_invariants();
 }
+
+/// Anyone can make an IO token account whose authority is a job's PDA. Passed
+/// as the escrow, such a decoy would let a top-up pay into it while the job
+/// counts the deposit, or settlement close the empty decoy and leave the real
+/// escrow's IO behind for ever. Every job instruction compares the escrow
+/// with the address `create_job` recorded.
+#[test]
+fn test_decoy_escrow_error() {
+    let mut r = running_job();
+    let user = r.m.user.insecure_clone();
+    let decoy = r.m.net.io_account(&r.job);
+    let decoyed = |escrow: &mut Address| *escrow = decoy;
+
+    let mut top_up = TopUpJobAccounts::new(user.pubkey(), r.job, r.m.user_tokens);
+    decoyed(&mut top_up.escrow);
+    let failure = r.m.net.env.send_err(top_up.extend_job(60), &[&user]);
+    assert_eq!(failure, iogrid(IogridError::WrongVault), "{failure}");
+
+    r.m.net.env.advance_clock(301);
+    let reporter = r.m.net.env.funded_keypair();
+    let mut fault = ReportFaultAccounts::new(
+        r.job,
+        r.listing,
+        &r.supplier.owner.pubkey(),
+        r.supplier.tokens,
+    );
+    decoyed(&mut fault.escrow);
+    let failure = r.m.net.env.send_err(fault.instruction(), &[&reporter]);
+    assert_eq!(failure, iogrid(IogridError::WrongVault), "{failure}");
+
+    // The job expires unproven; settlement with the decoy is refused, the
+    // real one refunds the owner and leaves the decoy untouched.
+    r.m.net.env.advance_clock(2 * HOUR as i64);
+    r.m.expire(&r.job);
+    let mut settle = CloseJobAccounts::new(r.job, user.pubkey(), r.m.user_tokens);
+    decoyed(&mut settle.escrow);
+    let payees = [r.supplier.tokens];
+    let failure =
+        r.m.net
+            .env
+            .send_err(settle.settle_job(&payees), &[&reporter]);
+    assert_eq!(failure, iogrid(IogridError::WrongVault), "{failure}");
+    r.m.settle(&r.job, &[(r.listing, r.supplier.tokens)]);
+    assert_eq!(r.m.net.env.token_balance(&decoy), 0);
+
+    // An open job: cancel with the decoy is refused too.
+    let spec = Network::job_spec(1, 3 * IO, HOUR);
+    let open =
+        r.m.net
+            .create_job(&user, &r.m.user_tokens, 2, &spec)
+            .unwrap();
+    let decoy = r.m.net.io_account(&open);
+    let mut cancel = CancelJobAccounts::new(user.pubkey(), open, r.m.user_tokens);
+    cancel.escrow = decoy;
+    let failure = r.m.net.env.send_err(cancel.instruction(), &[&user]);
+    assert_eq!(failure, iogrid(IogridError::WrongVault), "{failure}");
+    r.m.net.check_invariants();
+}

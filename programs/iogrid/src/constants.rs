@@ -108,6 +108,18 @@ pub const BPF_LOADER_UPGRADEABLE_ID: Address =
 pub const CONFIG_ADDRESS: Address =
     anchor_lang::address!("A4QA8FxWHtZsjE9tUfjhbNda76XPHehVjjB1Z5jh1rY4");
 
+/// The program's ProgramData account (`[program id]` under the upgradeable
+/// loader), as a constant: deriving it on-chain costs 1,500 CU a time.
+/// `tests::program_data_address_is_the_loaders_pda` checks it.
+pub const PROGRAM_DATA_ADDRESS: Address =
+    anchor_lang::address!("FsjZ6YnJfG8sBTfUQRwUvidX61W6CEN1x56pjAgXwQJs");
+
+/// The governance PDA (`[SEED_GOVERNANCE]`) and its bump, as constants for
+/// the same reason; `tests::governance_address_is_the_pda` checks them.
+pub const GOVERNANCE_ADDRESS: Address =
+    anchor_lang::address!("25mADhguLton61EsaUfVc9twLChKGvAcfZ1Xtr3gQosw");
+pub const GOVERNANCE_BUMP: u8 = 253;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +128,18 @@ mod tests {
     fn config_address_is_the_pda() {
         let (address, bump) = Address::find_program_address(&[SEED_CONFIG], &crate::ID);
         assert_eq!((address, bump), (CONFIG_ADDRESS, 253));
+    }
+
+    #[test]
+    fn governance_address_is_the_pda() {
+        let found = Address::find_program_address(&[SEED_GOVERNANCE], &crate::ID);
+        assert_eq!(found, (GOVERNANCE_ADDRESS, GOVERNANCE_BUMP));
+    }
+
+    #[test]
+    fn program_data_address_is_the_loaders_pda() {
+        let (address, _) =
+            Address::find_program_address(&[crate::ID.as_ref()], &BPF_LOADER_UPGRADEABLE_ID);
+        assert_eq!(address, PROGRAM_DATA_ADDRESS);
     }
 }

@@ -221,4 +221,7 @@ pub enum IogridError {
     /// 6070
     #[msg("The config account is not the network's Config PDA.")]
     WrongConfig,
+    /// 6071
+    #[msg("The governance account is not the governance PDA.")]
+    WrongGovernance,
 }

@@ -4,7 +4,10 @@
 //! loader's bincode enum: a little-endian `u32` tag and no payload.
 
 use {
-    crate::{constants::BPF_LOADER_UPGRADEABLE_ID, errors::IogridError},
+    crate::{
+        constants::{BPF_LOADER_UPGRADEABLE_ID, PROGRAM_DATA_ADDRESS},
+        errors::IogridError,
+    },
     anchor_lang::prelude::*,
     pinocchio::{
         cpi::{invoke_signed_unchecked, CpiAccount, Signer},
@@ -15,13 +18,8 @@ use {
 const IX_UPGRADE: [u8; 4] = [3, 0, 0, 0];
 const IX_SET_AUTHORITY: [u8; 4] = [4, 0, 0, 0];
 
-/// The program's ProgramData account: `[program id]` under the loader.
-pub fn program_data_address() -> Address {
-    Address::find_program_address(&[crate::ID.as_ref()], &BPF_LOADER_UPGRADEABLE_ID).0
-}
-
 pub fn require_program_data(view: &AccountView) -> Result<()> {
-    if *view.address() != program_data_address() {
+    if *view.address() != PROGRAM_DATA_ADDRESS {
         return Err(IogridError::InvalidProgramData.into());
     }
     Ok(())

@@ -2,8 +2,8 @@ use {
     super::emit_proposal_status,
     crate::{
         constants::{
-            BPF_LOADER_UPGRADEABLE_ID, EXECUTION_WINDOW_SECS, MAX_KEEPERS, SEED_GOVERNANCE,
-            SYSVAR_CLOCK_ID, SYSVAR_RENT_ID,
+            BPF_LOADER_UPGRADEABLE_ID, EXECUTION_WINDOW_SECS, GOVERNANCE_ADDRESS, GOVERNANCE_BUMP,
+            MAX_KEEPERS, SEED_GOVERNANCE, SYSVAR_CLOCK_ID, SYSVAR_RENT_ID,
         },
         errors::IogridError,
         instructions::{escrow::validate_payee, with_config_signer},
@@ -128,23 +128,19 @@ impl ExecuteProposal {
         };
         let governance = self.recipient.account();
         loader::require_program_data(program_data)?;
-        // The seed list is built at run time: a promoted constant `&[SEED]`
-        // would hold a pointer this target does not relocate (docs/build.md).
-        let seed: &[u8] = core::hint::black_box(SEED_GOVERNANCE);
-        let (governance_key, bump) = Address::find_program_address(&[seed], &crate::ID);
         let expected = [
             (program.address(), &crate::ID),
             (buffer_view.address(), buffer),
             (spill.address(), &self.proposal.proposer),
             (rent.address(), &SYSVAR_RENT_ID),
             (clock.address(), &SYSVAR_CLOCK_ID),
-            (governance.address(), &governance_key),
+            (governance.address(), &GOVERNANCE_ADDRESS),
             (loader_program.address(), &BPF_LOADER_UPGRADEABLE_ID),
         ];
         if expected.iter().any(|(got, want)| got != want) {
             return Err(IogridError::WrongRemainingAccounts.into());
         }
-        let bump = [bump];
+        let bump = [GOVERNANCE_BUMP];
         let seeds = [Seed::from(SEED_GOVERNANCE), Seed::from(&bump)];
         let accounts = loader::UpgradeAccounts {
             program_data,

@@ -21,7 +21,7 @@ pub struct TransferAuthorityToGovernance {
     /// CHECK: the governance PDA. The program signs with it only to upgrade
     /// itself when an `UpgradeProgram` proposal executes, so once it is the
     /// authority no key can call an authority-gated instruction again.
-    #[account(seeds = [crate::constants::SEED_GOVERNANCE], bump)]
+    #[account(address = crate::constants::GOVERNANCE_ADDRESS @ IogridError::WrongGovernance)]
     pub governance: UncheckedAccount,
     /// CHECK: this program's ProgramData (address derived and checked in the
     /// handler); the loader checks the signer is its upgrade authority.
