@@ -184,6 +184,36 @@ impl Assignment {
     pub fn payment(&self) -> Result<u64> {
         payment_for(self.price_per_gpu_hour, self.gpu_seconds)
     }
+
+    /// Ends a running assignment in `status`, recording `gpu_seconds` (at
+    /// most what it can have served by `until`).
+    fn end(&mut self, status: AssignmentStatus, gpu_seconds: u64, until: i64) -> Result<()> {
+        if !self.is_active() {
+            return Err(IogridError::NoActiveAssignment.into());
+        }
+        self.gpu_seconds = gpu_seconds.min(self.max_gpu_seconds(until)?);
+        self.status = status as u8;
+        Ok(())
+    }
+
+    /// A verified proof: the claim, cut to the time elapsed by `until`.
+    pub fn prove(&mut self, result_hash: &[u8; 32], gpu_seconds: u64, until: i64) -> Result<()> {
+        self.end(AssignmentStatus::Proven, gpu_seconds, until)?;
+        self.result_hash = *result_hash;
+        Ok(())
+    }
+
+    /// A silent worker: paid (now, by the caller) up to `until`, its last
+    /// heartbeat; the slot becomes reusable.
+    pub fn fault(&mut self, until: i64) -> Result<()> {
+        self.end(AssignmentStatus::Faulted, u64::MAX, until)
+    }
+
+    /// Stopped at expiry at `until` (the worker's last heartbeat, never past
+    /// the job's end); paid at settlement.
+    pub fn stop(&mut self, until: i64) -> Result<()> {
+        self.end(AssignmentStatus::Stopped, u64::MAX, until)
+    }
 }
 
 /// A job: `["job", owner, id]`, a header followed by up to `max_listings`
@@ -302,6 +332,53 @@ impl Job {
             .ok_or(IogridError::MathOverflow)?)
     }
 
+    /// Every assignment proven: the challenge window opens at `now`.
+    pub fn open_challenge_window(&mut self, now: i64) {
+        self.proven_at = now;
+        self.set_status(JobStatus::Proven);
+    }
+
+    /// The owner accepts the proofs: settlement may run at once.
+    pub fn approve(&mut self) -> Result<()> {
+        if self.status()? != JobStatus::Proven {
+            return Err(IogridError::WrongJobStatus.into());
+        }
+        self.set_status(JobStatus::Approved);
+        Ok(())
+    }
+
+    /// The owner disputes within the challenge window, freezing the escrow
+    /// for the arbiter.
+    pub fn dispute(&mut self, now: i64) -> Result<()> {
+        if self.status()? != JobStatus::Proven {
+            return Err(IogridError::WrongJobStatus.into());
+        }
+        let closes = self
+            .proven_at
+            .checked_add(i64::from(self.terms.challenge_window_secs))
+            .ok_or(IogridError::MathOverflow)?;
+        if now >= closes {
+            return Err(IogridError::ChallengeWindowClosed.into());
+        }
+        self.disputed_at = now;
+        self.set_status(JobStatus::Disputed);
+        Ok(())
+    }
+
+    /// The arbiter awards the suppliers `award_bps` of their proven claims
+    /// (never more than all of them, so never more than the escrow).
+    pub fn resolve(&mut self, award_bps: u16) -> Result<()> {
+        if self.status()? != JobStatus::Disputed {
+            return Err(IogridError::WrongJobStatus.into());
+        }
+        if u64::from(award_bps) > BPS_DENOMINATOR {
+            return Err(IogridError::AwardTooLarge.into());
+        }
+        self.award_bps = award_bps;
+        self.set_status(JobStatus::Resolved);
+        Ok(())
+    }
+
     /// GPUs waiting for a listing (initially, after a fault or a scale-up).
     pub fn missing_gpus(&self) -> u16 {
         self.gpus.saturating_sub(self.gpus_assigned)
@@ -390,5 +467,102 @@ mod tests {
         assert!(a.is_silent(40, 131, 30));
         assert!(!a.is_silent(120, 150, 30));
         assert!(a.is_silent(120, 151, 30));
+    }
+
+    fn running(gpus: u16, started_at: i64) -> Assignment {
+        Assignment {
+            listing: Address::default(),
+            supplier: Address::default(),
+            price_per_gpu_hour: 3_600,
+            started_at,
+            gpu_seconds: 0,
+            nonce: 0,
+            result_hash: [0; 32],
+            gpus,
+            status: AssignmentStatus::Active as u8,
+            _padding: [0; 5],
+        }
+    }
+
+    #[test]
+    fn an_assignment_ends_once_and_never_claims_more_than_it_served() {
+        let no_assignment = Err(IogridError::NoActiveAssignment.into());
+        let mut a = running(2, 100);
+        a.prove(&[7; 32], 1_000, 160).unwrap();
+        assert_eq!(
+            (a.status(), a.gpu_seconds, a.result_hash),
+            (Ok(AssignmentStatus::Proven), 120, [7; 32]),
+            "a claim past the elapsed time is cut to it"
+        );
+        assert_eq!(a.payment(), Ok(120));
+        assert_eq!(a.prove(&[8; 32], 1, 160), no_assignment);
+        assert_eq!(a.fault(160), no_assignment);
+        assert_eq!(a.stop(160), no_assignment);
+
+        let mut a = running(2, 100);
+        a.prove(&[0; 32], 50, 160).unwrap();
+        assert_eq!(a.gpu_seconds, 50, "a smaller claim stands");
+
+        let mut a = running(3, 100);
+        a.fault(130).unwrap();
+        assert_eq!(
+            (a.status(), a.gpu_seconds),
+            (Ok(AssignmentStatus::Faulted), 90)
+        );
+        assert!(!a.is_payable(), "paid when the fault was reported");
+
+        let mut a = running(3, 100);
+        a.stop(90).unwrap();
+        assert_eq!(
+            (a.status(), a.gpu_seconds),
+            (Ok(AssignmentStatus::Stopped), 0)
+        );
+        assert!(a.is_payable());
+    }
+
+    fn proven_job(proven_at: i64, window: u32) -> Job {
+        let mut job = <Job as bytemuck::Zeroable>::zeroed();
+        job.terms.challenge_window_secs = window;
+        job.set_status(JobStatus::Running);
+        job.open_challenge_window(proven_at);
+        job
+    }
+
+    #[test]
+    fn approve_and_dispute_only_a_proven_job_within_its_window() {
+        let wrong_status = Err(IogridError::WrongJobStatus.into());
+        let mut job = proven_job(1_000, 60);
+        assert_eq!(
+            (job.status(), job.proven_at),
+            (Ok(JobStatus::Proven), 1_000)
+        );
+        job.approve().unwrap();
+        assert_eq!(job.status(), Ok(JobStatus::Approved));
+        assert_eq!(job.approve(), wrong_status);
+        assert_eq!(job.dispute(1_001), wrong_status);
+
+        let mut job = proven_job(1_000, 60);
+        assert_eq!(
+            job.dispute(1_060),
+            Err(IogridError::ChallengeWindowClosed.into())
+        );
+        job.dispute(1_059).unwrap();
+        assert_eq!(
+            (job.status(), job.disputed_at),
+            (Ok(JobStatus::Disputed), 1_059)
+        );
+        assert_eq!(job.approve(), wrong_status);
+        assert_eq!(job.resolve(10_001), Err(IogridError::AwardTooLarge.into()));
+        job.resolve(2_500).unwrap();
+        assert_eq!(
+            (job.status(), job.award_bps),
+            (Ok(JobStatus::Resolved), 2_500)
+        );
+        assert_eq!(job.resolve(2_500), wrong_status);
+
+        let mut open = <Job as bytemuck::Zeroable>::zeroed();
+        open.set_status(JobStatus::Open);
+        assert_eq!(open.approve(), wrong_status);
+        assert_eq!(open.dispute(0), wrong_status);
     }
 }

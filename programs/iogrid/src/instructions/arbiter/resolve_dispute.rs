@@ -1,9 +1,8 @@
 use {
     super::super::escrow::emit_status,
     crate::{
-        constants::BPS_DENOMINATOR,
         errors::IogridError,
-        state::{Assignment, Config, Job, JobStatus},
+        state::{Assignment, Config, Job},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -29,14 +28,7 @@ impl ResolveDispute {
     /// the owner is refunded the rest at settlement. Never more than claimed,
     /// so never more than the escrow.
     pub fn resolve_dispute(&mut self, award_bps: u16) -> Result<()> {
-        if self.job.status()? != JobStatus::Disputed {
-            return Err(IogridError::WrongJobStatus.into());
-        }
-        if u64::from(award_bps) > BPS_DENOMINATOR {
-            return Err(IogridError::AwardTooLarge.into());
-        }
-        self.job.award_bps = award_bps;
-        self.job.set_status(JobStatus::Resolved);
+        self.job.resolve(award_bps)?;
         self.job.invariant()?;
         emit_status(&self.job)
     }

@@ -2,7 +2,7 @@ use {
     super::super::escrow::{emit_status, load_listing},
     crate::{
         errors::IogridError,
-        state::{Assignment, AssignmentStatus, Job, JobStatus},
+        state::{Assignment, Job, JobStatus},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -60,8 +60,7 @@ impl ExpireJob {
     fn stop(&mut self, index: usize, view: &AccountView, until: i64) -> Result<()> {
         let mut listing = load_listing(view, true)?;
         let assignment = &mut self.job[index];
-        assignment.gpu_seconds = assignment.max_gpu_seconds(listing.last_heartbeat.min(until))?;
-        assignment.status = AssignmentStatus::Stopped as u8;
+        assignment.stop(listing.last_heartbeat.min(until))?;
         listing.release(assignment.gpus)?;
         listing.invariant()
     }

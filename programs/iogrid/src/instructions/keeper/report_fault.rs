@@ -12,9 +12,7 @@ use {
         events::{emit_event, FaultReported},
         math,
         spl::{cpi::Payouts, Mint, TokenAccount},
-        state::{
-            Assignment, AssignmentStatus, Config, GpuListing, Job, ListingStatus, StakeAccount,
-        },
+        state::{Assignment, Config, GpuListing, Job, ListingStatus, StakeAccount},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -102,8 +100,7 @@ impl ReportFault {
     fn pay_until_last_heartbeat(&mut self, index: usize) -> Result<u64> {
         let until = self.listing.last_heartbeat.min(self.job.end_time()?);
         let assignment = &mut self.job[index];
-        assignment.gpu_seconds = assignment.max_gpu_seconds(until)?;
-        assignment.status = AssignmentStatus::Faulted as u8;
+        assignment.fault(until)?;
         let gross = assignment.payment()?;
         let gpu_seconds = assignment.gpu_seconds;
         let split = split_payment(gross, &self.job.terms)?;

@@ -2,7 +2,7 @@ use {
     super::super::escrow::emit_status,
     crate::{
         errors::IogridError,
-        state::{Assignment, Job, JobStatus},
+        state::{Assignment, Job},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -22,10 +22,7 @@ pub struct ApproveJob {
 impl ApproveJob {
     /// The owner accepts the proofs: settlement may run at once.
     pub fn approve_job(&mut self) -> Result<()> {
-        if self.job.status()? != JobStatus::Proven {
-            return Err(IogridError::WrongJobStatus.into());
-        }
-        self.job.set_status(JobStatus::Approved);
+        self.job.approve()?;
         self.job.invariant()?;
         emit_status(&self.job)
     }

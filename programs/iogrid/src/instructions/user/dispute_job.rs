@@ -2,7 +2,7 @@ use {
     super::super::escrow::emit_status,
     crate::{
         errors::IogridError,
-        state::{Assignment, Config, Job, JobStatus},
+        state::{Assignment, Config, Job},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -24,21 +24,7 @@ pub struct DisputeJob {
 impl DisputeJob {
     /// Within the challenge window the owner freezes the escrow for the arbiter.
     pub fn dispute_job(&mut self) -> Result<()> {
-        if self.job.status()? != JobStatus::Proven {
-            return Err(IogridError::WrongJobStatus.into());
-        }
-        let now = Clock::get()?.unix_timestamp;
-        let window = i64::from(self.job.terms.challenge_window_secs);
-        let closes = self
-            .job
-            .proven_at
-            .checked_add(window)
-            .ok_or(IogridError::MathOverflow)?;
-        if now >= closes {
-            return Err(IogridError::ChallengeWindowClosed.into());
-        }
-        self.job.disputed_at = now;
-        self.job.set_status(JobStatus::Disputed);
+        self.job.dispute(Clock::get()?.unix_timestamp)?;
         self.job.invariant()?;
         emit_status(&self.job)
     }

@@ -5,7 +5,7 @@ use {
         errors::IogridError,
         events::{emit_event, ProofAccepted},
         proof::{check_ed25519_instruction, proof_message, ProofStatement},
-        state::{Assignment, AssignmentStatus, GpuListing, Job, JobStatus},
+        state::{Assignment, GpuListing, Job},
     },
     anchor_lang::{accounts::Slab, prelude::*},
 };
@@ -46,19 +46,15 @@ impl CompleteJob {
 
         let now = Clock::get()?.unix_timestamp;
         let until = now.min(self.job.end_time()?);
-        let assignment = &mut self.job[index];
         // Claims beyond the time actually elapsed are cut to it.
-        assignment.gpu_seconds = gpu_seconds.min(assignment.max_gpu_seconds(until)?);
-        assignment.result_hash = *result_hash;
-        assignment.status = AssignmentStatus::Proven as u8;
-        let proven = *assignment;
+        self.job[index].prove(result_hash, gpu_seconds, until)?;
+        let proven = self.job[index];
         self.release_listing(proven.gpus)?;
 
         let fully_proven =
             self.job.missing_gpus() == 0 && !self.job.iter().any(Assignment::is_active);
         if fully_proven {
-            self.job.proven_at = now;
-            self.job.set_status(JobStatus::Proven);
+            self.job.open_challenge_window(now);
         }
         self.job.invariant()?;
         self.listing.invariant()?;
