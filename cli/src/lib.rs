@@ -2,6 +2,7 @@
 //! dispatches; each subcommand lives in `commands/` with its clap `Args` and
 //! `execute`; every result is a struct that prints as text or `--output json`.
 
+pub mod app;
 pub mod cluster;
 pub mod commands;
 pub mod keys;

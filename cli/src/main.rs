@@ -1,7 +1,7 @@
 use {
     clap::{Parser, Subcommand},
     iogrid_cli::{
-        cluster,
+        app::{exit_on_error, CommonArgs},
         commands::{
             balance::{self, BalanceArgs},
             gov::{self, GovArgs},
@@ -10,9 +10,7 @@ use {
             network::{self, NetworkArgs},
             rewards::{self, RewardsArgs},
             stake::{self, StakeArgs},
-            worker::{self, WorkerArgs},
         },
-        output::OutputFormat,
     },
     std::path::PathBuf,
 };
@@ -21,16 +19,12 @@ use {
 #[derive(Debug, Parser)]
 #[command(name = "iogrid", version)]
 struct Cli {
-    /// Cluster: l(ocalhost), d(evnet), t(estnet), m(ainnet-beta) or a JSON-RPC
-    /// URL. Defaults to the Solana CLI config, else localhost.
-    #[arg(short = 'u', long = "url", global = true, env = "IOGRID_URL")]
-    url: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Signer keypair file. Defaults to the Solana CLI config's, else
     /// ~/.config/solana/id.json.
     #[arg(short = 'k', long, global = true, env = "IOGRID_KEYPAIR")]
     keypair: Option<PathBuf>,
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Display)]
-    output: OutputFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,49 +51,37 @@ enum Command {
     Localnet(LocalnetArgs),
     /// A wallet's SOL and IO.
     Balance(BalanceArgs),
-    /// Suppliers: the worker node agent (heartbeats, runs jobs, proves them).
-    Worker(WorkerArgs),
 }
 
 #[tokio::main]
 async fn main() {
-    let cli = Cli::parse();
-    if let Err(err) = run(cli).await {
-        eprintln!("error: {err:#}");
-        std::process::exit(1);
-    }
+    exit_on_error(run(Cli::parse()).await);
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let rpc = || -> anyhow::Result<_> {
-        Ok(cluster::rpc_client(cluster::url_or_default(
-            cli.url.as_deref(),
-        )?))
-    };
+    let rpc = || cli.common.rpc();
+    let output = cli.common.output;
     match &cli.command {
         Command::Network(args) => {
-            network::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+            network::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        Command::Stake(args) => {
-            stake::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
-        }
+        Command::Stake(args) => stake::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
         Command::Listing(args) => {
-            market::execute_listing(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+            market::execute_listing(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
         Command::Job(args) => {
-            market::execute_job(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+            market::execute_job(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        Command::Listings(args) => market::execute_listings(args, &rpc()?, cli.output).await,
-        Command::Jobs(args) => market::execute_jobs(args, &rpc()?, cli.output).await,
+        Command::Listings(args) => market::execute_listings(args, &rpc()?, output).await,
+        Command::Jobs(args) => market::execute_jobs(args, &rpc()?, output).await,
         Command::Rewards(args) => {
-            rewards::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+            rewards::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        Command::Gov(args) => gov::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await,
+        Command::Gov(args) => gov::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
         Command::Balance(args) => {
-            balance::execute(args, &rpc()?, cli.output, cli.keypair.as_deref()).await
+            balance::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        Command::Worker(args) => worker::execute(args, &rpc()?, cli.output).await,
         // It starts its own cluster.
-        Command::Localnet(args) => localnet::execute(args, cli.output).await,
+        Command::Localnet(args) => localnet::execute(args, output).await,
     }
 }

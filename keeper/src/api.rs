@@ -10,7 +10,7 @@
 //! - `GET /metrics` (Prometheus), `GET /healthz`.
 
 use {
-    crate::{act::Outcome, keeper::Keeper, tasks::Shutdown},
+    crate::{act::Outcome, keeper::Keeper},
     axum::{
         extract::{Path, State},
         http::StatusCode,
@@ -18,6 +18,7 @@ use {
         routing::{get, post},
         Json, Router,
     },
+    iogrid_node::Shutdown,
     iogrid_sdk::{
         accounts::AssignmentStatus,
         proof::{Proof, ProofSubmission},

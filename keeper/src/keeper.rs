@@ -12,10 +12,10 @@ use {
             matcher::AssignKind,
             plan::{plan, Action, Plan},
         },
-        tasks::{Shutdown, Tasks},
         watch, Shared, Waiting,
     },
     anyhow::{Context, Result},
+    iogrid_node::{clock::ChainClock, Shutdown, Tasks},
     iogrid_sdk::{
         accounts::JobStatus,
         instructions::{CrankEmissionAccounts, SweepRewardsAccounts},
@@ -115,15 +115,28 @@ impl Keeper {
         Ok(())
     }
 
+    /// The chain's time; on a failed read, the last reading extrapolated
+    /// (counted as an RPC error).
+    async fn chain_now(&self, clock: &mut ChainClock) -> Option<i64> {
+        clock.now(&self.rpc).await.map_or_else(
+            |(err, extrapolated)| {
+                self.shared.metrics.rpc_errors.inc();
+                warn!(error = %err, "reading the chain's clock failed");
+                extrapolated
+            },
+            Some,
+        )
+    }
+
     async fn run_passes(self: Arc<Self>, shutdown: Shutdown) {
-        let mut clock = ChainClock::default();
+        let mut clock = ChainClock::new(CLOCK_REFRESH);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.tick) => {}
                 _ = self.shared.wake.notified() => {}
                 _ = shutdown.wait() => return,
             }
-            let Some(now) = clock.now(&self.rpc, &self.shared).await else {
+            let Some(now) = self.chain_now(&mut clock).await else {
                 continue;
             };
             let plan = self.plan_pass(now);
@@ -408,60 +421,4 @@ impl Keeper {
             waiting_secs: waiting.map(|w| w.since.elapsed().as_secs()),
         })
     }
-}
-
-/// The chain's unix time: the Clock sysvar, read at most every
-/// [`CLOCK_REFRESH`] and extrapolated in between.
-#[derive(Default)]
-struct ChainClock {
-    last: Option<(i64, Instant)>,
-}
-
-impl ChainClock {
-    async fn now(&mut self, rpc: &RpcClient, shared: &Shared) -> Option<i64> {
-        if let Some((unix, at)) = self.last {
-            if at.elapsed() < CLOCK_REFRESH {
-                return Some(unix + at.elapsed().as_secs() as i64);
-            }
-        }
-        match read_clock(rpc).await {
-            Ok(unix) => {
-                self.last = Some((unix, Instant::now()));
-                Some(unix)
-            }
-            Err(err) => {
-                shared.metrics.rpc_errors.inc();
-                warn!(error = %err, "reading the chain's clock failed");
-                self.last
-                    .map(|(unix, at)| unix + at.elapsed().as_secs() as i64)
-            }
-        }
-    }
-}
-
-/// `Clock::unix_timestamp` (bytes 32..40 of the sysvar).
-async fn read_clock(rpc: &RpcClient) -> Result<i64, RpcReadError> {
-    let clock = solana_sdk_ids::sysvar::clock::ID;
-    let account = rpc
-        .get_multiple_accounts_with_commitment(&[clock], rpc.commitment())
-        .await
-        .map_err(|e| RpcReadError::from_client(rpc, e))?
-        .value
-        .pop()
-        .flatten()
-        .ok_or(RpcReadError::Missing {
-            what: "Clock sysvar",
-            address: clock,
-            hint: "every cluster has one",
-        })?;
-    let bytes: [u8; 8] = account
-        .data
-        .get(32..40)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(RpcReadError::Missing {
-            what: "Clock sysvar data",
-            address: clock,
-            hint: "the sysvar is 40 bytes",
-        })?;
-    Ok(i64::from_le_bytes(bytes))
 }

@@ -17,7 +17,6 @@ pub mod decide;
 pub mod keeper;
 pub mod metrics;
 pub mod state;
-pub mod tasks;
 pub mod watch;
 
 pub use decide::matcher;

@@ -7,19 +7,13 @@ use {
     iogrid_keeper::{
         config::{Args, Settings},
         keeper::Keeper,
-        tasks::Shutdown,
     },
+    iogrid_node::Shutdown,
 };
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        // Colours only on a terminal, not in log files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    iogrid_node::logging::init();
     if let Err(err) = run().await {
         eprintln!("error: {err:#}");
         std::process::exit(1);

@@ -48,26 +48,35 @@ impl RpcReadError {
     }
 }
 
-/// Fetches and decodes the program account `T` at `address`.
-pub async fn program_account<T: ProgramAccount>(
+/// Fetches the account at `address`; `what` and `hint` explain its absence.
+pub async fn fetch_account(
     rpc: &RpcClient,
     address: &Address,
+    what: &'static str,
     hint: &'static str,
-) -> Result<T, RpcReadError> {
+) -> Result<solana_account::Account, RpcReadError> {
     // getMultipleAccounts, not getAccountInfo: the client's getAccountInfo
     // folds transport errors into "AccountNotFound", hiding an unreachable node.
-    let account = rpc
-        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
+    rpc.get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
         .await
         .map_err(|e| RpcReadError::from_client(rpc, e))?
         .value
         .pop()
         .flatten()
         .ok_or(RpcReadError::Missing {
-            what: T::NAME,
+            what,
             address: *address,
             hint,
-        })?;
+        })
+}
+
+/// Fetches and decodes the program account `T` at `address`.
+pub async fn program_account<T: ProgramAccount>(
+    rpc: &RpcClient,
+    address: &Address,
+    hint: &'static str,
+) -> Result<T, RpcReadError> {
+    let account = fetch_account(rpc, address, T::NAME, hint).await?;
     if account.owner != PROGRAM_ID {
         return Err(RpcReadError::WrongOwner {
             address: *address,

@@ -3,7 +3,7 @@
 //! speak only JSON-RPC and websocket to it, exactly as against devnet:
 //!
 //! 1. a 2-GPU job spanning two suppliers: matched by the keeper, run and
-//!    proven by both suppliers' `iogrid worker`s, settled after the
+//!    proven by both suppliers' `iogrid-worker`s, settled after the
 //!    challenge window, every IO accounted for;
 //! 2. job creation → assignment latency over 60 jobs (p50 / p99, in slots
 //!    and milliseconds);
@@ -193,7 +193,7 @@ impl Net {
         let args = [
             "-u".to_string(),
             self.rpc_url.clone(),
-            "worker".to_string(),
+            "run".to_string(),
             "--listing".to_string(),
             listing.to_string(),
             "--worker-keypair".to_string(),
@@ -203,7 +203,7 @@ impl Net {
             format!("http://{KEEPER_API}"),
         ];
         let name = format!("worker-{}", i + 1);
-        let process = Process::spawn(&name, "iogrid", &args, &self.logs);
+        let process = Process::spawn(&name, "iogrid-worker", &args, &self.logs);
         self.workers.push((listing, process));
     }
 

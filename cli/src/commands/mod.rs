@@ -5,4 +5,3 @@ pub mod market;
 pub mod network;
 pub mod rewards;
 pub mod stake;
-pub mod worker;

@@ -6,10 +6,10 @@
 use {
     crate::{
         state::{ChainState, Snapshot},
-        tasks::Shutdown,
         Shared,
     },
     futures_util::StreamExt,
+    iogrid_node::{backoff, Shutdown},
     iogrid_sdk::{
         accounts::{Config, GpuListing, Job, ProgramAccount},
         rpc::{program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
@@ -28,11 +28,7 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Doubles `base` per consecutive failure, up to [`MAX_BACKOFF`], with up to
 /// 25% jitter so several keepers do not retry in lockstep.
 pub fn backoff(base: Duration, failures: u32) -> Duration {
-    let wait = base
-        .saturating_mul(1u32 << failures.min(16))
-        .min(MAX_BACKOFF);
-    let jitter = wait.mul_f64(fastrand::f64() * 0.25);
-    wait.saturating_sub(jitter)
+    backoff::jittered(backoff::backoff(base, failures, MAX_BACKOFF))
 }
 
 /// Config, every listing and every job, read with three calls.

@@ -1,4 +1,4 @@
-//! `iogrid worker`: the supplier's node agent. It heartbeats for one
+//! `iogrid-worker run`: the supplier's node agent. It heartbeats for one
 //! listing, watches the chain for jobs assigned to that listing, runs each
 //! workload, signs the completion proof with the worker key and hands it to
 //! the keeper, or relays it itself when the keeper cannot be reached.
@@ -12,9 +12,10 @@
 //! them); the result of `--once` goes to stdout as text or `--output json`.
 
 use {
-    crate::output::{print, OutputFormat},
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::Args,
+    iogrid_cli::output::{print, OutputFormat},
+    iogrid_node::{backoff::backoff, clock::chain_time, Shutdown},
     iogrid_sdk::{
         accounts::{
             ascii_text, Assignment, GpuListing, Job, JobAccount, JobStatus, ProgramAccount,
@@ -53,9 +54,6 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// A workload stops this long before the job's end, leaving time to sign
 /// and deliver the proof; work past the end is not paid anyway.
 const END_MARGIN_SECS: i64 = 5;
-/// The Clock sysvar, read for the chain's time (job deadlines are in it).
-const CLOCK_SYSVAR: Address =
-    Address::from_str_const("SysvarC1ock11111111111111111111111111111111");
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -133,7 +131,7 @@ impl fmt::Display for JobReport {
 }
 
 pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -> Result<()> {
-    init_logging();
+    iogrid_node::logging::init();
     require_simulate(args.simulate)?;
     info!("simulated-GPU mode: no GPU is detected or isolated; workloads run on the CPU");
     let worker = read_keypair_file(&args.worker_keypair).map_err(|e| {
@@ -162,19 +160,6 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         Some(report) => print(output, &report),
         None => Ok(()),
     }
-}
-
-/// Timestamped lines on stderr, `info` and up unless `RUST_LOG` says otherwise.
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Fails only when a subscriber is already set (tests): keep that one.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .try_init();
 }
 
 /// Real GPU detection (NVML) is not written yet; serving jobs on the CPU
@@ -283,8 +268,7 @@ async fn heartbeat_loop(agent: Arc<Agent>, interval: Duration) {
 
 /// Exponential backoff from 1 s, never longer than `cap`.
 pub fn retry_delay(failures: u32, cap: Duration) -> Duration {
-    let exponent = failures.saturating_sub(1).min(16);
-    Duration::from_secs(1u64 << exponent).min(cap)
+    backoff(Duration::from_millis(500), failures, cap)
 }
 
 // ---------------------------------------------------------------------------
@@ -335,13 +319,15 @@ impl Agent {
         let mut poll = tokio::time::interval(POLL_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poll_failures = 0u32;
-        let shutdown = shutdown_signal();
-        tokio::pin!(shutdown);
+        let shutdown = Shutdown::new();
+        if let Err(err) = shutdown.on_signals() {
+            warn!("cannot watch for SIGINT/SIGTERM: {err}");
+        }
         info!("waiting for assignments");
         loop {
             tokio::select! {
-                signal = &mut shutdown => {
-                    info!("{signal}: stopping");
+                _ = shutdown.wait() => {
+                    info!("stopping");
                     jobs.abort_all();
                     return None;
                 }
@@ -416,7 +402,7 @@ impl Agent {
         );
         let uri = check_integrity(&job)?;
         let workload = parse_workload(&uri, self.allow_shell)?;
-        let limit = time_limit(job.end_time(), chain_now(&self.rpc).await?)?;
+        let limit = time_limit(job.end_time(), chain_time(&self.rpc).await?)?;
         info!(
             "job {job_address}: running {uri} (time limit {} s)",
             limit.as_secs()
@@ -482,40 +468,6 @@ impl Agent {
             }
         }
     }
-}
-
-/// Resolves on Ctrl-C or SIGTERM, naming which.
-async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => "Ctrl-C",
-            _ = term.recv() => "SIGTERM",
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
-    }
-}
-
-/// The chain's unix time (Clock sysvar): job deadlines are in chain time.
-async fn chain_now(rpc: &RpcClient) -> Result<i64> {
-    let clock = rpc
-        .get_multiple_accounts_with_commitment(&[CLOCK_SYSVAR], rpc.commitment())
-        .await
-        .map_err(|e| RpcReadError::from_client(rpc, e))?
-        .value
-        .pop()
-        .flatten()
-        .ok_or_else(|| anyhow!("the cluster returned no Clock sysvar"))?;
-    // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch,
-    // unix_timestamp; eight bytes each.
-    let bytes = clock
-        .data
-        .get(32..40)
-        .ok_or_else(|| anyhow!("the Clock sysvar is too short"))?;
-    Ok(i64::from_le_bytes(bytes.try_into()?))
 }
 
 // ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 //! One shutdown signal for every task: SIGINT or SIGTERM cancels it, each
 //! task's loop selects on it and returns, and `main` then waits for the
-//! tasks in reverse order of start (the HTTP API last, so workers can hand in
-//! proofs until the end).
+//! tasks in reverse order of start (a keeper joins its HTTP API last, so
+//! workers can hand in proofs until the end).
 
 use {
     tokio::task::JoinHandle,

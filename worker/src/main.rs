@@ -1,0 +1,37 @@
+//! `iogrid-worker`: the supplier's node agent. `iogrid-worker run --help`
+//! for the flags.
+
+use {
+    clap::{Parser, Subcommand},
+    iogrid_cli::app::{exit_on_error, CommonArgs},
+    iogrid_worker::agent::{self, WorkerArgs},
+};
+
+/// iogrid-worker: serves one listing's assignments (heartbeats, runs each
+/// workload, proves it).
+#[derive(Debug, Parser)]
+#[command(name = "iogrid-worker", version)]
+struct Cli {
+    #[command(flatten)]
+    common: CommonArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Heartbeat for a listing and serve the jobs assigned to it.
+    Run(WorkerArgs),
+}
+
+#[tokio::main]
+async fn main() {
+    exit_on_error(run(Cli::parse()).await);
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let rpc = cli.common.rpc()?;
+    match &cli.command {
+        Command::Run(args) => agent::execute(args, &rpc, cli.common.output).await,
+    }
+}
