@@ -107,6 +107,20 @@ impl Chain {
         sent
     }
 
+    /// Waits until the cluster's confirmed slot is past `slot`: a program
+    /// deployed, extended or upgraded in a slot runs from the next one, and
+    /// a loaded machine can take well over a second per slot.
+    pub async fn wait_past_slot(&self, slot: u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.rpc.get_slot().await {
+                Ok(now) if now > slot => return,
+                _ if Instant::now() > deadline => panic!("the cluster stayed at slot {slot}"),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     pub async fn heartbeat(&mut self, worker: &Keypair, listing: &Address) {
         let ix = HeartbeatAccounts::new(worker.pubkey(), *listing).instruction();
         self.send("heartbeat", &[ix], &[worker]).await;

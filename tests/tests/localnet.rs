@@ -353,9 +353,9 @@ async fn upgrade_only_through_a_vote(localnet: &Localnet, chain: &mut Chain, aut
     if elf.len() > capacity {
         let extend =
             loader::extend_program(&voter.pubkey(), (elf.len() - capacity).max(10_240) as u32);
-        chain.send("extend ProgramData", &[extend], &[&voter]).await;
+        let extended = chain.send("extend ProgramData", &[extend], &[&voter]).await;
         // An extended program is redeployed: it runs again from the next slot.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        chain.wait_past_slot(extended.slot).await;
     }
     let handover = TransferAuthorityAccounts::new(authority.pubkey()).instruction();
     chain
@@ -444,7 +444,7 @@ async fn upgrade_only_through_a_vote(localnet: &Localnet, chain: &mut Chain, aut
     while chain.now().await < passed.executable_at {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    chain
+    let upgraded = chain
         .send("execute_proposal (upgrade)", &[execute], &[&voter])
         .await;
     let data = chain.rpc.get_account_data(&program_data).await.unwrap();
@@ -454,7 +454,7 @@ async fn upgrade_only_through_a_vote(localnet: &Localnet, chain: &mut Chain, aut
         "ProgramData holds the new program"
     );
     // The upgraded program answers `bench_math` from the next slot on.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    chain.wait_past_slot(upgraded.slot).await;
     let mut bench = iogrid_tests::anchor_discriminator("global:bench_math").to_vec();
     bench.push(0);
     for operand in [1u64, 2, 3] {
