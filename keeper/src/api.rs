@@ -7,11 +7,17 @@
 //!   502 the cluster did not answer.
 //! - `GET /v1/jobs/<job>`: the job as the keeper sees it, and why it waits.
 //! - `GET /v1/unmatched`: every waiting job with its reason.
+//! - `PUT /v1/specs` (body: the spec's bytes) → its SHA-256;
+//!   `GET /v1/specs/<sha256 hex>`: the content-addressed spec store.
+//! - `POST /v1/jobs/<job>/cluster`: the head worker announces the job's Ray
+//!   cluster (signed); `GET` publishes it, with the cluster's nodes, to the
+//!   other workers and to `iogrid job logs`.
 //! - `GET /metrics` (Prometheus), `GET /healthz`.
 
 use {
     crate::{act::Outcome, keeper::Keeper},
     axum::{
+        body::Bytes,
         extract::{Path, State},
         http::StatusCode,
         response::{IntoResponse, Response},
@@ -22,6 +28,7 @@ use {
     iogrid_sdk::{
         accounts::AssignmentStatus,
         proof::{Proof, ProofSubmission},
+        workload::{ClusterAnnouncement, MAX_SPEC_BYTES},
         Address,
     },
     serde::Serialize,
@@ -47,6 +54,14 @@ pub fn router(keeper: Arc<Keeper>) -> Router {
     Router::new()
         .route("/v1/proofs", post(submit_proof))
         .route("/v1/jobs/{job}", get(job))
+        .route(
+            "/v1/jobs/{job}/cluster",
+            get(cluster).post(announce_cluster),
+        )
+        .route("/v1/specs", axum::routing::put(put_spec))
+        .route("/v1/specs/{hash}", get(get_spec))
+        // A spec may be 64 KiB; axum's default body limit is 2 MiB.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_SPEC_BYTES + 1024))
         .route("/v1/unmatched", get(unmatched))
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
@@ -180,6 +195,112 @@ async fn job(State(keeper): State<Arc<Keeper>>, Path(job): Path<String>) -> Resp
             format!("the keeper follows no job at {job} (never created, or closed)"),
         ),
     }
+}
+
+async fn put_spec(State(keeper): State<Arc<Keeper>>, body: Bytes) -> Response {
+    let stored = keeper.shared.specs.lock().unwrap().put(body.to_vec());
+    match stored {
+        Ok(hash) => Json(json!({ "sha256": hex::encode(hash) })).into_response(),
+        Err(err @ crate::workloads::StoreError::TooLarge(_)) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, err.to_string())
+        }
+        Err(err) => error(StatusCode::INSUFFICIENT_STORAGE, err.to_string()),
+    }
+}
+
+async fn get_spec(State(keeper): State<Arc<Keeper>>, Path(hash): Path<String>) -> Response {
+    let Some(hash) = hex::decode(&hash)
+        .ok()
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+    else {
+        return error(StatusCode::BAD_REQUEST, "the hash is 64 hex characters");
+    };
+    match keeper.shared.specs.lock().unwrap().get(&hash) {
+        Some(bytes) => bytes.to_vec().into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            "no spec with this hash here (upload it with PUT /v1/specs)",
+        ),
+    }
+}
+
+fn job_address(job: &str) -> Result<Address, Box<Response>> {
+    job.parse::<Address>().map_err(|_| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("{job} is not an address"),
+        ))
+    })
+}
+
+async fn announce_cluster(
+    State(keeper): State<Arc<Keeper>>,
+    Path(job): Path<String>,
+    Json(announcement): Json<ClusterAnnouncement>,
+) -> Response {
+    let address = match job_address(&job) {
+        Ok(address) => address,
+        Err(response) => return *response,
+    };
+    // A head announces right after its assignment: read the job first.
+    if let Ok(listing) = announcement.listing.parse::<Address>() {
+        let _ = keeper.refresh(&[address, listing]).await;
+    }
+    let checked = {
+        let state = keeper.shared.state.lock().unwrap();
+        crate::workloads::check_announcement(&state, &address, &announcement)
+    };
+    if let Err((status, message)) = checked {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+        return error(status, message);
+    }
+    info!(job = %address, head = %announcement.gcs_address, "cluster head announced");
+    keeper
+        .shared
+        .clusters
+        .lock()
+        .unwrap()
+        .insert(address, announcement.clone());
+    Json(announcement).into_response()
+}
+
+/// The announced head, if it is still the job's head, and every node.
+async fn cluster(State(keeper): State<Arc<Keeper>>, Path(job): Path<String>) -> Response {
+    let address = match job_address(&job) {
+        Ok(address) => address,
+        Err(response) => return *response,
+    };
+    let state = keeper.shared.state.lock().unwrap();
+    let Some(entry) = state.jobs.get(&address) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("the keeper follows no job at {job}"),
+        );
+    };
+    let nodes: Vec<_> = entry
+        .account
+        .cluster_nodes()
+        .map(|a| {
+            json!({
+                "listing": a.listing.to_string(),
+                "nonce": a.nonce,
+                "gpus": a.gpus,
+                "status": format!("{:?}", a.status()),
+            })
+        })
+        .collect();
+    let head = entry.account.cluster_nodes().next().copied();
+    let announced = keeper
+        .shared
+        .clusters
+        .lock()
+        .unwrap()
+        .get(&address)
+        .cloned();
+    // An announcement from a head that has since been replaced is stale.
+    let current = announced
+        .filter(|a| head.is_some_and(|h| a.listing == h.listing.to_string() && a.nonce == h.nonce));
+    Json(json!({ "job": job, "head": current, "nodes": nodes })).into_response()
 }
 
 async fn unmatched(State(keeper): State<Arc<Keeper>>) -> Response {

@@ -8,6 +8,7 @@
 //!   and [`decide::plan`] (faults, expiry, settlement, assignment).
 //! - [`act`]: building, sending and classifying transactions.
 //! - [`api`]: HTTP — proofs from workers, job explanations, /metrics, /healthz.
+//! - [`workloads`]: the spec store and the jobs' announced Ray cluster heads.
 //! - [`keeper`]: the loop that ties them together.
 
 pub mod act;
@@ -18,6 +19,7 @@ pub mod keeper;
 pub mod metrics;
 pub mod state;
 pub mod watch;
+pub mod workloads;
 
 pub use decide::matcher;
 
@@ -61,6 +63,10 @@ pub struct Shared {
     pub wake: Notify,
     /// The websocket came back: read everything again.
     pub resync: Notify,
+    /// Workload specs by hash (`spec:` URIs).
+    pub specs: Mutex<workloads::SpecStore>,
+    /// Each job's announced Ray cluster head.
+    pub clusters: Mutex<HashMap<Address, iogrid_sdk::workload::ClusterAnnouncement>>,
 }
 
 impl Shared {

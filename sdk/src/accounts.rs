@@ -625,6 +625,19 @@ impl JobAccount {
             .filter(|a| a.status() == AssignmentStatus::Active)
     }
 
+    /// The nodes of the job's Ray cluster: assignments still serving it or
+    /// done (active or proven), in assignment order. The first one runs the
+    /// head; when its assignment faults, the next one becomes the head and
+    /// the cluster forms again.
+    pub fn cluster_nodes(&self) -> impl Iterator<Item = &Assignment> {
+        self.assignments.iter().filter(|a| {
+            matches!(
+                a.status(),
+                AssignmentStatus::Active | AssignmentStatus::Proven
+            )
+        })
+    }
+
     /// Assignments a settlement pays, in the order its payee accounts must
     /// follow: proven or stopped at expiry (faults were paid when reported).
     pub fn payable(&self) -> impl Iterator<Item = &Assignment> {

@@ -18,6 +18,7 @@ pub mod rpc;
 #[cfg(feature = "rpc")]
 pub mod send;
 pub mod token;
+pub mod workload;
 
 /// The rules the program enforces (assignment, payment, proof statement).
 pub use iogrid_rules as rules;

@@ -5,13 +5,19 @@
 //!
 //! Only the declared simulated-GPU mode exists so far (`--simulate`): no GPU
 //! is detected or isolated, workloads run on the CPU. Workload URIs:
-//! `sim:cpu:<seconds>` (built in) and `cmd:<shell command>` (only with
-//! `--allow-shell`, since the command is whatever the job's owner wrote).
+//! - `spec:<label>` or `http(s)://…`: a workload spec (`iogrid_sdk::workload`)
+//!   whose SHA-256 is the job's `workload_hash`, fetched from the keeper's
+//!   spec store by that hash or from the URL; kind `ray` runs on the job's
+//!   Ray cluster ([`crate::ray`]);
+//! - `sim:cpu:<seconds>` (built in) and `cmd:<shell command>` (only with
+//!   `--allow-shell`, since the command is whatever the job's owner wrote),
+//!   whose `workload_hash` is the SHA-256 of the URI itself.
 //!
 //! Progress goes to stderr as timestamped log lines (`RUST_LOG` filters
 //! them); the result of `--once` goes to stdout as text or `--output json`.
 
 use {
+    crate::ray::{RayConfig, RayJob},
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::Args,
     iogrid_cli::output::{print, OutputFormat},
@@ -28,6 +34,7 @@ use {
             NonblockingRpcClient as RpcClient, RpcReadError,
         },
         send::{send_and_confirm, SendError, SendOptions},
+        workload::{self, Kind, WorkloadSpec, SPEC_URI_PREFIX},
         Address,
     },
     serde::Serialize,
@@ -81,6 +88,28 @@ pub struct WorkerArgs {
     /// Exit after the first job whose proof is accepted.
     #[arg(long)]
     pub once: bool,
+    /// The `ray` executable of Ray 2.60.0 (`scripts/ray-env` installs it;
+    /// default: that venv's, else `ray` on the PATH).
+    #[arg(long, env = "IOGRID_RAY")]
+    pub ray: Option<PathBuf>,
+    /// The IP address the job's other Ray nodes reach this node at.
+    #[arg(long, env = "IOGRID_NODE_IP", default_value = "127.0.0.1")]
+    pub node_ip: String,
+    /// The network interface for gloo (distributed training on CPU), when
+    /// the host has several.
+    #[arg(long, env = "GLOO_SOCKET_IFNAME")]
+    pub gloo_ifname: Option<String>,
+}
+
+/// The `ray` to run: the flag, else `scripts/ray-env`'s venv, else the PATH.
+fn ray_executable(flag: Option<&PathBuf>) -> PathBuf {
+    if let Some(path) = flag {
+        return path.clone();
+    }
+    let venv = std::env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".local/share/iogrid/ray-venv/bin/ray"));
+    venv.filter(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("ray"))
 }
 
 /// Who got a proof on-chain.
@@ -107,6 +136,10 @@ pub struct JobReport {
     pub gpu_seconds: u64,
     pub delivered_by: Delivery,
     pub signature: Option<String>,
+    /// Ray workloads: this node's role in the job's cluster.
+    pub cluster_role: Option<&'static str>,
+    /// Ray workloads, on the head: assignment seen → every node joined.
+    pub cluster_ready_secs: Option<f64>,
 }
 
 impl fmt::Display for JobReport {
@@ -117,6 +150,12 @@ impl fmt::Display for JobReport {
             "  {} on {} GPU(s) in {:.1} s, {} GPU-seconds claimed",
             self.workload, self.gpus, self.elapsed_secs, self.gpu_seconds
         )?;
+        if let (Some(role), ready) = (self.cluster_role, self.cluster_ready_secs) {
+            match ready {
+                Some(secs) => writeln!(f, "  Ray cluster {role}, cluster ready in {secs:.1} s")?,
+                None => writeln!(f, "  Ray cluster {role}")?,
+            }
+        }
         writeln!(f, "  result {}", self.result_hash)?;
         let by = match self.delivered_by {
             Delivery::Keeper => "relayed by the keeper",
@@ -148,6 +187,14 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         listing: args.listing,
         http: http_client()?,
         proofs_url: format!("{}/v1/proofs", args.keeper_url.trim_end_matches('/')),
+        keeper_url: args.keeper_url.trim_end_matches('/').to_string(),
+        ray: RayConfig {
+            ray: ray_executable(args.ray.as_ref()),
+            node_ip: args.node_ip.clone(),
+            gloo_ifname: args.gloo_ifname.clone(),
+            keeper_url: args.keeper_url.clone(),
+            use_gpu: false,
+        },
         allow_shell: args.allow_shell,
         stop: AtomicBool::new(false),
     });
@@ -222,6 +269,8 @@ struct Agent {
     listing: Address,
     http: reqwest::Client,
     proofs_url: String,
+    keeper_url: String,
+    ray: RayConfig,
     allow_shell: bool,
     /// Set on shutdown; CPU workloads check it.
     stop: AtomicBool,
@@ -400,19 +449,17 @@ impl Agent {
             "assigned job {job_address} ({} GPU(s), nonce {})",
             assignment.gpus, assignment.nonce
         );
-        let uri = check_integrity(&job)?;
-        let workload = parse_workload(&uri, self.allow_shell)?;
+        let (uri, workload) = self.workload_of(&job).await?;
         let limit = time_limit(job.end_time(), chain_time(&self.rpc).await?)?;
         info!(
             "job {job_address}: running {uri} (time limit {} s)",
             limit.as_secs()
         );
-        let started = Instant::now();
-        let output = self
+        let ran = self
             .run_workload(workload, limit, &job_address, &assignment)
             .await?;
-        let elapsed = started.elapsed();
-        let result_hash: [u8; 32] = Sha256::digest(&output).into();
+        let elapsed = ran.elapsed;
+        let result_hash = ran.result_hash;
         let gpu_seconds = gpu_seconds(elapsed, assignment.gpus);
         info!(
             "job {job_address}: workload done in {:.1} s, result {}…, claiming {gpu_seconds} GPU-seconds",
@@ -438,7 +485,26 @@ impl Agent {
             gpu_seconds,
             delivered_by,
             signature,
+            cluster_role: ran.cluster_role,
+            cluster_ready_secs: ran.cluster_ready.map(|d| d.as_secs_f64()),
         })
+    }
+
+    /// What the job runs, checked against its `workload_hash`.
+    async fn workload_of(&self, job: &Job) -> Result<(String, Workload)> {
+        let uri = ascii_text(&job.workload_uri);
+        let Some(source) = spec_source(&uri, &self.keeper_url, &job.workload_hash) else {
+            let uri = check_integrity(job)?;
+            let workload = parse_workload(&uri, self.allow_shell)?;
+            return Ok((uri, workload));
+        };
+        let bytes = fetch_spec(&self.http, &source).await?;
+        let spec = workload::load(&bytes, &job.workload_hash)
+            .map_err(|e| anyhow!("refusing the workload spec {uri}: {e}"))?;
+        match spec.kind {
+            Kind::Ray => Ok((uri, Workload::Ray(Box::new(spec)))),
+            Kind::Container => Err(Refusal::ContainerUnsupported { uri }.into()),
+        }
     }
 
     async fn run_workload(
@@ -447,8 +513,28 @@ impl Agent {
         limit: Duration,
         job: &Address,
         assignment: &Assignment,
-    ) -> Result<Vec<u8>, RunError> {
-        match workload {
+    ) -> Result<Ran, RunError> {
+        let started = Instant::now();
+        let output = match workload {
+            Workload::Ray(spec) => {
+                let ray_job = RayJob {
+                    config: &self.ray,
+                    http: &self.http,
+                    rpc: &self.rpc,
+                    worker: &self.worker,
+                    listing: self.listing,
+                    job: *job,
+                    assignment: *assignment,
+                    spec: *spec,
+                };
+                let outcome = ray_job.run(limit).await?;
+                return Ok(Ran {
+                    result_hash: outcome.result_hash,
+                    elapsed: outcome.in_cluster,
+                    cluster_role: Some(outcome.role),
+                    cluster_ready: outcome.cluster_ready,
+                });
+            }
             Workload::SimCpu { secs } => {
                 // CPU-bound: a blocking thread, so heartbeats keep their timing.
                 let agent = self.clone();
@@ -466,8 +552,57 @@ impl Agent {
                 ];
                 run_shell(&command, limit, &env).await
             }
-        }
+        }?;
+        Ok(Ran {
+            result_hash: Sha256::digest(&output).into(),
+            elapsed: started.elapsed(),
+            cluster_role: None,
+            cluster_ready: None,
+        })
     }
+}
+
+/// What a finished workload gives its proof.
+struct Ran {
+    result_hash: [u8; 32],
+    /// Measured time the claim is based on.
+    elapsed: Duration,
+    cluster_role: Option<&'static str>,
+    cluster_ready: Option<Duration>,
+}
+
+/// Where a spec URI's document is: the keeper's store (by the job's hash)
+/// or the URL itself. `None`: not a spec URI.
+pub fn spec_source(uri: &str, keeper_url: &str, hash: &[u8; 32]) -> Option<String> {
+    if uri.starts_with(SPEC_URI_PREFIX) {
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        return Some(format!("{keeper_url}/v1/specs/{hex}"));
+    }
+    (uri.starts_with("https://") || uri.starts_with("http://")).then(|| uri.to_string())
+}
+
+/// The spec's bytes, at most `MAX_SPEC_BYTES` of them.
+async fn fetch_spec(http: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("fetching the workload spec from {url}"))?;
+    ensure!(
+        response.status().is_success(),
+        "fetching the workload spec from {url}: HTTP {}",
+        response.status()
+    );
+    let bytes = response
+        .bytes()
+        .await
+        .with_context(|| format!("reading the workload spec from {url}"))?;
+    ensure!(
+        bytes.len() <= workload::MAX_SPEC_BYTES,
+        "the workload spec at {url} is over {} bytes",
+        workload::MAX_SPEC_BYTES
+    );
+    Ok(bytes.to_vec())
 }
 
 // ---------------------------------------------------------------------------
@@ -482,6 +617,8 @@ pub enum Refusal {
     ShellNotAllowed { uri: String },
     #[error("unsupported workload {uri:?}: this worker runs sim:cpu:<seconds> and, with --allow-shell, cmd:<command>")]
     Unsupported { uri: String },
+    #[error("container workloads are not run by this worker yet (isolation is being built); not running {uri:?}")]
+    ContainerUnsupported { uri: String },
     #[error(
         "no time left: the job ends at {end}, it is {now} on-chain (margin {END_MARGIN_SECS} s)"
     )]
@@ -491,6 +628,8 @@ pub enum Refusal {
 /// What an assigned job asks to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
+    /// A `ray` workload spec, run on the job's Ray cluster.
+    Ray(Box<WorkloadSpec>),
     /// The built-in CPU workload, for this many seconds.
     SimCpu { secs: u64 },
     /// A shell command, run with `sh -c`.

@@ -1,7 +1,7 @@
 //! `iogrid-worker`, the supplier's node. It executes code that job owners
 //! put on-chain, so it is its own binary, not part of the wallet CLI.
 //! `agent` is the node loop: heartbeats, assignments, workloads, proofs;
-//! `spec` reads and checks the workload spec a job commits to.
+//! `ray` runs spec workloads on the job's Ray cluster.
 
 pub mod agent;
-pub mod spec;
+pub mod ray;

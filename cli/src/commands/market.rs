@@ -15,7 +15,7 @@ use {
         keys::load_keypair,
         output::{print, OutputFormat},
     },
-    anyhow::{anyhow, ensure, Context, Result},
+    anyhow::{anyhow, bail, ensure, Context, Result},
     clap::{ArgGroup, Args, Subcommand, ValueEnum},
     iogrid_sdk::{
         accounts::{
@@ -30,14 +30,20 @@ use {
         pda,
         rpc::{program_account, program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
         send::{send_and_confirm, SendOptions},
-        token, Address, PROGRAM_ID,
+        token,
+        workload::{WorkloadSpec, SPEC_URI_PREFIX},
+        Address, PROGRAM_ID,
     },
     serde::Serialize,
     sha2::{Digest, Sha256},
     solana_instruction::Instruction,
     solana_keypair::Keypair,
     solana_signer::Signer,
-    std::{fmt, path::Path},
+    std::{
+        fmt,
+        path::{Path, PathBuf},
+        time::Duration,
+    },
 };
 
 /// `programs/iogrid/src/constants.rs`: the longest job the program accepts.
@@ -128,9 +134,26 @@ pub enum JobCommand {
         /// Region (any when omitted).
         #[arg(long)]
         region: Option<String>,
-        /// Where workers fetch the workload (≤ 64 ASCII characters).
+        /// Where workers fetch the workload (≤ 64 ASCII characters); its
+        /// SHA-256 is the workload hash.
+        #[arg(
+            long,
+            required_unless_present = "template",
+            conflicts_with = "template"
+        )]
+        uri: Option<String>,
+        /// A workload template: a directory with a `workload.toml` (or the
+        /// name of one under ./templates or $IOGRID_TEMPLATES). Its spec is
+        /// uploaded to the keeper and the job commits to its SHA-256.
         #[arg(long)]
-        uri: String,
+        template: Option<String>,
+        /// The keeper's HTTP API, where --template's spec is uploaded.
+        #[arg(
+            long,
+            env = "IOGRID_KEEPER_URL",
+            default_value = "http://127.0.0.1:8780"
+        )]
+        keeper_url: String,
         /// Listings the job may span (default: one per GPU, at most 16).
         #[arg(long)]
         max_listings: Option<u8>,
@@ -146,6 +169,20 @@ pub enum JobCommand {
     /// Contest a proven job's results within the challenge window (the
     /// arbiter decides the split).
     Dispute { job: Address },
+    /// Print a Ray job's log from its cluster's head (`--follow`: as it
+    /// grows, until the job ends).
+    Logs {
+        job: Address,
+        #[arg(long, short)]
+        follow: bool,
+        /// The keeper's HTTP API, which publishes the job's cluster.
+        #[arg(
+            long,
+            env = "IOGRID_KEEPER_URL",
+            default_value = "http://127.0.0.1:8780"
+        )]
+        keeper_url: String,
+    },
 }
 
 /// `iogrid listings`: every listing on the network.
@@ -225,6 +262,156 @@ pub fn parse_price(text: &str) -> Result<u64, String> {
     }
 }
 
+/// What a job commits to run: the URI workers fetch and the SHA-256 they
+/// check it against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkloadRef {
+    pub uri: String,
+    pub hash: [u8; 32],
+}
+
+impl WorkloadRef {
+    /// A URI that is its own workload (`sim:cpu:…`, `cmd:…`): the hash of the URI.
+    pub fn of_uri(uri: &str) -> Self {
+        Self {
+            uri: uri.to_string(),
+            hash: Sha256::digest(uri.as_bytes()).into(),
+        }
+    }
+}
+
+/// The template directory `name` designates: itself if it is one, else
+/// `./templates/<name>`, else `$IOGRID_TEMPLATES/<name>`.
+pub fn template_dir(name: &str) -> Result<PathBuf> {
+    let mut candidates = vec![PathBuf::from(name), Path::new("templates").join(name)];
+    if let Some(root) = std::env::var_os("IOGRID_TEMPLATES") {
+        candidates.push(PathBuf::from(root).join(name));
+    }
+    candidates
+        .iter()
+        .find(|dir| dir.join("workload.toml").is_file())
+        .cloned()
+        .ok_or_else(|| {
+            anyhow!(
+                "no template {name:?}: expected a directory with a workload.toml at {}",
+                candidates
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+}
+
+/// Builds the template's spec, uploads it to the keeper's spec store and
+/// returns what the job commits to: `spec:<name>` and the spec's SHA-256.
+pub async fn upload_template(name: &str, keeper_url: &str) -> Result<WorkloadRef> {
+    let dir = template_dir(name)?;
+    let spec = WorkloadSpec::from_template(&dir)
+        .with_context(|| format!("the template at {}", dir.display()))?;
+    let bytes = spec.to_canonical_json();
+    let hash: [u8; 32] = Sha256::digest(&bytes).into();
+    let url = format!("{}/v1/specs", keeper_url.trim_end_matches('/'));
+    let response = reqwest::Client::new()
+        .put(&url)
+        .body(bytes)
+        .send()
+        .await
+        .with_context(|| format!("uploading the spec to the keeper at {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    ensure!(
+        status.is_success(),
+        "the keeper refused the spec (HTTP {status}): {}",
+        body["error"].as_str().unwrap_or("no reason given")
+    );
+    ensure!(
+        body["sha256"].as_str() == Some(hex_string(&hash).as_str()),
+        "the keeper stored the spec under another hash: {body}"
+    );
+    let label = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "template".into());
+    let mut uri = format!("{SPEC_URI_PREFIX}{label}");
+    uri.truncate(64);
+    Ok(WorkloadRef { uri, hash })
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `iogrid job logs`: the Ray job's log from the head of the job's cluster
+/// (as the keeper publishes it), printed once or followed to the job's end.
+async fn print_logs(job: &Address, keeper_url: &str, follow: bool) -> Result<()> {
+    let http = reqwest::Client::new();
+    let cluster_url = format!("{}/v1/jobs/{job}/cluster", keeper_url.trim_end_matches('/'));
+    let mut printed = 0usize;
+    loop {
+        let cluster: serde_json::Value = http
+            .get(&cluster_url)
+            .send()
+            .await
+            .with_context(|| format!("asking the keeper at {cluster_url}"))?
+            .json()
+            .await
+            .context("reading the keeper's answer")?;
+        let head = &cluster["head"];
+        let (Some(dashboard), Some(id)) = (
+            head["dashboard_url"].as_str(),
+            head["submission_id"].as_str(),
+        ) else {
+            ensure!(
+                follow,
+                "job {job} has no Ray cluster yet: {}",
+                cluster["error"]
+                    .as_str()
+                    .unwrap_or("the head has not announced itself")
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let logs: serde_json::Value = http
+            .get(format!("{dashboard}/api/jobs/{id}/logs"))
+            .send()
+            .await
+            .with_context(|| format!("reading the log from the cluster's head at {dashboard}"))?
+            .json()
+            .await
+            .unwrap_or_default();
+        let text = logs["logs"].as_str().unwrap_or_default();
+        if text.len() > printed {
+            print!("{}", &text[printed..]);
+            printed = text.len();
+        }
+        if !follow {
+            return Ok(());
+        }
+        let status = ray_job_status(&http, dashboard, id).await;
+        if let Some(status) =
+            status.filter(|s| ["SUCCEEDED", "FAILED", "STOPPED"].contains(&s.as_str()))
+        {
+            eprintln!("the Ray job {id} ended: {status}");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The Ray job's status on its head (`None`: the head does not answer).
+async fn ray_job_status(http: &reqwest::Client, dashboard: &str, id: &str) -> Option<String> {
+    let status: serde_json::Value = http
+        .get(format!("{dashboard}/api/jobs/{id}"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    status["status"].as_str().map(str::to_string)
+}
+
 /// The job spec `job create` sends, checked as the program will check it.
 #[allow(clippy::too_many_arguments)]
 pub fn job_spec(
@@ -234,7 +421,7 @@ pub fn job_spec(
     model: Option<&str>,
     min_vram_gb: u16,
     region: Option<&str>,
-    uri: &str,
+    workload: &WorkloadRef,
     max_listings: Option<u8>,
 ) -> Result<JobSpec> {
     let text = |e: String| anyhow!(e);
@@ -257,13 +444,14 @@ pub fn job_spec(
         "the escrow (max price × GPUs × hours) would be more IO than will ever exist"
     );
     let mut workload_uri = [0u8; 64];
+    let uri = &workload.uri;
     ensure!(
         !uri.is_empty() && uri.len() <= 64 && uri.is_ascii(),
         "--uri must be 1 to 64 ASCII characters"
     );
     workload_uri[..uri.len()].copy_from_slice(uri.as_bytes());
     Ok(JobSpec {
-        workload_hash: Sha256::digest(uri.as_bytes()).into(),
+        workload_hash: workload.hash,
         workload_uri,
         gpu_model: model
             .map(ascii_field)
@@ -875,9 +1063,16 @@ pub async fn execute_job(
             min_vram_gb,
             region,
             uri,
+            template,
+            keeper_url,
             max_listings,
         } => {
             let signer = load_keypair(keypair)?;
+            let workload = match (uri, template) {
+                (_, Some(template)) => upload_template(template, keeper_url).await?,
+                (Some(uri), None) => WorkloadRef::of_uri(uri),
+                (None, None) => bail!("pass --uri or --template"),
+            };
             let spec = job_spec(
                 *gpus,
                 *max_price,
@@ -885,7 +1080,7 @@ pub async fn execute_job(
                 model.as_deref(),
                 *min_vram_gb,
                 region.as_deref(),
-                uri,
+                &workload,
                 *max_listings,
             )?;
             let owner = signer.pubkey();
@@ -918,6 +1113,11 @@ pub async fn execute_job(
                 &JobView::new(&accounts.job, &account, now, Some(signature)),
             )
         }
+        JobCommand::Logs {
+            job,
+            follow,
+            keeper_url,
+        } => print_logs(job, keeper_url, *follow).await,
         JobCommand::Cancel { job } => {
             let signer = load_keypair(keypair)?;
             let owner = signer.pubkey();
@@ -1089,7 +1289,7 @@ mod tests {
             Some("H100-80GB"),
             80,
             None,
-            "https://x/y",
+            &WorkloadRef::of_uri("https://x/y"),
             None,
         )
         .unwrap();
@@ -1099,7 +1299,7 @@ mod tests {
         assert_eq!(spec.region, [0; 8], "any region");
         assert_eq!(spec.deposit(), Some(2_500_000 * 8 * 3 / 2));
         assert_eq!(
-            job_spec(40, IO, 1.0, None, 0, None, "u", None)
+            job_spec(40, IO, 1.0, None, 0, None, &WorkloadRef::of_uri("u"), None)
                 .unwrap()
                 .max_listings,
             16,
@@ -1111,7 +1311,16 @@ mod tests {
     fn job_specs_the_program_would_refuse_are_refused_here() {
         let err = |r: Result<JobSpec>| r.unwrap_err().to_string();
         let spec = |gpus, price, hours, uri: &str, max_listings| {
-            job_spec(gpus, price, hours, None, 0, None, uri, max_listings)
+            job_spec(
+                gpus,
+                price,
+                hours,
+                None,
+                0,
+                None,
+                &WorkloadRef::of_uri(uri),
+                max_listings,
+            )
         };
         assert!(err(spec(1, IO, 0.0, "u", None)).contains("--hours must be positive"));
         assert!(err(spec(1, IO, -1.0, "u", None)).contains("--hours must be positive"));
@@ -1131,7 +1340,7 @@ mod tests {
             Some("a-model-name-too-long"),
             0,
             None,
-            "u",
+            &WorkloadRef::of_uri("u"),
             None,
         );
         assert!(err(model).contains("1 to 16 ASCII"));
