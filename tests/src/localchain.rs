@@ -9,7 +9,7 @@ use {
     iogrid_sdk::{
         accounts::{GpuListing, JobAccount},
         instructions::HeartbeatAccounts,
-        rpc::{program_account, NonblockingRpcClient as RpcClient},
+        rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
         send::{send_and_confirm, SendOptions, Sent},
         token, Address,
     },
@@ -31,6 +31,7 @@ pub fn localnet_args(rpc_port: u16, faucet_port: u16) -> LocalnetArgs {
         ledger: None,
         rpc_port,
         faucet_port,
+        bind_address: std::net::Ipv4Addr::LOCALHOST.into(),
         validator: None,
         program: root.join("target/deploy/iogrid.so"),
         config: root.join("migrations/localnet.toml"),
@@ -197,9 +198,34 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(name: &str, bin: &str, args: &[String], log_dir: &std::path::Path) -> Self {
+        Self::spawn_command(name, Command::new(workspace_bin(bin)), args, log_dir)
+    }
+
+    /// `bin` run inside the network namespace `netns` (`ip netns exec`,
+    /// which execs it: signals reach it directly).
+    pub fn spawn_in_netns(
+        netns: &str,
+        name: &str,
+        bin: &str,
+        args: &[String],
+        log_dir: &std::path::Path,
+    ) -> Self {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", netns])
+            .arg(workspace_bin(bin));
+        Self::spawn_command(name, command, args, log_dir)
+    }
+
+    fn spawn_command(
+        name: &str,
+        mut command: Command,
+        args: &[String],
+        log_dir: &std::path::Path,
+    ) -> Self {
         let log = log_dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(workspace_bin(bin))
+        let child = command
             .args(args)
             .env("RUST_LOG", "info")
             .stdout(Stdio::from(file.try_clone().unwrap()))
@@ -233,5 +259,34 @@ impl Process {
 
     pub fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// IO balances that a settlement moves.
+pub struct Balances {
+    pub user: u64,
+    pub suppliers: [u64; 2],
+    pub treasury: u64,
+    /// Paid out of the rewards vault: here only the unclaimable emission
+    /// the keeper sweeps to the treasury (nobody claims rewards).
+    pub rewards_paid: u64,
+    pub supply: u64,
+    pub burned: u64,
+}
+
+impl Balances {
+    pub async fn read(chain: &Chain, user: &Address, suppliers: &[Address; 2]) -> Self {
+        let state = network_state(&chain.rpc).await.unwrap();
+        Self {
+            user: chain.balance(user).await,
+            suppliers: [
+                chain.balance(&suppliers[0]).await,
+                chain.balance(&suppliers[1]).await,
+            ],
+            treasury: state.treasury_balance,
+            rewards_paid: state.config.rewards.claimed,
+            supply: state.supply,
+            burned: state.config.burned,
+        }
     }
 }

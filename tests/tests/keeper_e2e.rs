@@ -30,7 +30,7 @@ use {
         rpc::{network_state, program_account},
         token, Address,
     },
-    iogrid_tests::localchain::{key, key_path, localnet_args, Chain, Process},
+    iogrid_tests::localchain::{key, key_path, localnet_args, Balances, Chain, Process},
     sha2::{Digest, Sha256},
     solana_keypair::Keypair,
     solana_signer::Signer,
@@ -542,35 +542,6 @@ fn metric(text: &str, name: &str) -> f64 {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
-}
-
-/// IO balances that a settlement moves.
-struct Balances {
-    user: u64,
-    suppliers: [u64; 2],
-    treasury: u64,
-    /// Paid out of the rewards vault: here only the unclaimable emission
-    /// the keeper sweeps to the treasury (nobody claims rewards).
-    rewards_paid: u64,
-    supply: u64,
-    burned: u64,
-}
-
-impl Balances {
-    async fn read(chain: &Chain, user: &Address, suppliers: &[Address; 2]) -> Self {
-        let state = network_state(&chain.rpc).await.unwrap();
-        Self {
-            user: chain.balance(user).await,
-            suppliers: [
-                chain.balance(&suppliers[0]).await,
-                chain.balance(&suppliers[1]).await,
-            ],
-            treasury: state.treasury_balance,
-            rewards_paid: state.config.rewards.claimed,
-            supply: state.supply,
-            burned: state.config.burned,
-        }
-    }
 }
 
 fn job_spec(

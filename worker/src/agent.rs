@@ -99,6 +99,10 @@ pub struct WorkerArgs {
     /// the host has several.
     #[arg(long, env = "GLOO_SOCKET_IFNAME")]
     pub gloo_ifname: Option<String>,
+    /// Keep each Ray job's outputs and log here (`<dir>/<job>-<nonce>/`)
+    /// when this node is its cluster's head.
+    #[arg(long)]
+    pub outputs_dir: Option<PathBuf>,
 }
 
 /// The `ray` to run: the flag, else `scripts/ray-env`'s venv, else the PATH.
@@ -194,6 +198,7 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
             gloo_ifname: args.gloo_ifname.clone(),
             keeper_url: args.keeper_url.clone(),
             use_gpu: false,
+            outputs_dir: args.outputs_dir.clone(),
         },
         allow_shell: args.allow_shell,
         stop: AtomicBool::new(false),

@@ -52,6 +52,9 @@ pub struct RayConfig {
     pub keeper_url: String,
     /// Real GPUs are assigned (CUDA); otherwise devices are simulated.
     pub use_gpu: bool,
+    /// Where the head keeps each job's outputs and log after the scratch
+    /// directory is wiped (`<dir>/<job>-<nonce>/`), for the job's owner.
+    pub outputs_dir: Option<PathBuf>,
 }
 
 /// What one node did for the job.
@@ -201,6 +204,11 @@ impl RayJob<'_> {
         outputs.insert("ray-job.log".into(), logs.into_bytes());
         let result_hash = merkle_root(outputs.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         info!(job = %self.job, outputs = outputs.len(), "Ray job succeeded; outputs hashed");
+        if let Some(dir) = &self.config.outputs_dir {
+            let kept = dir.join(format!("{}-{}", self.job, self.assignment.nonce));
+            keep_outputs(&kept, &outputs)?;
+            info!(job = %self.job, "outputs kept in {}", kept.display());
+        }
         Ok(NodeOutcome {
             result_hash,
             in_cluster: elapsed,
@@ -370,6 +378,19 @@ fn read_outputs(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, RunError> {
         }
     }
     Ok(outputs)
+}
+
+/// Writes `outputs` (names are relative paths) under `dir`.
+fn keep_outputs(dir: &Path, outputs: &BTreeMap<String, Vec<u8>>) -> Result<(), RunError> {
+    for (name, content) in outputs {
+        let path = dir.join(name);
+        let written = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&path, content));
+        written.map_err(|e| failed(format!("keeping output {}: {e}", path.display())))?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------

@@ -46,6 +46,11 @@ pub struct LocalnetArgs {
     pub rpc_port: u16,
     #[arg(long, default_value_t = 9900)]
     pub faucet_port: u16,
+    /// The IPv4 address the validator listens on (RPC, websocket, faucet,
+    /// gossip), e.g. a bridge's address to serve workers in other network
+    /// namespaces. The validator refuses 0.0.0.0.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind_address: std::net::IpAddr,
     /// The validator binary (default: solana-test-validator on PATH).
     #[arg(long, env = "IOGRID_VALIDATOR")]
     pub validator: Option<PathBuf>,
@@ -222,7 +227,7 @@ async fn set_up(
         .collect::<Result<Vec<_>>>()?;
 
     let mut validator = start_validator(args, validator_bin, ledger, &authority).await?;
-    let rpc_url = format!("http://127.0.0.1:{}", args.rpc_port);
+    let rpc_url = format!("http://{}:{}", args.bind_address, args.rpc_port);
     let rpc = crate::cluster::rpc_client(rpc_url.clone());
     wait_until_healthy(&rpc, &mut validator).await?;
 
@@ -258,7 +263,7 @@ async fn set_up(
         .map(|name| (name.to_string(), key_path(&keys_dir, name)))
         .collect();
     let info = LocalnetInfo {
-        websocket_url: format!("ws://127.0.0.1:{}", args.rpc_port + 1),
+        websocket_url: format!("ws://{}:{}", args.bind_address, args.rpc_port + 1),
         rpc_url,
         program_id: PROGRAM_ID.to_string(),
         ledger: ledger.display().to_string(),
@@ -334,7 +339,7 @@ async fn start_validator(
     let child = Command::new(bin)
         .arg("--ledger")
         .arg(ledger)
-        .args(["--bind-address", "127.0.0.1"])
+        .args(["--bind-address", &args.bind_address.to_string()])
         .args(["--rpc-port", &args.rpc_port.to_string()])
         .args(["--faucet-port", &args.faucet_port.to_string()])
         // Gossip defaults to port 8000 for every validator: derive it so two
