@@ -523,6 +523,43 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "rpc")]
+    #[test]
+    fn cluster_announcements_bind_every_field_to_the_worker_key() {
+        use solana_signer::Signer;
+        let worker = solana_keypair::Keypair::new();
+        let signed = ClusterAnnouncement {
+            job: "job".into(),
+            listing: "listing".into(),
+            worker: String::new(),
+            nonce: 7,
+            gcs_address: "10.77.0.11:6379".into(),
+            dashboard_url: "http://10.77.0.11:8265".into(),
+            submission_id: "iogrid-job-7".into(),
+            signature: String::new(),
+        }
+        .sign(&worker);
+        assert!(signed.verify());
+        let tampered: [fn(&mut ClusterAnnouncement); 6] = [
+            |a| a.gcs_address = "10.0.0.66:6379".into(),
+            |a| a.dashboard_url = "http://evil:8265".into(),
+            |a| a.nonce += 1,
+            |a| a.job = "other".into(),
+            |a| a.submission_id = "x".into(),
+            |a| a.worker = solana_keypair::Keypair::new().pubkey().to_string(),
+        ];
+        for tamper in tampered {
+            let mut forged = signed.clone();
+            tamper(&mut forged);
+            assert!(!forged.verify(), "{forged:?}");
+        }
+        // Length prefixes: moving bytes between fields changes the message.
+        let mut shifted = signed.clone();
+        shifted.job = "jo".into();
+        shifted.listing = "blisting".into();
+        assert_ne!(shifted.message(), signed.message());
+    }
+
     #[test]
     fn bad_specs_name_the_field() {
         assert!(matches!(

@@ -3,10 +3,13 @@
 Contract (templates/README.md): IOGRID_OUTPUT_DIR, IOGRID_NODES, IOGRID_USE_GPU,
 IOGRID_CHECKPOINT_DIR. One training worker per node; each epoch rank 0 saves a
 checkpoint under IOGRID_CHECKPOINT_DIR/<run name>; a rerun with the same
-checkpoint dir resumes after the last checkpointed epoch (Ray Train v2 restores
-the run's checkpoint state from storage_path/name), and a worker failure
-(e.g. a node lost mid-run) restarts the worker group from the latest checkpoint
-up to IOGRID_TRAIN_MAX_FAILURES times.
+checkpoint dir resumes after the last checkpointed epoch, and a worker failure
+(e.g. a node lost mid-run) restarts the worker group, which resumes from the
+latest checkpoint, up to IOGRID_TRAIN_MAX_FAILURES times. The checkpoint to
+resume from is the one Ray Train hands over (`ray.train.get_checkpoint()`) or,
+when it hands over none, the newest complete one in the run's storage: on Ray
+2.60 a worker group restarted after a lost node was seen starting from
+scratch with epoch checkpoints already in storage.
 """
 
 import json
@@ -33,6 +36,19 @@ def make_data():
     return x, y
 
 
+def newest_checkpoint(run_dir):
+    """The newest checkpoint directory under `run_dir` holding a full state."""
+    if not os.path.isdir(run_dir):
+        return None
+    candidates = sorted(
+        (d for d in os.listdir(run_dir) if d.startswith("checkpoint_")), reverse=True)
+    for name in candidates:
+        path = os.path.join(run_dir, name)
+        if os.path.isfile(os.path.join(path, "state.pt")):
+            return Checkpoint.from_directory(path)
+    return None
+
+
 def train_loop(config):
     import torch.distributed as dist
 
@@ -45,7 +61,7 @@ def train_loop(config):
         torch.nn.ReLU(), torch.nn.Linear(64, 1))
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     start_epoch = 0
-    ckpt = ray.train.get_checkpoint()
+    ckpt = ray.train.get_checkpoint() or newest_checkpoint(config["run_dir"])
     if ckpt is not None:
         with ckpt.as_directory() as d:
             state = torch.load(os.path.join(d, "state.pt"), map_location="cpu")
@@ -107,7 +123,8 @@ def main():
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"lr": 3e-3, "batch_size": 128, "epochs": epochs,
-                           "epoch_sleep_s": float(os.environ.get("IOGRID_TRAIN_EPOCH_SLEEP_S", "0"))},
+                           "epoch_sleep_s": float(os.environ.get("IOGRID_TRAIN_EPOCH_SLEEP_S", "0")),
+                           "run_dir": os.path.join(storage, "iogrid-train")},
         scaling_config=ScalingConfig(
             num_workers=nodes, use_gpu=use_gpu,
             resources_per_worker={"GPU": 1, "CPU": 1} if use_gpu else {"CPU": 1},

@@ -290,3 +290,35 @@ impl Balances {
         }
     }
 }
+
+/// Where a settlement's deposits went between two [`Balances`] readings.
+#[derive(Debug)]
+pub struct Flows {
+    pub suppliers: u64,
+    pub fees: u64,
+    pub burned: u64,
+    pub refund: u64,
+}
+
+impl Balances {
+    /// The flows since `before` of jobs whose deposits sum to `deposits`,
+    /// asserting that they add up: payouts + fees + burn + refund ==
+    /// deposits. Treasury income other than fees is the emission the keeper
+    /// swept (the rewards vault's `claimed`).
+    pub fn flows_since(&self, before: &Balances, deposits: u64, what: &str) -> Flows {
+        let flows = Flows {
+            suppliers: (0..2)
+                .map(|i| self.suppliers[i] - before.suppliers[i])
+                .sum(),
+            fees: self.treasury - before.treasury - (self.rewards_paid - before.rewards_paid),
+            burned: self.burned - before.burned,
+            refund: deposits - (before.user - self.user),
+        };
+        assert_eq!(
+            flows.suppliers + flows.fees + flows.burned + flows.refund,
+            deposits,
+            "{what}: payouts + fees + burn + refund == deposits ({flows:?})"
+        );
+        flows
+    }
+}

@@ -11,7 +11,8 @@
 //!
 //! Ignored by default: it needs the validator (`scripts/install-validator`),
 //! Ray (`scripts/ray-env`) and root (network namespaces). `scripts/e2e-ray`
-//! runs it; `IOGRID_RAY_TEMPLATES=tune,infer` picks templates.
+//! runs it; `IOGRID_RAY_TEMPLATES=tune,infer` picks templates (`none`: only
+//! the fault drill), `IOGRID_RAY_DRILL=0` skips the drill.
 
 use {
     iogrid_cli::commands::localnet::Localnet,
@@ -44,7 +45,7 @@ const TEMPLATES: [&str; 4] = ["tune", "infer", "train", "rl"];
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs solana-test-validator, Ray (scripts/ray-env) and root; run by scripts/e2e-ray"]
 async fn templates_run_across_two_suppliers_in_network_namespaces() {
-    netns(&["up", "2"]);
+    netns(&["up", "3"]);
     let mut args = localnet_args(RPC_PORT, FAUCET_PORT);
     args.bind_address = BRIDGE_IP.parse().unwrap();
     let localnet = Localnet::start(&args)
@@ -66,12 +67,16 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
             for template in selected_templates() {
                 run.template_job(&template).await;
             }
+            if std::env::var("IOGRID_RAY_DRILL").as_deref() != Ok("0") {
+                run.member_lost_mid_training().await;
+                run.bad_workloads_are_not_proven().await;
+            }
             run.stop().await;
         }
     })
     .await;
     if let Err(panic) = result {
-        for log in ["keeper", "worker-1", "worker-2"] {
+        for log in ["keeper", "worker-1", "worker-2", "worker-3"] {
             let text = std::fs::read_to_string(logs.join(format!("{log}.log"))).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(40).collect();
             eprintln!("---- {log} (last 40 lines) ----");
@@ -87,9 +92,11 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
 
 fn selected_templates() -> Vec<String> {
     match std::env::var("IOGRID_RAY_TEMPLATES") {
-        Ok(list) if !list.trim().is_empty() => {
-            list.split(',').map(|t| t.trim().to_string()).collect()
-        }
+        Ok(list) if !list.trim().is_empty() => list
+            .split(',')
+            .map(|t| t.trim().to_string())
+            .filter(|t| t != "none")
+            .collect(),
         _ => TEMPLATES.map(String::from).to_vec(),
     }
 }
@@ -150,76 +157,110 @@ impl Run {
         for i in 0..2 {
             let supplier = key_file(&format!("supplier-{}", i + 1));
             cli(&rpc, &supplier, &["stake", "add", "1000"]);
-            let listed = cli(
-                &rpc,
-                &supplier,
-                &[
-                    "listing",
-                    "create",
-                    "--worker",
-                    &workers[i].to_string(),
-                    "--model",
-                    "H100-80GB",
-                    "--vram-gb",
-                    "80",
-                    "--gpus",
-                    "1",
-                    "--region",
-                    "local",
-                    "--price",
-                    "36",
-                ],
-            );
+            let listed = list_one_h100(&rpc, &supplier, &workers[i]);
             listings[i] = listed["address"].as_str().unwrap().parse().unwrap();
             suppliers[i] = listed["owner"].as_str().unwrap().parse().unwrap();
         }
-        let ray = std::env::var("IOGRID_RAY").unwrap_or_else(|_| {
-            let home = std::env::var("HOME").unwrap();
-            format!("{home}/.local/share/iogrid/ray-venv/bin/ray")
-        });
-        let worker_processes = (0..2)
-            .map(|i| {
-                let n = i + 1;
-                let args = [
-                    "-u".to_string(),
-                    format!("http://{BRIDGE_IP}:{RPC_PORT}"),
-                    "run".into(),
-                    "--listing".into(),
-                    listings[i].to_string(),
-                    "--worker-keypair".into(),
-                    key_file(&format!("worker-{n}")),
-                    "--simulate".into(),
-                    "--keeper-url".into(),
-                    format!("http://{BRIDGE_IP}:{KEEPER_PORT}"),
-                    "--node-ip".into(),
-                    format!("10.77.0.{}", 10 + n),
-                    "--gloo-ifname".into(),
-                    format!("veth-s{n}"),
-                    "--outputs-dir".into(),
-                    logs.join(format!("outputs-{n}")).display().to_string(),
-                    "--ray".into(),
-                    ray.clone(),
-                ];
-                Process::spawn_in_netns(
-                    &format!("iogrid-s{n}"),
-                    &format!("worker-{n}"),
-                    "iogrid-worker",
-                    &args,
-                    &logs,
-                )
-            })
-            .collect();
-        Self {
+        let mut run = Self {
             chain,
             keys,
             user,
             logs,
             keeper,
-            workers: worker_processes,
+            workers: Vec::new(),
             listings,
             suppliers,
             next_id: 1,
+        };
+        for (i, listing) in listings.iter().enumerate() {
+            run.start_worker(i + 1, listing);
         }
+        run
+    }
+
+    fn key_file(&self, name: &str) -> String {
+        self.keys
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    }
+
+    /// `iogrid-worker` for `listing` with key `worker-<n>`, in namespace
+    /// `iogrid-s<n>` (IP 10.77.0.(10 + n)), as a supplier's machine.
+    fn start_worker(&mut self, n: usize, listing: &Address) {
+        let ray = std::env::var("IOGRID_RAY").unwrap_or_else(|_| {
+            let home = std::env::var("HOME").unwrap();
+            format!("{home}/.local/share/iogrid/ray-venv/bin/ray")
+        });
+        let args = [
+            "-u".to_string(),
+            format!("http://{BRIDGE_IP}:{RPC_PORT}"),
+            "run".into(),
+            "--listing".into(),
+            listing.to_string(),
+            "--worker-keypair".into(),
+            self.key_file(&format!("worker-{n}")),
+            "--simulate".into(),
+            "--keeper-url".into(),
+            format!("http://{BRIDGE_IP}:{KEEPER_PORT}"),
+            "--node-ip".into(),
+            format!("10.77.0.{}", 10 + n),
+            "--gloo-ifname".into(),
+            format!("veth-s{n}"),
+            "--outputs-dir".into(),
+            self.logs.join(format!("outputs-{n}")).display().to_string(),
+            "--ray".into(),
+            ray,
+        ];
+        let process = Process::spawn_in_netns(
+            &format!("iogrid-s{n}"),
+            &format!("worker-{n}"),
+            "iogrid-worker",
+            &args,
+            &self.logs,
+        );
+        self.workers.push(process);
+    }
+}
+
+impl Run {
+    /// `iogrid job create --template <dir>`: 2 GPUs, 15 minutes.
+    fn create_template_job(&mut self, template: &Path) -> Address {
+        let template = template.display().to_string();
+        self.create_job(2, "0.25", ["--template", &template])
+    }
+
+    /// `iogrid job create` for `gpus` H100s (one listing each) for `hours`,
+    /// running `workload` (`--uri …` or `--template …`).
+    fn create_job(&mut self, gpus: u16, hours: &str, workload: [&str; 2]) -> Address {
+        let id = self.next_id.to_string();
+        self.next_id += 1;
+        let gpus = gpus.to_string();
+        let keeper = format!("http://{BRIDGE_IP}:{KEEPER_PORT}");
+        let args = [
+            "job",
+            "create",
+            "--id",
+            &id,
+            "--gpus",
+            &gpus,
+            "--max-listings",
+            &gpus,
+            "--model",
+            "H100-80GB",
+            "--max-price",
+            "36",
+            "--hours",
+            hours,
+            workload[0],
+            workload[1],
+            "--keeper-url",
+            &keeper,
+        ];
+        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
+        let created = cli(&rpc, &self.user_key(), &args);
+        created["address"].as_str().unwrap().parse().unwrap()
     }
 
     fn user_key(&self) -> String {
@@ -232,63 +273,31 @@ impl Run {
 
     async fn template_job(&mut self, template: &str) {
         let before = Balances::read(&self.chain, &self.user, &self.suppliers).await;
-        let id = self.next_id;
-        self.next_id += 1;
-        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
         let escrowed = Instant::now();
-        let created = cli(
-            &rpc,
-            &self.user_key(),
-            &[
-                "job",
-                "create",
-                "--id",
-                &id.to_string(),
-                "--gpus",
-                "2",
-                "--max-listings",
-                "2",
-                "--model",
-                "H100-80GB",
-                "--max-price",
-                "36",
-                "--hours",
-                "0.25",
-                "--template",
-                &repo_root()
-                    .join("templates")
-                    .join(template)
-                    .display()
-                    .to_string(),
-                "--keeper-url",
-                &format!("http://{BRIDGE_IP}:{KEEPER_PORT}"),
-            ],
-        );
-        let job: Address = created["address"].as_str().unwrap().parse().unwrap();
+        let job = self.create_template_job(&repo_root().join("templates").join(template));
         let chain = &self.chain;
-        let status_is = |status: JobStatus| async move {
-            chain.job(&job).await.filter(|j| j.job.status() == status)
-        };
-        let running = chain
-            .wait_for(
-                &format!("{template}: job running"),
-                Duration::from_secs(30),
-                || status_is(JobStatus::Running),
-            )
-            .await;
+        let running = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Running,
+            &format!("{template}: job running"),
+            Duration::from_secs(30),
+        )
+        .await;
         let matched = escrowed.elapsed();
         let mut assigned: Vec<Address> = running.assignments.iter().map(|a| a.listing).collect();
         assigned.sort();
         let mut expected = self.listings.to_vec();
         expected.sort();
         assert_eq!(assigned, expected, "{template}: one GPU from each supplier");
-        let proven = chain
-            .wait_for(
-                &format!("{template}: job proven"),
-                Duration::from_secs(600),
-                || status_is(JobStatus::Proven),
-            )
-            .await;
+        let proven = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Proven,
+            &format!("{template}: job proven"),
+            Duration::from_secs(600),
+        )
+        .await;
         let wall = escrowed.elapsed();
         let head = proven.assignments[0];
         assert_eq!(head.status(), AssignmentStatus::Proven);
@@ -336,18 +345,8 @@ impl Run {
             )
             .await;
         let after = Balances::read(&self.chain, &self.user, &self.suppliers).await;
-        let deposit = proven.job.deposit;
-        let suppliers_net: u64 = (0..2)
-            .map(|i| after.suppliers[i] - before.suppliers[i])
-            .sum();
-        let refund = deposit - (before.user - after.user);
-        let fees = after.treasury - before.treasury - (after.rewards_paid - before.rewards_paid);
-        let burned = after.burned - before.burned;
-        assert_eq!(
-            suppliers_net + fees + burned + refund,
-            deposit,
-            "{template}: payouts + fees + burn + refund == deposit"
-        );
+        let flows = after.flows_since(&before, proven.job.deposit, template);
+        let (suppliers_net, refund) = (flows.suppliers, flows.refund);
         assert!(suppliers_net > 0, "{template}: both suppliers were paid");
         let ready = cluster_ready_secs(&self.logs, &job);
         println!(
@@ -355,6 +354,196 @@ impl Run {
             matched.as_secs_f64(),
             wall.as_secs_f64(),
             proven.assignments.iter().map(|a| a.gpu_seconds).collect::<Vec<_>>(),
+        );
+    }
+
+    /// The fault drill: a 2-node DDP training job loses its non-head node
+    /// (every process of that supplier's namespace SIGKILLed, as a machine
+    /// dying). Its heartbeats stop, the keeper reports the fault and assigns
+    /// a third supplier's listing, whose worker joins the running Ray
+    /// cluster; Ray Train restarts the worker group from the last
+    /// checkpoint; the job is proven by the head and the replacement and
+    /// settles.
+    async fn member_lost_mid_training(&mut self) {
+        let template = slow_training_template(&self.logs);
+        let job = self.create_template_job(&template);
+        let chain = &self.chain;
+        let running = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Running,
+            "drill: job running",
+            Duration::from_secs(30),
+        )
+        .await;
+        let head = running.assignments[0].listing;
+        let member = running.assignments[1].listing;
+        let member_n = self.listings.iter().position(|l| *l == member).unwrap() + 1;
+        // The replacement: a second listing of supplier 1, worker-3, namespace 3.
+        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
+        let worker3 = solana_keypair::read_keypair_file(self.key_file("worker-3")).unwrap();
+        let listed = list_one_h100(&rpc, &self.key_file("supplier-1"), &worker3.pubkey());
+        let replacement: Address = listed["address"].as_str().unwrap().parse().unwrap();
+        self.start_worker(3, &replacement);
+        // Kill the member once training has checkpointed an epoch (the
+        // namespaces share the host's filesystem, so the test can see it).
+        wait_for_checkpoint(&job, Duration::from_secs(180)).await;
+        let killed = Instant::now();
+        netns(&["kill", &member_n.to_string()]);
+        println!("drill: supplier node {member_n} (listing {member}) killed mid-training");
+        let chain = &self.chain;
+        let replaced = chain
+            .wait_for(
+                "drill: replacement assigned",
+                Duration::from_secs(120),
+                || async {
+                    chain
+                        .job(&job)
+                        .await
+                        .filter(|j| j.active().any(|a| a.listing == replacement))
+                },
+            )
+            .await;
+        let reassigned_after = killed.elapsed();
+        // The fault was paid and the slot handed to the replacement.
+        assert!(
+            replaced.assignments.iter().all(|a| a.listing != member),
+            "the lost node's assignment was replaced"
+        );
+        assert_eq!(
+            self.chain.listing(&member).await.jobs_faulted,
+            1,
+            "the lost node's fault is on its listing's record"
+        );
+        let proven = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Proven,
+            "drill: job proven",
+            Duration::from_secs(600),
+        )
+        .await;
+        let recovered_after = killed.elapsed();
+        let statuses: Vec<(Address, AssignmentStatus)> = proven
+            .assignments
+            .iter()
+            .map(|a| (a.listing, a.status()))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                (head, AssignmentStatus::Proven),
+                (replacement, AssignmentStatus::Proven)
+            ],
+            "head and replacement proved"
+        );
+        let kept = self.kept_outputs(&job, proven.assignments[0].nonce);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&kept["output/summary.json"]).unwrap();
+        let job_log = String::from_utf8_lossy(&kept["ray-job.log"]).into_owned();
+        let notable: Vec<&str> = job_log
+            .lines()
+            .filter(|l| {
+                ["heckpoint", "estor", "ailure", "rror", "died"]
+                    .iter()
+                    .any(|w| l.contains(w))
+            })
+            .take(60)
+            .collect();
+        assert!(
+            summary["resumed_from_epoch"].as_u64().unwrap_or(0) > 0,
+            "training resumed from a checkpoint: {summary}\n{}",
+            notable.join("\n")
+        );
+        let ips = summary["node_ips"].to_string();
+        assert!(
+            ips.contains("10.77.0.13"),
+            "the replacement trained: {summary}"
+        );
+        let window = network_state(&chain.rpc)
+            .await
+            .unwrap()
+            .config
+            .params
+            .challenge_window_secs;
+        chain
+            .wait_for(
+                "drill: job settled",
+                Duration::from_secs(u64::from(window) + 60),
+                || async { chain.job(&job).await.is_none().then_some(()) },
+            )
+            .await;
+        println!(
+            "drill: node lost → replacement assigned {:.1} s, → job proven {:.1} s (resumed from epoch {}), settled",
+            reassigned_after.as_secs_f64(),
+            recovered_after.as_secs_f64(),
+            summary["resumed_from_epoch"]
+        );
+    }
+
+    /// Bad input, on the two listings the drill left healthy: a `spec:` job
+    /// whose hash names no spec anyone uploaded, and a spec whose
+    /// requirements cannot be installed. The workers say why in their logs
+    /// and prove nothing; the jobs expire and settle with every IO
+    /// accounted for (the suppliers get the heartbeat-verified time they
+    /// held the GPU for, the user the rest).
+    async fn bad_workloads_are_not_proven(&mut self) {
+        let before = Balances::read(&self.chain, &self.user, &self.suppliers).await;
+        let bad_requirements = self.logs.join("bad-requirements");
+        std::fs::create_dir_all(&bad_requirements).unwrap();
+        std::fs::write(
+            bad_requirements.join("workload.toml"),
+            "kind = \"ray\"\nentrypoint = \"python main.py\"\n\
+             requirements = [\"iogrid-no-such-package==0.0.1\"]\n",
+        )
+        .unwrap();
+        std::fs::write(bad_requirements.join("main.py"), "print('never runs')\n").unwrap();
+        let mut jobs = Vec::new();
+        for workload in [
+            ["--uri", "spec:nobody-uploaded-this"],
+            ["--template", bad_requirements.to_str().unwrap()],
+        ] {
+            jobs.push(self.create_job(1, "0.03", workload));
+        }
+        let reasons = ["fetching the workload spec", "the Ray job ended FAILED"];
+        for (job, reason) in jobs.iter().zip(reasons) {
+            wait_for_any_log(&self.logs, reason, job, Duration::from_secs(180)).await;
+        }
+        let chain = &self.chain;
+        let mut deposits = 0;
+        for job in &jobs {
+            let account = chain
+                .job(job)
+                .await
+                .expect("the job is open until it expires");
+            deposits += account.job.deposit;
+            chain
+                .wait_for(
+                    "bad workload: job expired and settled",
+                    Duration::from_secs(300),
+                    || async {
+                        match chain.job(job).await {
+                            None => Some(()),
+                            Some(j) => {
+                                assert!(
+                                    !matches!(
+                                        j.job.status(),
+                                        JobStatus::Proven | JobStatus::Approved
+                                    ),
+                                    "a bad workload is never proven"
+                                );
+                                None
+                            }
+                        }
+                    },
+                )
+                .await;
+        }
+        let after = Balances::read(&self.chain, &self.user, &self.suppliers).await;
+        let flows = after.flows_since(&before, deposits, "bad workloads");
+        println!(
+            "bad workloads refused with their reasons; expired and settled: deposits {deposits}, suppliers {}, refund {}",
+            flows.suppliers, flows.refund
         );
     }
 
@@ -389,6 +578,90 @@ fn collect_files(root: &Path, dir: &Path, into: &mut BTreeMap<String, Vec<u8>>) 
     }
 }
 
+/// `templates/train` made slow enough to lose a node mid-run: 8 epochs of
+/// at least 4 s, up to 10 restarts of the worker group.
+fn slow_training_template(logs: &Path) -> PathBuf {
+    let dir = logs.join("train-drill");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(repo_root().join("templates/train"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+    }
+    let manifest = dir.join("workload.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "IOGRID_TRAIN_EPOCHS = \"6\"",
+        "IOGRID_TRAIN_EPOCHS = \"8\"\nIOGRID_TRAIN_EPOCH_SLEEP_S = \"4\"\nIOGRID_TRAIN_MAX_FAILURES = \"10\"",
+    );
+    assert!(
+        text.contains("IOGRID_TRAIN_EPOCH_SLEEP_S"),
+        "templates/train sets IOGRID_TRAIN_EPOCHS = \"6\""
+    );
+    std::fs::write(&manifest, text).unwrap();
+    dir
+}
+
+/// Waits until the training of `job` has written a checkpoint under the
+/// head's scratch directory (`<tmp>/iogrid-ray-<job prefix>-…/checkpoints`).
+async fn wait_for_checkpoint(job: &Address, timeout: Duration) {
+    let prefix = format!("iogrid-ray-{}-", &job.to_string()[..8]);
+    let started = Instant::now();
+    loop {
+        let found = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .filter_map(|e| std::fs::read_dir(e.path().join("checkpoints/iogrid-train")).ok())
+            .flat_map(|entries| entries.flatten())
+            .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint_"));
+        if found {
+            return;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "no checkpoint of {job} within {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until `job` has `status`; its account then.
+async fn wait_job_status(
+    chain: &Chain,
+    job: &Address,
+    status: JobStatus,
+    what: &str,
+    timeout: Duration,
+) -> iogrid_sdk::accounts::JobAccount {
+    chain
+        .wait_for(what, timeout, || async {
+            chain.job(job).await.filter(|j| j.job.status() == status)
+        })
+        .await
+}
+
+/// Waits until some worker's log has a line with `text` about `job`.
+async fn wait_for_any_log(logs: &Path, text: &str, job: &Address, timeout: Duration) {
+    let started = Instant::now();
+    loop {
+        let found = (1..=3).any(|n| {
+            std::fs::read_to_string(logs.join(format!("worker-{n}.log")))
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.contains(text) && l.contains(&job.to_string()))
+        });
+        if found {
+            return;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "no worker logged {text:?} for {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// "Ray cluster ready in X s" from the head's log for `job`.
 fn cluster_ready_secs(logs: &Path, job: &Address) -> String {
     (1..=2)
@@ -407,6 +680,28 @@ fn cluster_ready_secs(logs: &Path, job: &Address) -> String {
         })
         .next()
         .unwrap_or_else(|| "?".into())
+}
+
+/// `iogrid listing create`: one H100 at 36 IO/h served by `worker`.
+fn list_one_h100(rpc: &str, supplier: &str, worker: &Address) -> serde_json::Value {
+    let worker = worker.to_string();
+    let args = [
+        "listing",
+        "create",
+        "--worker",
+        &worker,
+        "--model",
+        "H100-80GB",
+        "--vram-gb",
+        "80",
+        "--gpus",
+        "1",
+        "--region",
+        "local",
+        "--price",
+        "36",
+    ];
+    cli(rpc, supplier, &args)
 }
 
 /// Runs the `iogrid` CLI with `--output json-compact`; its parsed answer.

@@ -184,6 +184,10 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         )
     })?;
     let interval = check_listing(rpc, &args.listing, &worker.pubkey()).await?;
+    let reaped = crate::ray::reap_orphans();
+    if reaped > 0 {
+        warn!("reaped {reaped} Ray node(s) left by a worker that died without stopping them");
+    }
     let agent = Arc::new(Agent {
         // The tasks below outlive this borrow: a second client, same cluster.
         rpc: RpcClient::new_with_commitment(rpc.url(), rpc.commitment()),

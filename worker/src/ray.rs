@@ -147,7 +147,7 @@ impl RayJob<'_> {
             format!("--ray-client-server-port={}", ports.client),
         ];
         args.extend(self.common_args(scratch, &ports));
-        let node = RayNode::start(self.config, &args, &scratch.ray_log())?;
+        let node = RayNode::start(self.config, &args, scratch)?;
         let gcs_address = format!("{}:{}", self.config.node_ip, ports.gcs);
         let dashboard = format!("http://{}:{}", self.config.node_ip, ports.dashboard);
         let jobs = JobsApi::new(self.http, &dashboard);
@@ -223,7 +223,7 @@ impl RayJob<'_> {
         let ports = Ports::allocate()?;
         let mut args = vec![format!("--address={}", head.gcs_address)];
         args.extend(self.common_args(scratch, &ports));
-        let node = RayNode::start(self.config, &args, &scratch.ray_log())?;
+        let node = RayNode::start(self.config, &args, scratch)?;
         let joined = Instant::now();
         info!(job = %self.job, head = %head.gcs_address, "joined the job's Ray cluster");
         let jobs = JobsApi::new(self.http, &head.dashboard_url);
@@ -445,7 +445,8 @@ struct RayNode {
 }
 
 impl RayNode {
-    fn start(config: &RayConfig, args: &[String], log: &Path) -> Result<Self, RunError> {
+    fn start(config: &RayConfig, args: &[String], scratch: &Scratch) -> Result<Self, RunError> {
+        let log = &scratch.ray_log();
         let log_file = std::fs::File::create(log)
             .map_err(|e| failed(format!("creating {}: {e}", log.display())))?;
         let err_file = log_file
@@ -478,6 +479,8 @@ impl RayNode {
                 config.ray.display()
             ))
         })?;
+        // So a later worker can reap this group if this one dies first.
+        let _ = std::fs::write(scratch.pgid_file(), child.id().to_string());
         Ok(Self {
             child: std::sync::Mutex::new(child),
             log: log.to_path_buf(),
@@ -523,8 +526,10 @@ struct Scratch(PathBuf);
 impl Scratch {
     fn create(job: &Address, nonce: u64) -> Result<Self, RunError> {
         let short = &job.to_string()[..8];
-        let path =
-            std::env::temp_dir().join(format!("iogrid-ray-{short}-{nonce}-{}", std::process::id()));
+        let path = std::env::temp_dir().join(format!(
+            "{SCRATCH_PREFIX}{short}-{nonce}-{}",
+            std::process::id()
+        ));
         let scratch = Self(path);
         for dir in [scratch.ray_tmp(), scratch.output(), scratch.checkpoints()] {
             std::fs::create_dir_all(&dir)
@@ -549,6 +554,55 @@ impl Scratch {
     fn ray_log(&self) -> PathBuf {
         self.0.join("ray-start.log")
     }
+
+    fn pgid_file(&self) -> PathBuf {
+        self.0.join("ray.pgid")
+    }
+}
+
+/// Scratch directories end with the pid of the worker that made them.
+const SCRATCH_PREFIX: &str = "iogrid-ray-";
+
+/// Reaps what a worker that died without tearing down (SIGKILL, a crash)
+/// left: for each scratch directory whose worker process is gone, kills the
+/// Ray process group it recorded and removes the directory. Returns how
+/// many were reaped. A directory whose pid is alive (this worker, another
+/// worker on the host) is left alone.
+pub fn reap_orphans() -> usize {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(owner) = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|rest| rest.rsplit('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if process_alive(owner) {
+            continue;
+        }
+        let pgid = std::fs::read_to_string(entry.path().join("ray.pgid"))
+            .ok()
+            .and_then(|text| text.trim().parse::<i32>().ok());
+        if let Some(pgid) = pgid.filter(|p| *p > 1) {
+            // SAFETY: kill(2) on a process group touches no memory.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+        reaped += 1;
+    }
+    reaped
+}
+
+/// Whether a process with this pid exists (EPERM: it does, not ours).
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 impl Drop for Scratch {
@@ -742,4 +796,98 @@ fn zip_files(files: &BTreeMap<String, String>) -> Result<Vec<u8>, RunError> {
     zip.finish()
         .map_err(|e| failed(format!("packing the working directory: {e}")))?;
     Ok(buffer.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_working_directory_zip_holds_every_file_at_its_root() {
+        let files = BTreeMap::from([
+            ("main.py".to_string(), "print('hi')\n".to_string()),
+            ("model.py".to_string(), String::new()),
+        ]);
+        let zip = zip_files(&files).unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        let mut names: Vec<String> = archive.file_names().map(String::from).collect();
+        names.sort();
+        assert_eq!(names, ["main.py", "model.py"]);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("main.py").unwrap(), &mut text).unwrap();
+        assert_eq!(text, "print('hi')\n");
+    }
+
+    #[test]
+    fn kept_outputs_hash_to_the_same_root() {
+        let dir = std::env::temp_dir().join(format!("iogrid-outputs-{}", std::process::id()));
+        let out = dir.join("out");
+        std::fs::create_dir_all(out.join("sub")).unwrap();
+        std::fs::write(out.join("summary.json"), b"{}").unwrap();
+        std::fs::write(out.join("sub/model.bin"), b"\x00\x01").unwrap();
+        let outputs = read_outputs(&out).unwrap();
+        assert_eq!(
+            outputs.keys().collect::<Vec<_>>(),
+            ["output/sub/model.bin", "output/summary.json"]
+        );
+        keep_outputs(&dir.join("kept"), &outputs).unwrap();
+        let again = read_outputs(&dir.join("kept/output")).unwrap();
+        assert_eq!(again, outputs);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn ports_are_distinct() {
+        let ports = Ports::allocate().unwrap();
+        let mut all = vec![
+            ports.gcs,
+            ports.dashboard,
+            ports.client,
+            ports.node_manager,
+            ports.object_manager,
+            ports.agent_http,
+            ports.agent_grpc,
+            ports.runtime_env,
+            ports.metrics,
+        ];
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 9);
+        assert!(ports.workers.0 >= 20_000 && ports.workers.1 == ports.workers.0 + 63);
+    }
+
+    #[test]
+    fn orphans_of_a_dead_worker_are_reaped_and_live_ones_kept() {
+        // A process group standing in for Ray nodes, owned by a "worker" that
+        // has exited.
+        let mut dead_worker = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = dead_worker.id();
+        dead_worker.wait().unwrap();
+        let mut ray = std::process::Command::new("sleep");
+        ray.arg("60");
+        std::os::unix::process::CommandExt::process_group(&mut ray, 0);
+        let mut ray = ray.spawn().unwrap();
+        let orphan = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}test-0-{dead_pid}"));
+        std::fs::create_dir_all(&orphan).unwrap();
+        std::fs::write(orphan.join("ray.pgid"), ray.id().to_string()).unwrap();
+        let mine =
+            std::env::temp_dir().join(format!("{SCRATCH_PREFIX}test-1-{}", std::process::id()));
+        std::fs::create_dir_all(&mine).unwrap();
+        assert!(reap_orphans() >= 1);
+        assert!(!orphan.exists(), "the dead worker's scratch is removed");
+        assert!(mine.exists(), "a live worker's scratch is kept");
+        let status = ray.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL),
+            "the orphaned Ray group is killed"
+        );
+        std::fs::remove_dir_all(&mine).unwrap();
+    }
+
+    #[test]
+    fn tails_cut_on_character_boundaries() {
+        assert_eq!(tail("ééé", 3), "é");
+        assert_eq!(tail("abc", 10), "abc");
+    }
 }
