@@ -12,7 +12,8 @@
 //! 4. the keeper SIGKILLed mid-job and restarted: no second assignment, the
 //!    job still settles;
 //! 5. a worker that stops heartbeating: fault reported, its supplier
-//!    slashed, the job reassigned and completed on the replacement.
+//!    slashed, the job reassigned and completed on the replacement;
+//! 6. `iogrid-worker doctor`: each failing check named with its fix.
 //!
 //! Ignored by default (it needs the validator, a long one-time build):
 //! `scripts/install-validator`, then `scripts/e2e`.
@@ -30,7 +31,9 @@ use {
         rpc::{network_state, program_account},
         token, Address,
     },
-    iogrid_tests::localchain::{key, key_path, localnet_args, Balances, Chain, Process},
+    iogrid_tests::localchain::{
+        key, key_path, localnet_args, workspace_bin, Balances, Chain, Process,
+    },
     sha2::{Digest, Sha256},
     solana_keypair::Keypair,
     solana_signer::Signer,
@@ -62,6 +65,7 @@ async fn keeper_and_workers_on_a_local_validator() {
     // Run in a task so a panic comes back here and the logs get printed.
     let result = tokio::spawn(async move {
         net.spanning_job_from_escrow_to_payment().await;
+        net.doctor_names_what_fails();
         net.assignment_latency(60).await;
         net.websocket_outage().await;
         net.keeper_restart_mid_job().await;
@@ -199,6 +203,7 @@ impl Net {
             "--worker-keypair".to_string(),
             self.keys.file(&format!("worker-{}", i + 1)),
             "--simulate".to_string(),
+            "1xH100-80GB".to_string(),
             "--keeper-url".to_string(),
             format!("http://{KEEPER_API}"),
         ];
@@ -339,6 +344,67 @@ impl Net {
             "spanning job: deposit {deposit}, paid {paid} ({} GPU-s), refund {refund}, fee {fees}, burn {burned}",
             proven.assignments.iter().map(|a| a.gpu_seconds).sum::<u64>()
         );
+    }
+
+    /// `iogrid-worker doctor` for supplier 1's listing: with its own worker
+    /// key and matching simulated devices the chain checks pass; with the
+    /// other supplier's key, a device too small for the listing, or no
+    /// keeper, the check that fails is named with its fix, and the exit
+    /// status is 1.
+    fn doctor_names_what_fails(&self) {
+        let doctor = |worker: &str, simulate: &str, keeper: &str| {
+            let out = std::process::Command::new(workspace_bin("iogrid-worker"))
+                .args(["-u", &self.rpc_url, "--output", "json-compact", "doctor"])
+                .args(["--listing", &self.listings[0].to_string()])
+                .args(["--worker-keypair", &self.keys.file(worker)])
+                .args(["--simulate", simulate, "--keeper-url", keeper])
+                .output()
+                .unwrap();
+            let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("doctor printed no JSON ({e}): {out:?}"));
+            let verdicts: std::collections::HashMap<String, (String, String)> = report["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["name"].as_str().unwrap().to_string(),
+                        (
+                            c["verdict"].as_str().unwrap().to_string(),
+                            c["fix"].as_str().unwrap_or("").to_string(),
+                        ),
+                    )
+                })
+                .collect();
+            (out.status.code(), verdicts)
+        };
+        let keeper = format!("http://{KEEPER_API}");
+        let (_, good) = doctor("worker-1", "1xH100-80GB", &keeper);
+        for name in [
+            "devices",
+            "rpc",
+            "keeper",
+            "worker SOL",
+            "worker registered",
+            "listing fits",
+            "stake",
+        ] {
+            assert_eq!(good[name].0, "ok", "doctor {name}: {good:?}");
+        }
+        let (status, wrong_key) = doctor("worker-2", "1xH100-80GB", &keeper);
+        assert_eq!(status, Some(1));
+        assert_eq!(wrong_key["worker registered"].0, "fail");
+        assert!(wrong_key["worker registered"]
+            .1
+            .contains("iogrid listing update"));
+        let (status, small) = doctor("worker-1", "1xA10:24", &keeper);
+        assert_eq!(status, Some(1));
+        assert_eq!(small["listing fits"].0, "fail", "{small:?}");
+        let (status, no_keeper) = doctor("worker-1", "1xH100-80GB", "http://127.0.0.1:9");
+        assert_eq!(status, Some(1));
+        assert_eq!(no_keeper["keeper"].0, "fail");
+        assert!(no_keeper["keeper"].1.contains("--keeper-url"));
+        println!("doctor: a wrong worker key, a listing bigger than the node and an unreachable keeper each named with their fix");
     }
 
     fn listing_owner_of(&self, listing: &Address) -> Address {

@@ -202,6 +202,7 @@ impl Run {
             "--worker-keypair".into(),
             self.key_file(&format!("worker-{n}")),
             "--simulate".into(),
+            "1xH100-80GB".into(),
             "--keeper-url".into(),
             format!("http://{BRIDGE_IP}:{KEEPER_PORT}"),
             "--node-ip".into(),

@@ -3,8 +3,10 @@
 //! workload, signs the completion proof with the worker key and hands it to
 //! the keeper, or relays it itself when the keeper cannot be reached.
 //!
-//! Only the declared simulated-GPU mode exists so far (`--simulate`): no GPU
-//! is detected or isolated, workloads run on the CPU. Workload URIs:
+//! GPUs come from NVML ([`crate::gpu`]); without a driver the worker runs
+//! only with declared simulated devices (`--simulate <count>x<model>`),
+//! whose work runs on the CPU. Devices are not isolated per workload yet.
+//! Workload URIs:
 //! - `spec:<label>` or `http(s)://…`: a workload spec (`iogrid_sdk::workload`)
 //!   whose SHA-256 is the job's `workload_hash`, fetched from the keeper's
 //!   spec store by that hash or from the URL; kind `ray` runs on the job's
@@ -17,7 +19,10 @@
 //! them); the result of `--once` goes to stdout as text or `--output json`.
 
 use {
-    crate::ray::{RayConfig, RayJob},
+    crate::{
+        gpu::{self, Device, Simulated},
+        ray::{RayConfig, RayJob},
+    },
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::Args,
     iogrid_cli::output::{print, OutputFormat},
@@ -62,8 +67,10 @@ const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// and deliver the proof; work past the end is not paid anyway.
 const END_MARGIN_SECS: i64 = 5;
 
+/// What `run` and `doctor` both need: the listing, its worker key, the
+/// devices, the keeper, Ray.
 #[derive(Debug, Args)]
-pub struct WorkerArgs {
+pub struct NodeArgs {
     /// The listing this node serves.
     #[arg(long)]
     pub listing: Address,
@@ -71,9 +78,11 @@ pub struct WorkerArgs {
     /// the heartbeat fees, so it needs SOL.
     #[arg(long)]
     pub worker_keypair: PathBuf,
-    /// Serve jobs on the CPU without detecting GPUs (the only mode so far).
-    #[arg(long)]
-    pub simulate: bool,
+    /// Serve with declared simulated GPUs instead of NVML's, e.g.
+    /// `2xH100-80GB` or `1xRTX4090:24`: their work runs on the CPU and they
+    /// are marked simulated wherever they appear.
+    #[arg(long, value_name = "COUNTxMODEL")]
+    pub simulate: Option<Simulated>,
     /// The keeper's HTTP API, where proofs are handed in.
     #[arg(
         long,
@@ -81,6 +90,38 @@ pub struct WorkerArgs {
         default_value = "http://127.0.0.1:8780"
     )]
     pub keeper_url: String,
+    /// The `ray` executable of Ray 2.60.0 (`scripts/ray-env` installs it;
+    /// default: that venv's, else `ray` on the PATH).
+    #[arg(long, env = "IOGRID_RAY")]
+    pub ray: Option<PathBuf>,
+}
+
+impl NodeArgs {
+    /// The `ray` to run: the flag, else `scripts/ray-env`'s venv, else the PATH.
+    pub fn ray_executable(&self) -> PathBuf {
+        if let Some(path) = &self.ray {
+            return path.clone();
+        }
+        let venv = std::env::var_os("HOME")
+            .map(|home| PathBuf::from(home).join(".local/share/iogrid/ray-venv/bin/ray"));
+        venv.filter(|path| path.exists())
+            .unwrap_or_else(|| PathBuf::from("ray"))
+    }
+
+    pub fn read_worker_key(&self) -> Result<Keypair> {
+        read_keypair_file(&self.worker_keypair).map_err(|e| {
+            anyhow!(
+                "cannot read the worker keypair {}: {e}",
+                self.worker_keypair.display()
+            )
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
     /// Run `cmd:` workloads: shell commands taken from the chain, written by
     /// whoever created the job.
     #[arg(long)]
@@ -88,10 +129,6 @@ pub struct WorkerArgs {
     /// Exit after the first job whose proof is accepted.
     #[arg(long)]
     pub once: bool,
-    /// The `ray` executable of Ray 2.60.0 (`scripts/ray-env` installs it;
-    /// default: that venv's, else `ray` on the PATH).
-    #[arg(long, env = "IOGRID_RAY")]
-    pub ray: Option<PathBuf>,
     /// The IP address the job's other Ray nodes reach this node at.
     #[arg(long, env = "IOGRID_NODE_IP", default_value = "127.0.0.1")]
     pub node_ip: String,
@@ -103,17 +140,6 @@ pub struct WorkerArgs {
     /// when this node is its cluster's head.
     #[arg(long)]
     pub outputs_dir: Option<PathBuf>,
-}
-
-/// The `ray` to run: the flag, else `scripts/ray-env`'s venv, else the PATH.
-fn ray_executable(flag: Option<&PathBuf>) -> PathBuf {
-    if let Some(path) = flag {
-        return path.clone();
-    }
-    let venv = std::env::var_os("HOME")
-        .map(|home| PathBuf::from(home).join(".local/share/iogrid/ray-venv/bin/ray"));
-    venv.filter(|path| path.exists())
-        .unwrap_or_else(|| PathBuf::from("ray"))
 }
 
 /// Who got a proof on-chain.
@@ -175,15 +201,16 @@ impl fmt::Display for JobReport {
 
 pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -> Result<()> {
     iogrid_node::logging::init();
-    require_simulate(args.simulate)?;
-    info!("simulated-GPU mode: no GPU is detected or isolated; workloads run on the CPU");
-    let worker = read_keypair_file(&args.worker_keypair).map_err(|e| {
-        anyhow!(
-            "cannot read the worker keypair {}: {e}",
-            args.worker_keypair.display()
-        )
-    })?;
-    let interval = check_listing(rpc, &args.listing, &worker.pubkey()).await?;
+    let node = &args.node;
+    let devices = gpu::inventory(node.simulate.as_ref()).map_err(|e| anyhow!(e))?;
+    for device in &devices {
+        info!("{device}");
+    }
+    if node.simulate.is_some() {
+        info!("simulated devices: workloads run on the CPU");
+    }
+    let worker = node.read_worker_key()?;
+    let interval = check_listing(rpc, &node.listing, &worker.pubkey(), &devices).await?;
     let reaped = crate::ray::reap_orphans();
     if reaped > 0 {
         warn!("reaped {reaped} Ray node(s) left by a worker that died without stopping them");
@@ -192,17 +219,18 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         // The tasks below outlive this borrow: a second client, same cluster.
         rpc: RpcClient::new_with_commitment(rpc.url(), rpc.commitment()),
         worker,
-        listing: args.listing,
+        listing: node.listing,
         http: http_client()?,
-        proofs_url: format!("{}/v1/proofs", args.keeper_url.trim_end_matches('/')),
-        keeper_url: args.keeper_url.trim_end_matches('/').to_string(),
+        proofs_url: format!("{}/v1/proofs", node.keeper_url.trim_end_matches('/')),
+        keeper_url: node.keeper_url.trim_end_matches('/').to_string(),
         ray: RayConfig {
-            ray: ray_executable(args.ray.as_ref()),
+            ray: node.ray_executable(),
             node_ip: args.node_ip.clone(),
             gloo_ifname: args.gloo_ifname.clone(),
-            keeper_url: args.keeper_url.clone(),
-            use_gpu: false,
+            keeper_url: node.keeper_url.clone(),
+            use_gpu: devices.iter().any(|d| !d.simulated),
             outputs_dir: args.outputs_dir.clone(),
+            devices,
         },
         allow_shell: args.allow_shell,
         stop: AtomicBool::new(false),
@@ -218,19 +246,14 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
     }
 }
 
-/// Real GPU detection (NVML) is not written yet; serving jobs on the CPU
-/// must be asked for, so nobody mistakes it for a GPU node.
-fn require_simulate(simulate: bool) -> Result<()> {
-    ensure!(
-        simulate,
-        "real GPU detection is not implemented yet; run with --simulate to serve jobs on CPU"
-    );
-    Ok(())
-}
-
 /// Refuses to start for a listing this key cannot serve; returns the
 /// network's heartbeat interval.
-async fn check_listing(rpc: &RpcClient, listing: &Address, worker: &Address) -> Result<Duration> {
+async fn check_listing(
+    rpc: &RpcClient,
+    listing: &Address,
+    worker: &Address,
+    devices: &[Device],
+) -> Result<Duration> {
     let state: GpuListing = program_account(
         rpc,
         listing,
@@ -242,6 +265,8 @@ async fn check_listing(rpc: &RpcClient, listing: &Address, worker: &Address) -> 
         "this listing's worker key is {}, not {worker} (the key in --worker-keypair)",
         state.spec.worker
     );
+    gpu::check_listing_claim(devices, state.spec.gpu_count, state.spec.vram_gb)
+        .map_err(|e| anyhow!("not serving listing {listing}: {e}"))?;
     let config = config_if_initialized(rpc)
         .await?
         .ok_or_else(|| anyhow!("the iogrid network is not initialized on {}", rpc.url()))?;
@@ -1433,12 +1458,5 @@ mod tests {
             matches!(&answer, KeeperAnswer::Unreachable(why) if why.contains("refused")),
             "{answer:?}"
         );
-    }
-
-    #[test]
-    fn without_simulate_the_worker_refuses_to_start() {
-        let err = require_simulate(false).unwrap_err().to_string();
-        assert!(err.contains("run with --simulate"), "{err}");
-        assert!(require_simulate(true).is_ok());
     }
 }

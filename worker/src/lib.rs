@@ -4,4 +4,6 @@
 //! `ray` runs spec workloads on the job's Ray cluster.
 
 pub mod agent;
+pub mod doctor;
+pub mod gpu;
 pub mod ray;

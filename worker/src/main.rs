@@ -4,7 +4,10 @@
 use {
     clap::{Parser, Subcommand},
     iogrid_cli::app::{exit_on_error, CommonArgs},
-    iogrid_worker::agent::{self, WorkerArgs},
+    iogrid_worker::{
+        agent::{self, NodeArgs, WorkerArgs},
+        doctor,
+    },
 };
 
 /// iogrid-worker: serves one listing's assignments (heartbeats, runs each
@@ -22,6 +25,10 @@ struct Cli {
 enum Command {
     /// Heartbeat for a listing and serve the jobs assigned to it.
     Run(WorkerArgs),
+    /// Check everything serving a listing needs (devices, Ray, container
+    /// runtime, disk, cgroups, keeper, RPC, worker key and SOL, the
+    /// listing's fit, the owner's stake); each failure says how to fix it.
+    Doctor(NodeArgs),
 }
 
 #[tokio::main]
@@ -33,5 +40,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let rpc = cli.common.rpc()?;
     match &cli.command {
         Command::Run(args) => agent::execute(args, &rpc, cli.common.output).await,
+        Command::Doctor(args) => doctor::execute(args, &rpc, cli.common.output).await,
     }
 }

@@ -55,6 +55,9 @@ pub struct RayConfig {
     /// Where the head keeps each job's outputs and log after the scratch
     /// directory is wiped (`<dir>/<job>-<nonce>/`), for the job's owner.
     pub outputs_dir: Option<PathBuf>,
+    /// This node's GPUs (or declared simulated ones), recorded in every
+    /// result it proves.
+    pub devices: Vec<crate::gpu::Device>,
 }
 
 /// What one node did for the job.
@@ -202,6 +205,7 @@ impl RayJob<'_> {
         }
         let mut outputs = read_outputs(&scratch.output())?;
         outputs.insert("ray-job.log".into(), logs.into_bytes());
+        outputs.insert(self.devices_record_name(), self.devices_record());
         let result_hash = merkle_root(outputs.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
         info!(job = %self.job, outputs = outputs.len(), "Ray job succeeded; outputs hashed");
         if let Some(dir) = &self.config.outputs_dir {
@@ -238,9 +242,12 @@ impl RayJob<'_> {
                 status.message.unwrap_or_default()
             )));
         }
+        let devices = self.devices_record();
+        let devices_name = self.devices_record_name();
         let outputs = [
             ("ray-job.log", logs.as_bytes()),
             ("ray-job.status", status.status.as_bytes()),
+            (devices_name.as_str(), devices.as_slice()),
         ];
         Ok(NodeOutcome {
             result_hash: merkle_root(outputs),
@@ -248,6 +255,16 @@ impl RayJob<'_> {
             cluster_ready: None,
             role: "member",
         })
+    }
+
+    /// `devices/<listing>.json`: the devices this node served the job with,
+    /// `simulated: true` on declared ones, hashed into its result.
+    fn devices_record_name(&self) -> String {
+        format!("devices/{}.json", self.listing)
+    }
+
+    fn devices_record(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(&self.config.devices).expect("devices serialize")
     }
 
     fn common_args(&self, scratch: &Scratch, ports: &Ports) -> Vec<String> {
