@@ -276,6 +276,14 @@ impl Run {
         let before = Balances::read(&self.chain, &self.user, &self.suppliers).await;
         let escrowed = Instant::now();
         let job = self.create_template_job(&repo_root().join("templates").join(template));
+        // What the user watches: the Ray job's log, followed to its end.
+        let logs = std::process::Command::new(workspace_bin("iogrid"))
+            .args(["job", "logs", &job.to_string(), "--follow", "--keeper-url"])
+            .arg(format!("http://{BRIDGE_IP}:{KEEPER_PORT}"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let chain = &self.chain;
         let running = wait_job_status(
             chain,
@@ -300,6 +308,15 @@ impl Run {
         )
         .await;
         let wall = escrowed.elapsed();
+        let followed = tokio::task::spawn_blocking(move || logs.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        let followed_text = String::from_utf8_lossy(&followed.stdout);
+        assert!(
+            followed.status.success() && followed_text.contains("\"node_ips\""),
+            "{template}: `iogrid job logs --follow` streamed the job's log to its end: {followed:?}"
+        );
         let head = proven.assignments[0];
         assert_eq!(head.status(), AssignmentStatus::Proven);
         // The head kept its outputs: their Merkle root is what it proved.

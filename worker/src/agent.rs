@@ -536,7 +536,13 @@ impl Agent {
         let spec = workload::load(&bytes, &job.workload_hash)
             .map_err(|e| anyhow!("refusing the workload spec {uri}: {e}"))?;
         match spec.kind {
-            Kind::Ray => Ok((uri, Workload::Ray(Box::new(spec)))),
+            Kind::Ray => Ok((
+                uri,
+                Workload::Ray {
+                    spec: Box::new(spec),
+                    document: bytes,
+                },
+            )),
             Kind::Container => Err(Refusal::ContainerUnsupported { uri }.into()),
         }
     }
@@ -550,7 +556,7 @@ impl Agent {
     ) -> Result<Ran, RunError> {
         let started = Instant::now();
         let output = match workload {
-            Workload::Ray(spec) => {
+            Workload::Ray { spec, document } => {
                 let ray_job = RayJob {
                     config: &self.ray,
                     http: &self.http,
@@ -560,6 +566,7 @@ impl Agent {
                     job: *job,
                     assignment: *assignment,
                     spec: *spec,
+                    spec_document: document,
                 };
                 let outcome = ray_job.run(limit).await?;
                 return Ok(Ran {
@@ -663,7 +670,11 @@ pub enum Refusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Workload {
     /// A `ray` workload spec, run on the job's Ray cluster.
-    Ray(Box<WorkloadSpec>),
+    Ray {
+        spec: Box<WorkloadSpec>,
+        /// The spec's bytes, as hashed on-chain.
+        document: Vec<u8>,
+    },
     /// The built-in CPU workload, for this many seconds.
     SimCpu { secs: u64 },
     /// A shell command, run with `sh -c`.

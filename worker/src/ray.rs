@@ -77,8 +77,21 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long the head keeps the cluster up after the job ends, so the other
 /// nodes read its final status.
 const LINGER: Duration = Duration::from_secs(20);
+/// The head stays up at least this long after the job ends.
+const MIN_LINGER: Duration = Duration::from_secs(3);
 /// Polling period of the Jobs API and the keeper.
 const POLL: Duration = Duration::from_millis(500);
+/// How often the head repeats its announcement and spec to the keeper.
+const REANNOUNCE: Duration = Duration::from_secs(10);
+
+/// A background task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 /// A job's Ray work on this node.
 pub struct RayJob<'a> {
@@ -90,6 +103,8 @@ pub struct RayJob<'a> {
     pub job: Address,
     pub assignment: Assignment,
     pub spec: WorkloadSpec,
+    /// The spec's bytes as the job committed to them.
+    pub spec_document: Vec<u8>,
 }
 
 impl RayJob<'_> {
@@ -156,7 +171,7 @@ impl RayJob<'_> {
         let jobs = JobsApi::new(self.http, &dashboard);
         jobs.wait_until_up(&node).await?;
         let in_cluster = Instant::now();
-        self.announce(&gcs_address, &dashboard).await?;
+        let _announcing = self.announce(&gcs_address, &dashboard).await?;
         jobs.wait_for_nodes(node_count, &node).await?;
         let cluster_ready = started.elapsed();
         info!(job = %self.job, nodes = node_count, "Ray cluster ready in {:.1} s", cluster_ready.as_secs_f64());
@@ -190,6 +205,8 @@ impl RayJob<'_> {
         let logs = jobs.logs(&submission_id).await.unwrap_or_default();
         let elapsed = in_cluster.elapsed();
         // Let the other nodes read the final status before the head goes.
+        // At least MIN_LINGER, so whoever follows the log sees the end.
+        sleep(MIN_LINGER).await;
         let linger_until = Instant::now() + LINGER;
         while Instant::now() < linger_until && jobs.alive_nodes().await.unwrap_or(0) > 1 {
             sleep(POLL).await;
@@ -293,7 +310,15 @@ impl RayJob<'_> {
         ]
     }
 
-    async fn announce(&self, gcs_address: &str, dashboard_url: &str) -> Result<(), RunError> {
+    /// Announces the head to the keeper, then keeps announcing it (and
+    /// re-uploading the spec) every [`REANNOUNCE`] until the returned guard
+    /// is dropped: the keeper keeps both in memory only, so a restarted
+    /// keeper learns them again before a replacement node needs them.
+    async fn announce(
+        &self,
+        gcs_address: &str,
+        dashboard_url: &str,
+    ) -> Result<AbortOnDrop, RunError> {
         let announcement = ClusterAnnouncement {
             job: self.job.to_string(),
             listing: self.listing.to_string(),
@@ -311,7 +336,9 @@ impl RayJob<'_> {
             attempt += 1;
             let sent = self.http.post(&url).json(&announcement).send().await;
             match sent {
-                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) if response.status().is_success() => {
+                    return Ok(self.keep_announcing(url, announcement))
+                }
                 Ok(response) if response.status().is_client_error() && attempt >= 10 => {
                     let body = response.text().await.unwrap_or_default();
                     return Err(failed(format!(
@@ -325,6 +352,21 @@ impl RayJob<'_> {
             }
             sleep(Duration::from_secs(1)).await;
         }
+    }
+
+    fn keep_announcing(&self, url: String, announcement: ClusterAnnouncement) -> AbortOnDrop {
+        let http = self.http.clone();
+        let specs_url = format!("{}/v1/specs", self.config.keeper_url.trim_end_matches('/'));
+        let document = self.spec_document.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            loop {
+                sleep(REANNOUNCE).await;
+                // Best effort: the first announcement succeeded; these only
+                // repair a keeper that restarted since.
+                let _ = http.put(&specs_url).body(document.clone()).send().await;
+                let _ = http.post(&url).json(&announcement).send().await;
+            }
+        }))
     }
 
     fn cluster_url(&self) -> String {

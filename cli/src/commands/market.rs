@@ -372,14 +372,23 @@ async fn print_logs(job: &Address, keeper_url: &str, follow: bool) -> Result<()>
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        let logs: serde_json::Value = http
+        let answer = http
             .get(format!("{dashboard}/api/jobs/{id}/logs"))
             .send()
-            .await
-            .with_context(|| format!("reading the log from the cluster's head at {dashboard}"))?
-            .json()
-            .await
-            .unwrap_or_default();
+            .await;
+        let logs: serde_json::Value = match answer {
+            Ok(response) => response.json().await.unwrap_or_default(),
+            // The head tears its cluster down shortly after the job ends.
+            Err(_) if printed > 0 => {
+                eprintln!("the cluster's head at {dashboard} is gone: the Ray job ended");
+                return Ok(());
+            }
+            Err(err) => {
+                return Err(err).with_context(|| {
+                    format!("reading the log from the cluster's head at {dashboard}")
+                })
+            }
+        };
         let text = logs["logs"].as_str().unwrap_or_default();
         if text.len() > printed {
             print!("{}", &text[printed..]);
