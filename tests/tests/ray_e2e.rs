@@ -523,18 +523,24 @@ impl Run {
         ] {
             jobs.push(self.create_job(1, "0.03", workload));
         }
+        // Read now: a job refused early may expire and close before the
+        // other's refusal is logged.
+        let mut deposits = 0;
+        for job in &jobs {
+            deposits += self
+                .chain
+                .job(job)
+                .await
+                .expect("a job just created is open")
+                .job
+                .deposit;
+        }
         let reasons = ["fetching the workload spec", "the Ray job ended FAILED"];
         for (job, reason) in jobs.iter().zip(reasons) {
             wait_for_any_log(&self.logs, reason, job, Duration::from_secs(180)).await;
         }
         let chain = &self.chain;
-        let mut deposits = 0;
         for job in &jobs {
-            let account = chain
-                .job(job)
-                .await
-                .expect("the job is open until it expires");
-            deposits += account.job.deposit;
             chain
                 .wait_for(
                     "bad workload: job expired and settled",
