@@ -30,6 +30,29 @@ sudo_if_needed() {
     if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
+# One run at a time may own the iogrid-s* namespaces and their bridge (the
+# demo, the Ray e2e test): a second one would tear them down under the first.
+# Waits for the other run (up to an hour) rather than failing. The lock is
+# held by a helper process that lives as long as this script, not on one of
+# this script's fds: its children (Ray nodes a killed worker orphans) would
+# inherit such an fd and hold the lock after the script is gone.
+hold_netns_lock() {
+    local lock=/run/lock/iogrid-netns.lock answer=""
+    if ! flock -n "$lock" true; then
+        step "another run holds the network namespaces ($lock); waiting for it to end"
+    fi
+    exec 8< <(
+        exec 9>"$lock"
+        flock -w 3600 9 || exit 1
+        echo locked
+        exec 1>&-
+        while kill -0 $$ 2>/dev/null; do sleep 1; done
+    )
+    read -r -u 8 answer || true
+    exec 8<&-
+    [[ $answer == locked ]] || die "the network namespaces stayed in use for an hour ($lock)"
+}
+
 # Fetches anchor-lang from crates.io, checks its sha256 and applies our patch.
 # Re-runs only when the patch file is newer than the prepared copy.
 prepare_anchor() {

@@ -132,7 +132,179 @@ pub fn check_announcement(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use {
+        super::*,
+        crate::state::encode,
+        bytemuck::Zeroable,
+        iogrid_sdk::accounts::{Assignment, GpuListing, GpuSpec, Job, JobAccount},
+        solana_keypair::Keypair,
+        solana_signer::Signer,
+    };
+
+    const ACTIVE: u8 = 0;
+    const PROVEN: u8 = 1;
+    const FAULTED: u8 = 2;
+
+    /// A job whose cluster is `nodes` (listing, nonce, status), and a state
+    /// holding it and a listing per worker key.
+    struct Fixture {
+        state: ChainState,
+        job: Address,
+        listings: Vec<(Address, Keypair)>,
+    }
+
+    fn fixture(statuses: &[u8]) -> Fixture {
+        let mut state = ChainState::default();
+        let listings: Vec<(Address, Keypair)> = statuses
+            .iter()
+            .map(|_| (Address::new_unique(), Keypair::new()))
+            .collect();
+        for (address, worker) in &listings {
+            let mut listing = GpuListing::zeroed();
+            listing.spec = GpuSpec::new(worker.pubkey(), "H100", 80, 1, "eu", 1).unwrap();
+            state.apply(*address, &encode::listing(&listing), 10);
+        }
+        let mut job = Job::zeroed();
+        job.status = 1;
+        job.gpus = statuses.len() as u16;
+        let assignments = listings
+            .iter()
+            .zip(statuses)
+            .enumerate()
+            .map(|(i, ((listing, _), status))| {
+                let mut a = Assignment::zeroed();
+                a.listing = *listing;
+                a.gpus = 1;
+                a.nonce = 5 + i as u64;
+                a.status = *status;
+                a
+            })
+            .collect();
+        let address = Address::new_unique();
+        let account = JobAccount {
+            job,
+            assignments,
+            capacity: 4,
+        };
+        state.apply(address, &encode::job(&account), 10);
+        Fixture {
+            state,
+            job: address,
+            listings,
+        }
+    }
+
+    fn announcement(f: &Fixture, node: usize, signer: &Keypair) -> ClusterAnnouncement {
+        ClusterAnnouncement {
+            job: f.job.to_string(),
+            listing: f.listings[node].0.to_string(),
+            worker: String::new(),
+            nonce: 5 + node as u64,
+            gcs_address: "10.0.0.1:6379".into(),
+            dashboard_url: "http://10.0.0.1:8265".into(),
+            submission_id: "iogrid-job".into(),
+            signature: String::new(),
+        }
+        .sign(signer)
+    }
+
+    fn status_of(result: Result<(), Rejection>) -> u16 {
+        result.map_or_else(|(status, _)| status, |()| 200)
+    }
+
+    #[test]
+    fn only_the_head_listings_worker_may_announce_the_cluster() {
+        let f = fixture(&[ACTIVE, ACTIVE]);
+        let head_key = &f.listings[0].1;
+        let head = announcement(&f, 0, head_key);
+        assert_eq!(status_of(check_announcement(&f.state, &f.job, &head)), 200);
+        // Another job's path.
+        let elsewhere = Address::new_unique();
+        assert_eq!(
+            status_of(check_announcement(&f.state, &elsewhere, &head)),
+            400
+        );
+        // A field changed after signing.
+        let mut moved = head.clone();
+        moved.gcs_address = "10.6.6.6:6379".into();
+        assert_eq!(status_of(check_announcement(&f.state, &f.job, &moved)), 400);
+        // The member's own worker, announcing itself as head.
+        let member = announcement(&f, 1, &f.listings[1].1);
+        let refused = check_announcement(&f.state, &f.job, &member).unwrap_err();
+        assert_eq!(refused.0, 409);
+        assert!(
+            refused
+                .1
+                .contains("the head of this job's cluster is listing"),
+            "{}",
+            refused.1
+        );
+        // A key that is not the head listing's worker, signing for it.
+        let foreign = announcement(&f, 0, &Keypair::new());
+        let refused = check_announcement(&f.state, &f.job, &foreign).unwrap_err();
+        assert_eq!(refused.0, 409);
+        assert!(
+            refused.1.contains("is not the worker of listing"),
+            "{}",
+            refused.1
+        );
+        // The head's listing with a stale nonce (an earlier assignment).
+        let mut stale = announcement(&f, 0, head_key);
+        stale.nonce = 4;
+        let stale = stale.sign(head_key);
+        assert_eq!(status_of(check_announcement(&f.state, &f.job, &stale)), 409);
+        // Oversized and empty fields.
+        let mut long = announcement(&f, 0, head_key);
+        long.dashboard_url = "x".repeat(257);
+        assert_eq!(
+            status_of(check_announcement(&f.state, &f.job, &long.sign(head_key))),
+            400
+        );
+        let mut empty = announcement(&f, 0, head_key);
+        empty.submission_id.clear();
+        assert_eq!(
+            status_of(check_announcement(&f.state, &f.job, &empty.sign(head_key))),
+            400
+        );
+    }
+
+    #[test]
+    fn a_replaced_or_finished_head_no_longer_announces() {
+        // The first node faulted: the head is now the second.
+        let f = fixture(&[FAULTED, ACTIVE]);
+        let old_head = announcement(&f, 0, &f.listings[0].1);
+        assert_eq!(
+            status_of(check_announcement(&f.state, &f.job, &old_head)),
+            409
+        );
+        let new_head = announcement(&f, 1, &f.listings[1].1);
+        assert_eq!(
+            status_of(check_announcement(&f.state, &f.job, &new_head)),
+            200
+        );
+        // A head that has proven is done serving the cluster.
+        let f = fixture(&[PROVEN, ACTIVE]);
+        let proven = check_announcement(&f.state, &f.job, &announcement(&f, 0, &f.listings[0].1));
+        assert_eq!(proven.unwrap_err().0, 409);
+        // Unknown job and unknown listing.
+        let f = fixture(&[ACTIVE]);
+        let mut unknown_listing = announcement(&f, 0, &f.listings[0].1);
+        unknown_listing.listing = Address::new_unique().to_string();
+        let unknown_listing = unknown_listing.sign(&f.listings[0].1);
+        assert_eq!(
+            status_of(check_announcement(&f.state, &f.job, &unknown_listing)),
+            404
+        );
+        let no_job = ChainState::default();
+        assert_eq!(
+            status_of(check_announcement(
+                &no_job,
+                &f.job,
+                &announcement(&f, 0, &f.listings[0].1)
+            )),
+            404
+        );
+    }
 
     #[test]
     fn specs_are_stored_by_hash_within_bounds() {

@@ -201,18 +201,19 @@ impl Process {
         Self::spawn_command(name, Command::new(workspace_bin(bin)), args, log_dir)
     }
 
-    /// `bin` run inside the network namespace `netns` (`ip netns exec`,
-    /// which execs it: signals reach it directly).
+    /// `bin` run inside network namespace `iogrid-s<netns>` (`scripts/netns
+    /// exec`, which mounts the cgroups there and execs it: signals reach it
+    /// directly).
     pub fn spawn_in_netns(
-        netns: &str,
+        netns: usize,
         name: &str,
         bin: &str,
         args: &[String],
         log_dir: &std::path::Path,
     ) -> Self {
-        let mut command = Command::new("ip");
+        let mut command = Command::new(repo_root().join("scripts/netns"));
         command
-            .args(["netns", "exec", netns])
+            .args(["exec", &netns.to_string()])
             .arg(workspace_bin(bin));
         Self::spawn_command(name, command, args, log_dir)
     }

@@ -45,7 +45,7 @@ const TEMPLATES: [&str; 4] = ["tune", "infer", "train", "rl"];
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs solana-test-validator, Ray (scripts/ray-env) and root; run by scripts/e2e-ray"]
 async fn templates_run_across_two_suppliers_in_network_namespaces() {
-    netns(&["up", "3"]);
+    netns(&["up", "4"]);
     let mut args = localnet_args(RPC_PORT, FAUCET_PORT);
     args.bind_address = BRIDGE_IP.parse().unwrap();
     let localnet = Localnet::start(&args)
@@ -69,6 +69,7 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
             }
             if std::env::var("IOGRID_RAY_DRILL").as_deref() != Ok("0") {
                 run.member_lost_mid_training().await;
+                run.head_lost_mid_training().await;
                 run.bad_workloads_are_not_proven().await;
             }
             run.stop().await;
@@ -77,17 +78,89 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
     .await;
     if let Err(panic) = result {
         for log in ["keeper", "worker-1", "worker-2", "worker-3"] {
-            let text = std::fs::read_to_string(logs.join(format!("{log}.log"))).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("---- {log} (last 40 lines) ----");
-            tail.iter().rev().for_each(|l| eprintln!("{l}"));
+            print_tail(&logs.join(format!("{log}.log")), 60);
         }
+        print_ray_logs();
         localnet.stop().await.unwrap();
         netns(&["down"]);
         std::panic::resume_unwind(panic.into_panic());
     }
     localnet.stop().await.unwrap();
     netns(&["down"]);
+}
+
+/// The head's teardown record (hashed into its result): its Ray node ran
+/// in a bubblewrap sandbox under limits, seeing its one leased GPU, and
+/// left no process, cgroup or scratch behind. Returns the record.
+fn assert_torn_down(
+    kept: &BTreeMap<String, Vec<u8>>,
+    listing: &Address,
+    what: &str,
+) -> serde_json::Value {
+    let name = format!("teardown/{listing}.json");
+    let record: serde_json::Value = serde_json::from_slice(
+        kept.get(&name)
+            .unwrap_or_else(|| panic!("{what}: no {name} in the outputs")),
+    )
+    .unwrap();
+    assert_eq!(record["isolation"], "bwrap", "{what}: {record}");
+    assert_eq!(
+        record["visible_gpus"],
+        serde_json::json!([0]),
+        "{what}: {record}"
+    );
+    assert!(
+        record["limits"]["memory_bytes"].as_u64().unwrap() > 0,
+        "{what}: {record}"
+    );
+    assert!(
+        record["limits"]["cpus"].as_f64().unwrap() > 0.0,
+        "{what}: {record}"
+    );
+    assert!(
+        record["peak_memory_bytes"].as_u64().unwrap() > 0,
+        "{what}: {record}"
+    );
+    assert_eq!(record["processes_left"], 0, "{what}: {record}");
+    assert_eq!(record["cgroup_removed"], true, "{what}: {record}");
+    assert_eq!(record["scratch_removed"], true, "{what}: {record}");
+    record
+}
+
+fn print_tail(path: &Path, lines: usize) {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+    eprintln!("---- {} (last {lines} lines) ----", path.display());
+    tail.iter().rev().for_each(|l| eprintln!("{l}"));
+}
+
+/// What the killed workers' Ray nodes left in their scratch directories
+/// (`/tmp/iogrid-ray-*`, reaped by the next worker start): how each node
+/// started, and the job driver's and runtime env's own logs.
+fn print_ray_logs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for scratch in entries.flatten().map(|e| e.path()) {
+        let is_ray = scratch
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("iogrid-ray-"));
+        if !is_ray {
+            continue;
+        }
+        print_tail(&scratch.join("ray-start.log"), 20);
+        let session_logs = scratch.join("r/session_latest/logs");
+        for log in std::fs::read_dir(&session_logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = log.file_name().to_string_lossy().to_string();
+            if name.starts_with("job-driver-") || name.starts_with("runtime_env_setup") {
+                print_tail(&log.path(), 30);
+            }
+        }
+    }
 }
 
 fn selected_templates() -> Vec<String> {
@@ -118,6 +191,8 @@ struct Run {
     workers: Vec<Process>,
     listings: [Address; 2],
     suppliers: [Address; 2],
+    /// Each served listing's namespace number (its worker's `n`).
+    namespaces: BTreeMap<Address, usize>,
     next_id: u64,
 }
 
@@ -170,6 +245,7 @@ impl Run {
             workers: Vec::new(),
             listings,
             suppliers,
+            namespaces: BTreeMap::new(),
             next_id: 1,
         };
         for (i, listing) in listings.iter().enumerate() {
@@ -189,6 +265,7 @@ impl Run {
     /// `iogrid-worker` for `listing` with key `worker-<n>`, in namespace
     /// `iogrid-s<n>` (IP 10.77.0.(10 + n)), as a supplier's machine.
     fn start_worker(&mut self, n: usize, listing: &Address) {
+        self.namespaces.insert(*listing, n);
         let ray = std::env::var("IOGRID_RAY").unwrap_or_else(|_| {
             let home = std::env::var("HOME").unwrap();
             format!("{home}/.local/share/iogrid/ray-venv/bin/ray")
@@ -215,7 +292,7 @@ impl Run {
             ray,
         ];
         let process = Process::spawn_in_netns(
-            &format!("iogrid-s{n}"),
+            n,
             &format!("worker-{n}"),
             "iogrid-worker",
             &args,
@@ -326,6 +403,7 @@ impl Run {
             root, head.result_hash,
             "{template}: the proven result is the outputs' root"
         );
+        let teardown = assert_torn_down(&kept, &head.listing, template);
         let summary: serde_json::Value =
             serde_json::from_slice(&kept["output/summary.json"]).expect("summary.json");
         let ips: Vec<&str> = summary["node_ips"]
@@ -368,10 +446,12 @@ impl Run {
         assert!(suppliers_net > 0, "{template}: both suppliers were paid");
         let ready = cluster_ready_secs(&self.logs, &job);
         println!(
-            "template {template}: escrow → matched {:.1} s, cluster ready {ready} s after assignment, escrow → proven {:.1} s, claims {:?} GPU-s, paid {suppliers_net}, refund {refund}",
+            "template {template}: escrow → matched {:.1} s, cluster ready {ready} s after assignment, escrow → proven {:.1} s, claims {:?} GPU-s, paid {suppliers_net}, refund {refund}; head sandbox peak memory {} MiB of {} MiB",
             matched.as_secs_f64(),
             wall.as_secs_f64(),
             proven.assignments.iter().map(|a| a.gpu_seconds).collect::<Vec<_>>(),
+            teardown["peak_memory_bytes"].as_u64().unwrap_or(0) >> 20,
+            teardown["limits"]["memory_bytes"].as_u64().unwrap_or(0) >> 20,
         );
     }
 
@@ -383,46 +463,14 @@ impl Run {
     /// checkpoint; the job is proven by the head and the replacement and
     /// settles.
     async fn member_lost_mid_training(&mut self) {
-        let template = slow_training_template(&self.logs);
-        let job = self.create_template_job(&template);
-        let chain = &self.chain;
-        let running = wait_job_status(
-            chain,
-            &job,
-            JobStatus::Running,
-            "drill: job running",
-            Duration::from_secs(30),
-        )
-        .await;
+        let (job, running, replacement) = self.drill_job(3, "drill").await;
         let head = running.assignments[0].listing;
         let member = running.assignments[1].listing;
-        let member_n = self.listings.iter().position(|l| *l == member).unwrap() + 1;
-        // The replacement: a second listing of supplier 1, worker-3, namespace 3.
-        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
-        let worker3 = solana_keypair::read_keypair_file(self.key_file("worker-3")).unwrap();
-        let listed = list_one_h100(&rpc, &self.key_file("supplier-1"), &worker3.pubkey());
-        let replacement: Address = listed["address"].as_str().unwrap().parse().unwrap();
-        self.start_worker(3, &replacement);
-        // Kill the member once training has checkpointed an epoch (the
-        // namespaces share the host's filesystem, so the test can see it).
-        wait_for_checkpoint(&job, Duration::from_secs(180)).await;
-        let killed = Instant::now();
-        netns(&["kill", &member_n.to_string()]);
-        println!("drill: supplier node {member_n} (listing {member}) killed mid-training");
-        let chain = &self.chain;
-        let replaced = chain
-            .wait_for(
-                "drill: replacement assigned",
-                Duration::from_secs(120),
-                || async {
-                    chain
-                        .job(&job)
-                        .await
-                        .filter(|j| j.active().any(|a| a.listing == replacement))
-                },
-            )
+        let (killed, replaced) = self
+            .kill_until_replaced(&job, &member, &replacement, "drill")
             .await;
         let reassigned_after = killed.elapsed();
+        let chain = &self.chain;
         // The fault was paid and the slot handed to the replacement.
         assert!(
             replaced.assignments.iter().all(|a| a.listing != member),
@@ -456,6 +504,7 @@ impl Run {
             "head and replacement proved"
         );
         let kept = self.kept_outputs(&job, proven.assignments[0].nonce);
+        assert_torn_down(&kept, &head, "drill");
         let summary: serde_json::Value =
             serde_json::from_slice(&kept["output/summary.json"]).unwrap();
         let job_log = String::from_utf8_lossy(&kept["ray-job.log"]).into_owned();
@@ -499,6 +548,130 @@ impl Run {
         );
     }
 
+    /// The second drill: a training job loses its head's machine (the Ray
+    /// head, with the cluster's control plane, SIGKILLed with its worker).
+    /// The keeper reports the fault and assigns a fourth supplier listing;
+    /// the surviving node notices the head is gone (it stops answering),
+    /// reads the next head from the chain and serves under it, perhaps as
+    /// the head itself; the workload starts again on the new cluster and
+    /// resumes from the job's checkpoints; the survivor and the replacement
+    /// prove and the job settles.
+    async fn head_lost_mid_training(&mut self) {
+        let (job, running, replacement) = self.drill_job(4, "head drill").await;
+        let head = running.assignments[0].listing;
+        let survivor = running.assignments[1].listing;
+        let (killed, _) = self
+            .kill_until_replaced(&job, &head, &replacement, "head drill")
+            .await;
+        let reassigned_after = killed.elapsed();
+        let chain = &self.chain;
+        let proven = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Proven,
+            "head drill: job proven",
+            Duration::from_secs(600),
+        )
+        .await;
+        let recovered_after = killed.elapsed();
+        let mut provers: Vec<Address> = proven
+            .assignments
+            .iter()
+            .filter(|a| a.status() == AssignmentStatus::Proven)
+            .map(|a| a.listing)
+            .collect();
+        provers.sort();
+        let mut expected = vec![survivor, replacement];
+        expected.sort();
+        assert_eq!(provers, expected, "the survivor and the replacement proved");
+        let new_head = proven.cluster_nodes().next().copied().unwrap();
+        let kept = self.kept_outputs(&job, new_head.nonce);
+        assert_torn_down(&kept, &new_head.listing, "head drill");
+        let summary: serde_json::Value =
+            serde_json::from_slice(&kept["output/summary.json"]).unwrap();
+        assert!(
+            summary["resumed_from_epoch"].as_u64().unwrap_or(0) > 0,
+            "training resumed from the job's checkpoints on the new cluster: {summary}"
+        );
+        let ips = summary["node_ips"].to_string();
+        let survivor_ip = format!("10.77.0.{}", 10 + self.namespaces[&survivor]);
+        assert!(
+            ips.contains(&survivor_ip) && ips.contains("10.77.0.14"),
+            "the survivor and the replacement trained: {summary}"
+        );
+        let role = if new_head.listing == survivor {
+            "the survivor"
+        } else {
+            "the replacement"
+        };
+        println!(
+            "head drill: head lost → replacement assigned {:.1} s, → job proven {:.1} s (resumed from epoch {}; new head: {role})",
+            reassigned_after.as_secs_f64(),
+            recovered_after.as_secs_f64(),
+            summary["resumed_from_epoch"]
+        );
+    }
+
+    /// A drill's slow training job, running across two healthy listings, and
+    /// the listing (supplier 1's, key `worker-<n>`, namespace `n`) standing
+    /// by to replace a lost node; returns once the job has checkpointed an
+    /// epoch (the namespaces share the host's filesystem: the test sees it).
+    async fn drill_job(
+        &mut self,
+        n: usize,
+        what: &str,
+    ) -> (Address, iogrid_sdk::accounts::JobAccount, Address) {
+        let template = slow_training_template(&self.logs);
+        let job = self.create_template_job(&template);
+        let running = wait_job_status(
+            &self.chain,
+            &job,
+            JobStatus::Running,
+            &format!("{what}: job running"),
+            Duration::from_secs(30),
+        )
+        .await;
+        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
+        let supplier = self.key_file("supplier-1");
+        cli(&rpc, &supplier, &["stake", "add", "1000"]);
+        let worker = solana_keypair::read_keypair_file(self.key_file(&format!("worker-{n}")));
+        let listed = list_one_h100(&rpc, &supplier, &worker.unwrap().pubkey());
+        let replacement: Address = listed["address"].as_str().unwrap().parse().unwrap();
+        self.start_worker(n, &replacement);
+        wait_for_checkpoint(&job, Duration::from_secs(180)).await;
+        (job, running, replacement)
+    }
+
+    /// SIGKILLs every process of `victim`'s namespace (a machine lost) and
+    /// waits until `replacement` is assigned in its place; when the kill
+    /// happened and the job then.
+    async fn kill_until_replaced(
+        &self,
+        job: &Address,
+        victim: &Address,
+        replacement: &Address,
+        what: &str,
+    ) -> (Instant, iogrid_sdk::accounts::JobAccount) {
+        let n = self.namespaces[victim];
+        let killed = Instant::now();
+        netns(&["kill", &n.to_string()]);
+        println!("{what}: supplier node {n} (listing {victim}) killed mid-training");
+        let chain = &self.chain;
+        let replaced = chain
+            .wait_for(
+                &format!("{what}: replacement assigned"),
+                Duration::from_secs(120),
+                || async {
+                    chain
+                        .job(job)
+                        .await
+                        .filter(|j| j.active().any(|a| a.listing == *replacement))
+                },
+            )
+            .await;
+        (killed, replaced)
+    }
+
     /// Bad input, on the two listings the drill left healthy: a `spec:` job
     /// whose hash names no spec anyone uploaded, and a spec whose
     /// requirements cannot be installed. The workers say why in their logs
@@ -521,7 +694,7 @@ impl Run {
             ["--uri", "spec:nobody-uploaded-this"],
             ["--template", bad_requirements.to_str().unwrap()],
         ] {
-            jobs.push(self.create_job(1, "0.03", workload));
+            jobs.push(self.create_job(1, "0.05", workload));
         }
         // Read now: a job refused early may expire and close before the
         // other's refusal is logged.
@@ -572,7 +745,7 @@ impl Run {
     }
 
     fn kept_outputs(&self, job: &Address, nonce: u64) -> BTreeMap<String, Vec<u8>> {
-        let dir = (1..=2)
+        let dir = (1..=4)
             .map(|n| self.logs.join(format!("outputs-{n}/{job}-{nonce}")))
             .find(|d| d.is_dir())
             .unwrap_or_else(|| panic!("no worker kept the outputs of {job}"));
@@ -629,14 +802,13 @@ fn slow_training_template(logs: &Path) -> PathBuf {
 /// Waits until the training of `job` has written a checkpoint under the
 /// head's scratch directory (`<tmp>/iogrid-ray-<job prefix>-…/checkpoints`).
 async fn wait_for_checkpoint(job: &Address, timeout: Duration) {
-    let prefix = format!("iogrid-ray-{}-", &job.to_string()[..8]);
+    // The job's checkpoint directory (IOGRID_CHECKPOINT_DIR), which the
+    // workers make at this path on every node.
+    let run_dir = std::env::temp_dir().join(format!("iogrid-checkpoints-{job}/iogrid-train"));
     let started = Instant::now();
     loop {
-        let found = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
-            .filter_map(|e| std::fs::read_dir(e.path().join("checkpoints/iogrid-train")).ok())
+        let found = std::fs::read_dir(&run_dir)
+            .into_iter()
             .flat_map(|entries| entries.flatten())
             .any(|e| e.file_name().to_string_lossy().starts_with("checkpoint_"));
         if found {

@@ -22,6 +22,7 @@ use {
     crate::{
         gpu::{self, Device, Simulated},
         ray::{RayConfig, RayJob},
+        sandbox::{Isolation, IsolationMode},
     },
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::Args,
@@ -58,7 +59,7 @@ use {
         time::{Duration, Instant},
     },
     tokio::task::JoinSet,
-    tracing::{info, warn},
+    tracing::{debug, info, warn},
 };
 
 /// How often the chain is polled for new assignments.
@@ -94,6 +95,11 @@ pub struct NodeArgs {
     /// default: that venv's, else `ray` on the PATH).
     #[arg(long, env = "IOGRID_RAY")]
     pub ray: Option<PathBuf>,
+    /// How workloads are isolated: `bwrap` (a bubblewrap sandbox in a
+    /// cgroup with CPU, memory and process limits) or `none` (they run as
+    /// the worker, seeing what it sees, its keypair included).
+    #[arg(long, env = "IOGRID_ISOLATION", value_enum, default_value = "bwrap")]
+    pub isolation: IsolationMode,
 }
 
 impl NodeArgs {
@@ -215,6 +221,12 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
     if reaped > 0 {
         warn!("reaped {reaped} Ray node(s) left by a worker that died without stopping them");
     }
+    let isolation = Isolation::resolve(node.isolation, vec![node.worker_keypair.clone()])
+        .map_err(|e| anyhow!(e))?;
+    match isolation.mode {
+        IsolationMode::Bwrap => info!("workloads run in bubblewrap sandboxes with cgroup limits"),
+        IsolationMode::None => warn!("--isolation none: workloads run unsandboxed, as this worker"),
+    }
     let agent = Arc::new(Agent {
         // The tasks below outlive this borrow: a second client, same cluster.
         rpc: RpcClient::new_with_commitment(rpc.url(), rpc.commitment()),
@@ -230,7 +242,9 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
             keeper_url: node.keeper_url.clone(),
             use_gpu: devices.iter().any(|d| !d.simulated),
             outputs_dir: args.outputs_dir.clone(),
-            devices,
+            device_count: devices.len(),
+            gpus: gpu::Pool::new(devices),
+            isolation,
         },
         allow_shell: args.allow_shell,
         stop: AtomicBool::new(false),
@@ -319,6 +333,7 @@ struct Agent {
 async fn heartbeat_loop(agent: Arc<Agent>, interval: Duration) {
     let ix = HeartbeatAccounts::new(agent.worker.pubkey(), agent.listing).instruction();
     let mut failures = 0u32;
+    let mut beaten = false;
     loop {
         let started = tokio::time::Instant::now();
         let sent = send_and_confirm(
@@ -330,8 +345,24 @@ async fn heartbeat_loop(agent: Arc<Agent>, interval: Duration) {
         .await;
         let wait = match sent {
             Ok(sent) => {
+                // Info only when the state changes; every beat would bury
+                // the workload's own lines in the log.
+                if !beaten {
+                    info!(
+                        "heartbeating every {} s (first at slot {})",
+                        interval.as_secs_f64(),
+                        sent.slot
+                    );
+                } else if failures > 0 {
+                    info!(
+                        "heartbeats resumed after {failures} failures (slot {})",
+                        sent.slot
+                    );
+                } else {
+                    debug!("heartbeat ok (slot {})", sent.slot);
+                }
+                beaten = true;
                 failures = 0;
-                info!("heartbeat ok (slot {})", sent.slot);
                 interval
             }
             Err(err) => {

@@ -1,12 +1,14 @@
 //! `iogrid-worker doctor`: everything a supplier needs before serving a
 //! listing, checked one by one, each failure named with how to fix it. It
-//! sends nothing and changes nothing. Exit status 1 when a check fails;
+//! sends nothing and changes nothing (the isolation check makes a probe
+//! sandbox and cgroup and removes them). Exit status 1 when a check fails;
 //! warnings (what only later features need) do not fail it.
 
 use {
     crate::{
         agent::NodeArgs,
         gpu::{self, Device},
+        sandbox::{CgroupLayout, Isolation, IsolationMode},
     },
     anyhow::{bail, Result},
     iogrid_cli::output::{print, OutputFormat},
@@ -131,11 +133,8 @@ pub async fn run(args: &NodeArgs, rpc: &RpcClient) -> Report {
         ),
     });
     checks.push(check_ray(&args.ray_executable()));
-    checks.push(check_container_runtime());
+    checks.push(check_isolation(args));
     checks.push(check_disk(&std::env::temp_dir()));
-    checks.push(check_cgroups(Path::new(
-        "/sys/fs/cgroup/cgroup.controllers",
-    )));
     checks.push(check_keeper(&args.keeper_url).await);
     let rpc_up = rpc.get_version().await;
     checks.push(match &rpc_up {
@@ -345,33 +344,29 @@ fn check_ray(ray: &Path) -> Check {
     }
 }
 
-/// Podman with runc: container workloads will need it (warned, not failed,
-/// until they run).
-fn check_container_runtime() -> Check {
-    let version = |bin: &str| {
-        std::process::Command::new(bin)
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| {
-                String::from_utf8_lossy(&o.stdout)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_string()
-            })
-    };
-    match (version("podman"), version("runc")) {
-        (Some(podman), Some(runc)) => Check::ok("container runtime", format!("{podman}; {runc}")),
-        (podman, runc) => Check::warn(
-            "container runtime",
-            format!(
-                "podman {}, runc {} (container workloads need both; ray workloads do not)",
-                if podman.is_some() { "found" } else { "missing" },
-                if runc.is_some() { "found" } else { "missing" },
-            ),
-            "apt-get install podman runc",
+/// The sandbox workloads run in: bubblewrap works here and the cgroup
+/// limits can be set (a probe sandbox and cgroup are made and removed).
+fn check_isolation(args: &NodeArgs) -> Check {
+    match Isolation::resolve(args.isolation, vec![args.worker_keypair.clone()]) {
+        Ok(isolation) if isolation.mode == IsolationMode::None => Check::warn(
+            "isolation",
+            "none: workloads would run as the worker, seeing its keypair",
+            "apt-get install bubblewrap and drop --isolation none",
+        ),
+        Ok(_) => {
+            let layout = match CgroupLayout::detect() {
+                Some(CgroupLayout::V2) => "v2",
+                _ => "v1",
+            };
+            Check::ok(
+                "isolation",
+                format!("bubblewrap sandbox, cgroup {layout} limits (cpu, memory, pids)"),
+            )
+        }
+        Err(why) => Check::fail(
+            "isolation",
+            why,
+            "apt-get install bubblewrap; run the worker as root (it writes cgroups)",
         ),
     }
 }
@@ -413,30 +408,6 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
-/// cgroup v2 with the cpu and memory controllers: what per-workload limits
-/// will need (warned, not failed, until isolation runs).
-fn check_cgroups(controllers: &Path) -> Check {
-    match std::fs::read_to_string(controllers) {
-        Ok(text)
-            if ["cpu", "memory"]
-                .iter()
-                .all(|c| text.split_whitespace().any(|w| w == *c)) =>
-        {
-            Check::ok("cgroups", format!("v2 with {}", text.trim()))
-        }
-        Ok(text) => Check::warn(
-            "cgroups",
-            format!("v2 without cpu and memory controllers ({})", text.trim()),
-            "enable them for the worker's cgroup (systemd Delegate=yes)",
-        ),
-        Err(_) => Check::warn(
-            "cgroups",
-            format!("no cgroup v2 ({} missing)", controllers.display()),
-            "boot with the unified cgroup hierarchy (systemd.unified_cgroup_hierarchy=1)",
-        ),
-    }
-}
-
 async fn check_keeper(url: &str) -> Check {
     let health = format!("{}/healthz", url.trim_end_matches('/'));
     let client = reqwest::Client::builder()
@@ -468,14 +439,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn disk_and_cgroup_checks_say_what_they_found() {
+    fn the_disk_check_says_what_it_found() {
         assert_ne!(
             check_disk(Path::new("/nonexistent/dir")).verdict,
             Verdict::Ok
         );
-        let missing = check_cgroups(Path::new("/nonexistent/cgroup.controllers"));
-        assert_eq!(missing.verdict, Verdict::Warn);
-        assert!(missing.fix.is_some());
         assert!(free_bytes(&std::env::temp_dir()).is_some());
     }
 

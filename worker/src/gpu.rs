@@ -13,6 +13,9 @@ use {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Device {
     pub index: u32,
+    /// The device node's minor number (`/dev/nvidia<minor>`); none when
+    /// simulated.
+    pub minor: Option<u32>,
     pub model: String,
     pub vram_mib: u64,
     /// Not a real device: `--simulate` declared it and the CPU does its work.
@@ -101,6 +104,7 @@ impl Simulated {
         (0..u32::from(self.count))
             .map(|index| Device {
                 index,
+                minor: None,
                 model: self.model.clone(),
                 vram_mib: u64::from(self.vram_gb) * 1024,
                 simulated: true,
@@ -138,6 +142,7 @@ pub fn detect() -> Result<Vec<Device>, String> {
                 .map_err(|e| format!("NVML cannot open GPU {index}: {e}"))?;
             Ok(Device {
                 index,
+                minor: device.minor_number().ok(),
                 model: device.name().unwrap_or_else(|_| "unknown".into()),
                 vram_mib: device
                     .memory_info()
@@ -221,5 +226,80 @@ mod tests {
         let vram = check_listing_claim(&devices, 1, 96).unwrap_err();
         assert!(vram.contains("96 GB"), "{vram}");
         assert!(check_listing_claim(&[], 1, 0).is_err());
+    }
+
+    #[test]
+    fn leases_take_free_devices_and_give_them_back() {
+        let pool = Pool::new("4xA100-80GB".parse::<Simulated>().unwrap().devices());
+        let first = pool.lease(3).unwrap();
+        assert_eq!(first.indices(), [0, 1, 2]);
+        assert!(
+            first.minors().is_empty(),
+            "simulated devices have no device node"
+        );
+        let refused = pool.lease(2).unwrap_err();
+        assert!(
+            refused.contains("2 GPU(s) assigned but 1 free"),
+            "{refused}"
+        );
+        let second = pool.lease(1).unwrap();
+        assert_eq!(second.indices(), [3]);
+        drop(first);
+        assert_eq!(pool.lease(3).unwrap().indices(), [0, 1, 2]);
+    }
+}
+
+/// The node's devices not serving an assignment right now. Each Ray node
+/// leases as many as its assignment has GPUs, and its sandbox sees only
+/// those.
+#[derive(Clone, Debug, Default)]
+pub struct Pool(std::sync::Arc<std::sync::Mutex<Vec<Device>>>);
+
+impl Pool {
+    pub fn new(devices: Vec<Device>) -> Self {
+        Self(std::sync::Arc::new(std::sync::Mutex::new(devices)))
+    }
+
+    /// `count` free devices, lowest index first, or why not (the program
+    /// never assigns a listing more GPUs than it has; a worker serving two
+    /// listings from one machine could).
+    pub fn lease(&self, count: u16) -> Result<Lease, String> {
+        let mut free = self.0.lock().unwrap();
+        let count = usize::from(count);
+        if free.len() < count {
+            return Err(format!(
+                "{count} GPU(s) assigned but {} free on this node",
+                free.len()
+            ));
+        }
+        free.sort_by_key(|d| d.index);
+        let devices = free.drain(..count).collect();
+        Ok(Lease {
+            pool: self.clone(),
+            devices,
+        })
+    }
+}
+
+/// Devices taken from a [`Pool`], given back when dropped.
+#[derive(Debug)]
+pub struct Lease {
+    pool: Pool,
+    pub devices: Vec<Device>,
+}
+
+impl Lease {
+    pub fn indices(&self) -> Vec<u32> {
+        self.devices.iter().map(|d| d.index).collect()
+    }
+
+    pub fn minors(&self) -> Vec<u32> {
+        self.devices.iter().filter_map(|d| d.minor).collect()
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.pool.0.lock().unwrap().append(&mut self.devices);
     }
 }

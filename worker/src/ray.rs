@@ -17,7 +17,11 @@
 //! time in the cluster times its assigned devices.
 
 use {
-    crate::agent::RunError,
+    crate::{
+        agent::RunError,
+        gpu::{Lease, Pool},
+        sandbox::{gpu_device_nodes, Cgroup, Isolation, SandboxPlan, Teardown},
+    },
     iogrid_sdk::{
         accounts::{Assignment, JobAccount},
         rpc::NonblockingRpcClient as RpcClient,
@@ -55,9 +59,15 @@ pub struct RayConfig {
     /// Where the head keeps each job's outputs and log after the scratch
     /// directory is wiped (`<dir>/<job>-<nonce>/`), for the job's owner.
     pub outputs_dir: Option<PathBuf>,
-    /// This node's GPUs (or declared simulated ones), recorded in every
-    /// result it proves.
-    pub devices: Vec<crate::gpu::Device>,
+    /// This node's GPUs (or declared simulated ones) not serving another
+    /// assignment; each Ray node leases its assignment's share, sees only
+    /// those, and records them in its result.
+    pub gpus: Pool,
+    /// All of the node's devices, leased or not: a node's share of the
+    /// machine's CPUs and memory is its assignment's part of them.
+    pub device_count: usize,
+    /// How the node's Ray processes are sandboxed and limited.
+    pub isolation: Isolation,
 }
 
 /// What one node did for the job.
@@ -72,6 +82,16 @@ pub struct NodeOutcome {
     pub role: &'static str,
 }
 
+/// What a node's part left before its result is hashed.
+struct NodeWork {
+    /// Named files the result's Merkle root covers.
+    outputs: BTreeMap<String, Vec<u8>>,
+    in_cluster: Duration,
+    cluster_ready: Option<Duration>,
+    role: &'static str,
+    stopped: Stopped,
+}
+
 /// How long the head waits for the other nodes to join.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long the head keeps the cluster up after the job ends, so the other
@@ -83,6 +103,20 @@ const MIN_LINGER: Duration = Duration::from_secs(3);
 const POLL: Duration = Duration::from_millis(500);
 /// How often the head repeats its announcement and spec to the keeper.
 const REANNOUNCE: Duration = Duration::from_secs(10);
+/// How long a silent head is followed before it counts as lost.
+const HEAD_SILENCE: Duration = Duration::from_secs(30);
+/// How long a member whose head was lost waits for the chain to name the
+/// next one (the keeper's heartbeat timeout, then its replacement).
+const HEAD_CHANGE_TIMEOUT: Duration = Duration::from_secs(300);
+/// What `ray start` prints once the node runs.
+const RAY_STARTED: &str = "Ray runtime started.";
+/// How long `ray start` may take to say so.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Tries of `ray start`, each with new ports, when one was taken.
+const START_ATTEMPTS: u32 = 3;
+/// Ray's own limit on how long a submitted job may stay PENDING.
+const JOB_START_TIMEOUT_ENV: &str = "RAY_JOB_START_TIMEOUT_SECONDS";
+const JOB_START_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A background task aborted when this is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -111,24 +145,152 @@ impl RayJob<'_> {
     /// Runs this node's part, within `limit`.
     pub async fn run(&self, limit: Duration) -> Result<NodeOutcome, RunError> {
         let started = Instant::now();
-        let account = self.job_account().await?;
-        let nodes: Vec<Assignment> = account.cluster_nodes().copied().collect();
-        let head = nodes
-            .first()
-            .ok_or_else(|| failed("the job has no cluster nodes"))?;
+        let lease = self
+            .config
+            .gpus
+            .lease(self.assignment.gpus)
+            .map_err(failed)?;
         let scratch = Scratch::create(&self.job, self.assignment.nonce)?;
-        let outcome = if head.listing == self.listing && head.nonce == self.assignment.nonce {
-            tokio::time::timeout(limit, self.run_head(&scratch, nodes.len(), started))
-                .await
-                .map_err(|_| RunError::TimedOut(limit.as_secs_f64()))?
-        } else {
-            tokio::time::timeout(limit, self.run_member(&scratch))
-                .await
-                .map_err(|_| RunError::TimedOut(limit.as_secs_f64()))?
+        let checkpoints = CheckpointDir::create(&self.job)?;
+        let node = NodeContext {
+            scratch: &scratch,
+            checkpoints: &checkpoints.0,
+            lease: &lease,
         };
+        let work = tokio::time::timeout(limit, self.serve(&node, started)).await;
+        let scratch_dir = scratch.0.clone();
         drop(scratch);
-        info!(job = %self.job, "Ray node stopped and scratch directory removed");
-        outcome
+        drop(checkpoints);
+        let mut work = work.map_err(|_| RunError::TimedOut(limit.as_secs_f64()))??;
+        let teardown = Teardown {
+            isolation: self.config.isolation.mode,
+            limits: work.stopped.limits,
+            visible_gpus: lease.indices(),
+            peak_memory_bytes: work.stopped.peak_memory_bytes,
+            processes_left: work.stopped.processes_left,
+            cgroup_removed: work.stopped.cgroup_removed,
+            scratch_removed: !scratch_dir.exists(),
+        };
+        info!(job = %self.job, "Ray node stopped, sandbox torn down: {}", serde_json::to_string(&teardown).unwrap_or_default());
+        work.outputs.insert(
+            format!("teardown/{}.json", self.listing),
+            serde_json::to_vec_pretty(&teardown).expect("teardown serializes"),
+        );
+        let result_hash = merkle_root(work.outputs.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        let is_head = work.role == "head";
+        if let Some(dir) = self.config.outputs_dir.as_ref().filter(|_| is_head) {
+            let kept = dir.join(format!("{}-{}", self.job, self.assignment.nonce));
+            keep_outputs(&kept, &work.outputs)?;
+            info!(job = %self.job, "outputs kept in {}", kept.display());
+        }
+        Ok(NodeOutcome {
+            result_hash,
+            in_cluster: work.in_cluster,
+            cluster_ready: work.cluster_ready,
+            role: work.role,
+        })
+    }
+
+    /// This node's part: as the head of the job's cluster when the chain
+    /// names it so, else as a member of the announced head. A member whose
+    /// head is lost (its machine died) waits for the chain to name the next
+    /// head (the keeper replaces the lost node), and serves again under it,
+    /// perhaps as the head itself; the workload starts again there and
+    /// resumes from the job's checkpoints.
+    async fn serve(&self, ctx: &NodeContext<'_>, started: Instant) -> Result<NodeWork, RunError> {
+        let mut lost: Option<Assignment> = None;
+        loop {
+            let nodes = self.cluster_after(lost.as_ref()).await?;
+            let head = nodes[0];
+            if head.listing == self.listing && head.nonce == self.assignment.nonce {
+                return self.run_head(ctx, nodes.len(), started).await;
+            }
+            match self.run_member(ctx, &head).await? {
+                Some(work) => return Ok(work),
+                None => {
+                    warn!(job = %self.job, head = %head.listing, "the cluster's head is lost; waiting for the chain to name the next");
+                    lost = Some(head);
+                }
+            }
+        }
+    }
+
+    /// The job's cluster nodes, head first, once the head is no longer
+    /// `lost` (within [`HEAD_CHANGE_TIMEOUT`]). Fails if this node's own
+    /// assignment is no longer in the cluster.
+    async fn cluster_after(&self, lost: Option<&Assignment>) -> Result<Vec<Assignment>, RunError> {
+        let deadline = Instant::now() + HEAD_CHANGE_TIMEOUT;
+        loop {
+            let account = self.job_account().await?;
+            let nodes: Vec<Assignment> = account.cluster_nodes().copied().collect();
+            let me = |a: &Assignment| a.listing == self.listing && a.nonce == self.assignment.nonce;
+            if !nodes.iter().any(me) {
+                return Err(failed(
+                    "this node's assignment is no longer in the job's cluster",
+                ));
+            }
+            let same_head = |head: &Assignment| {
+                lost.is_some_and(|l| l.listing == head.listing && l.nonce == head.nonce)
+            };
+            match nodes.first() {
+                Some(head) if !same_head(head) => return Ok(nodes),
+                _ if Instant::now() >= deadline => {
+                    return Err(failed(format!(
+                        "the cluster's head was lost and the chain named no other within {} s",
+                        HEAD_CHANGE_TIMEOUT.as_secs()
+                    )))
+                }
+                _ => sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
+
+    /// Starts this node's Ray with freshly allocated ports and waits until
+    /// it says it started. A port is free when allocated but another
+    /// process may bind it before Ray does (outgoing connections take ports
+    /// from the same range); Ray then exits saying so, and this tries again
+    /// with new ports, up to [`START_ATTEMPTS`] times.
+    async fn start_node(
+        &self,
+        ctx: &NodeContext<'_>,
+        args: impl Fn(&Ports) -> Vec<String>,
+    ) -> Result<(RayNode, Ports), RunError> {
+        let plan = self.sandbox_plan(ctx);
+        let mut attempt = 1;
+        loop {
+            let ports = Ports::allocate()?;
+            let node = RayNode::start(self.config, &args(&ports), ctx, &plan)?;
+            match node.wait_started().await {
+                Ok(()) => return Ok((node, ports)),
+                Err(err) if attempt < START_ATTEMPTS && node.lost_a_port() => {
+                    warn!(job = %self.job, "Ray lost a port to another process (attempt {attempt}); retrying with new ports: {err}");
+                    drop(node);
+                    attempt += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// The sandbox of this node's Ray processes.
+    fn sandbox_plan(&self, node: &NodeContext) -> SandboxPlan {
+        let venv = self
+            .config
+            .ray
+            .parent()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf);
+        SandboxPlan {
+            name: node.scratch.name(),
+            writable: vec![node.scratch.0.clone(), node.checkpoints.to_path_buf()],
+            read_only: venv.into_iter().collect(),
+            devices: gpu_device_nodes(&node.lease.minors()),
+            limits: self
+                .config
+                .isolation
+                .share(self.assignment.gpus, self.config.device_count),
+        }
     }
 
     async fn job_account(&self) -> Result<JobAccount, RunError> {
@@ -151,21 +313,24 @@ impl RayJob<'_> {
 
     async fn run_head(
         &self,
-        scratch: &Scratch,
+        ctx: &NodeContext<'_>,
         node_count: usize,
         started: Instant,
-    ) -> Result<NodeOutcome, RunError> {
-        let ports = Ports::allocate()?;
-        let mut args = vec![
-            "--head".to_string(),
-            format!("--port={}", ports.gcs),
-            "--include-dashboard=true".into(),
-            "--dashboard-host=0.0.0.0".into(),
-            format!("--dashboard-port={}", ports.dashboard),
-            format!("--ray-client-server-port={}", ports.client),
-        ];
-        args.extend(self.common_args(scratch, &ports));
-        let node = RayNode::start(self.config, &args, scratch)?;
+    ) -> Result<NodeWork, RunError> {
+        let scratch = ctx.scratch;
+        let head_args = |ports: &Ports| {
+            let mut args = vec![
+                "--head".to_string(),
+                format!("--port={}", ports.gcs),
+                "--include-dashboard=true".into(),
+                "--dashboard-host=0.0.0.0".into(),
+                format!("--dashboard-port={}", ports.dashboard),
+                format!("--ray-client-server-port={}", ports.client),
+            ];
+            args.extend(self.common_args(scratch, ports));
+            args
+        };
+        let (node, ports) = self.start_node(ctx, head_args).await?;
         let gcs_address = format!("{}:{}", self.config.node_ip, ports.gcs);
         let dashboard = format!("http://{}:{}", self.config.node_ip, ports.dashboard);
         let jobs = JobsApi::new(self.http, &dashboard);
@@ -185,7 +350,7 @@ impl RayJob<'_> {
             ),
             (
                 "IOGRID_CHECKPOINT_DIR".to_string(),
-                scratch.checkpoints().display().to_string(),
+                ctx.checkpoints.display().to_string(),
             ),
             ("IOGRID_NODES".to_string(), node_count.to_string()),
             (
@@ -211,7 +376,7 @@ impl RayJob<'_> {
         while Instant::now() < linger_until && jobs.alive_nodes().await.unwrap_or(0) > 1 {
             sleep(POLL).await;
         }
-        drop(node);
+        let stopped = node.stop();
         if status.status != "SUCCEEDED" {
             return Err(failed(format!(
                 "the Ray job ended {}: {}; log tail: {}",
@@ -222,36 +387,46 @@ impl RayJob<'_> {
         }
         let mut outputs = read_outputs(&scratch.output())?;
         outputs.insert("ray-job.log".into(), logs.into_bytes());
-        outputs.insert(self.devices_record_name(), self.devices_record());
-        let result_hash = merkle_root(outputs.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-        info!(job = %self.job, outputs = outputs.len(), "Ray job succeeded; outputs hashed");
-        if let Some(dir) = &self.config.outputs_dir {
-            let kept = dir.join(format!("{}-{}", self.job, self.assignment.nonce));
-            keep_outputs(&kept, &outputs)?;
-            info!(job = %self.job, "outputs kept in {}", kept.display());
-        }
-        Ok(NodeOutcome {
-            result_hash,
+        outputs.insert(self.devices_record_name(), self.devices_record(ctx.lease));
+        info!(job = %self.job, outputs = outputs.len(), "Ray job succeeded");
+        Ok(NodeWork {
+            outputs,
             in_cluster: elapsed,
             cluster_ready: Some(cluster_ready),
             role: "head",
+            stopped,
         })
     }
 
-    /// Joins the announced head and follows the job to its end.
-    async fn run_member(&self, scratch: &Scratch) -> Result<NodeOutcome, RunError> {
-        let head = self.wait_for_head().await?;
-        let ports = Ports::allocate()?;
-        let mut args = vec![format!("--address={}", head.gcs_address)];
-        args.extend(self.common_args(scratch, &ports));
-        let node = RayNode::start(self.config, &args, scratch)?;
+    /// Joins the announced `head` and follows the job to its end; `None`
+    /// when the head is lost on the way (it stops answering).
+    async fn run_member(
+        &self,
+        ctx: &NodeContext<'_>,
+        expected: &Assignment,
+    ) -> Result<Option<NodeWork>, RunError> {
+        let head = self.wait_for_head(expected).await?;
+        let member_args = |ports: &Ports| {
+            let mut args = vec![format!("--address={}", head.gcs_address)];
+            args.extend(self.common_args(ctx.scratch, ports));
+            args
+        };
+        let (node, _) = self.start_node(ctx, member_args).await?;
         let joined = Instant::now();
         info!(job = %self.job, head = %head.gcs_address, "joined the job's Ray cluster");
         let jobs = JobsApi::new(self.http, &head.dashboard_url);
-        let status = jobs.wait_for_end(&head.submission_id, &node).await?;
+        let status = match jobs.wait_for_end(&head.submission_id, &node).await {
+            Ok(status) => status,
+            Err(err) if !jobs.answers().await => {
+                info!(job = %self.job, "following the Ray job: {err}");
+                drop(node);
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
         let logs = jobs.logs(&head.submission_id).await.unwrap_or_default();
         let in_cluster = joined.elapsed();
-        drop(node);
+        let stopped = node.stop();
         if status.status != "SUCCEEDED" {
             return Err(failed(format!(
                 "the Ray job ended {}: {}",
@@ -259,19 +434,18 @@ impl RayJob<'_> {
                 status.message.unwrap_or_default()
             )));
         }
-        let devices = self.devices_record();
-        let devices_name = self.devices_record_name();
-        let outputs = [
-            ("ray-job.log", logs.as_bytes()),
-            ("ray-job.status", status.status.as_bytes()),
-            (devices_name.as_str(), devices.as_slice()),
-        ];
-        Ok(NodeOutcome {
-            result_hash: merkle_root(outputs),
+        let outputs = BTreeMap::from([
+            ("ray-job.log".to_string(), logs.into_bytes()),
+            ("ray-job.status".to_string(), status.status.into_bytes()),
+            (self.devices_record_name(), self.devices_record(ctx.lease)),
+        ]);
+        Ok(Some(NodeWork {
+            outputs,
             in_cluster,
             cluster_ready: None,
             role: "member",
-        })
+            stopped,
+        }))
     }
 
     /// `devices/<listing>.json`: the devices this node served the job with,
@@ -280,8 +454,8 @@ impl RayJob<'_> {
         format!("devices/{}.json", self.listing)
     }
 
-    fn devices_record(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(&self.config.devices).expect("devices serialize")
+    fn devices_record(&self, lease: &Lease) -> Vec<u8> {
+        serde_json::to_vec_pretty(&lease.devices).expect("devices serialize")
     }
 
     fn common_args(&self, scratch: &Scratch, ports: &Ports) -> Vec<String> {
@@ -377,19 +551,29 @@ impl RayJob<'_> {
         )
     }
 
-    /// The keeper's published head of this job's cluster, once announced.
-    async fn wait_for_head(&self) -> Result<ClusterAnnouncement, RunError> {
+    /// The keeper's published announcement of `expected`, the head the
+    /// chain names, once it is announced.
+    async fn wait_for_head(&self, expected: &Assignment) -> Result<ClusterAnnouncement, RunError> {
         #[derive(Deserialize)]
         struct Cluster {
             head: Option<ClusterAnnouncement>,
         }
         let url = self.cluster_url();
+        let waiting = Instant::now();
+        let mut reported = Instant::now();
         loop {
+            if reported.elapsed() >= STATUS_REPORT {
+                info!(job = %self.job, "no cluster head announced at {url} after {:.0} s; still waiting", waiting.elapsed().as_secs_f64());
+                reported = Instant::now();
+            }
             let response = self.http.get(&url).send().await;
             if let Ok(response) = response {
                 if let Ok(Cluster { head: Some(head) }) = response.json::<Cluster>().await {
                     // The keeper checked it; check the signature again anyway.
-                    if head.verify() && head.job == self.job.to_string() {
+                    let is_expected = head.job == self.job.to_string()
+                        && head.listing == expected.listing.to_string()
+                        && head.nonce == expected.nonce;
+                    if is_expected && head.verify() {
                         return Ok(head);
                     }
                 }
@@ -456,7 +640,7 @@ fn keep_outputs(dir: &Path, outputs: &BTreeMap<String, Vec<u8>>) -> Result<(), R
 // Ray processes
 
 /// Ports of one Ray node, each free when allocated (another process may
-/// take one before Ray binds it; Ray then fails to start and says so).
+/// take one before Ray binds it: `RayJob::start_node` then tries again).
 struct Ports {
     gcs: u16,
     dashboard: u16,
@@ -496,29 +680,69 @@ impl Ports {
     }
 }
 
-/// A running `ray start --block` and everything it started, in one process
-/// group that is killed when this is dropped.
+/// What one node's run works in.
+struct NodeContext<'a> {
+    scratch: &'a Scratch,
+    /// The job's checkpoint directory (`IOGRID_CHECKPOINT_DIR`).
+    checkpoints: &'a Path,
+    /// The GPUs this node serves the job with.
+    lease: &'a Lease,
+}
+
+/// How a node's Ray processes ended.
+struct Stopped {
+    limits: Option<crate::sandbox::Limits>,
+    peak_memory_bytes: Option<u64>,
+    processes_left: usize,
+    cgroup_removed: bool,
+}
+
+/// A running `ray start --block` and everything it started: in one process
+/// group (and, sandboxed, one PID namespace and cgroup), all killed when
+/// this is stopped or dropped.
 struct RayNode {
     child: std::sync::Mutex<std::process::Child>,
     log: PathBuf,
+    cgroup: Option<Cgroup>,
+    limits: Option<crate::sandbox::Limits>,
 }
 
 impl RayNode {
-    fn start(config: &RayConfig, args: &[String], scratch: &Scratch) -> Result<Self, RunError> {
+    fn start(
+        config: &RayConfig,
+        args: &[String],
+        ctx: &NodeContext,
+        plan: &SandboxPlan,
+    ) -> Result<Self, RunError> {
+        let scratch = ctx.scratch;
         let log = &scratch.ray_log();
         let log_file = std::fs::File::create(log)
             .map_err(|e| failed(format!("creating {}: {e}", log.display())))?;
         let err_file = log_file
             .try_clone()
             .map_err(|e| failed(format!("opening {}: {e}", log.display())))?;
-        let mut command = std::process::Command::new(&config.ray);
+        let mut start_args = vec!["start".to_string()];
+        start_args.extend_from_slice(args);
+        let (mut command, cgroup) = config
+            .isolation
+            .command(plan, &config.ray, &start_args)
+            .map_err(|e| failed(format!("making the sandbox: {e}")))?;
         command
-            .arg("start")
-            .args(args)
+            .env("HOME", scratch.home())
+            .env("TMPDIR", scratch.tmp())
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(err_file)
             .env("RAY_USAGE_STATS_ENABLED", "0");
+        // A job Ray cannot start (resources never free, a runtime env that
+        // hangs) fails with Ray's reason after this long, instead of holding
+        // the GPUs until the job expires. The operator's own value wins.
+        if std::env::var_os(JOB_START_TIMEOUT_ENV).is_none() {
+            command.env(
+                JOB_START_TIMEOUT_ENV,
+                JOB_START_TIMEOUT.as_secs().to_string(),
+            );
+        }
         // The entrypoint's `python` is the one Ray runs on (its venv's).
         if let Some(bin) = config.ray.parent().filter(|p| !p.as_os_str().is_empty()) {
             let path = std::env::var_os("PATH").unwrap_or_default();
@@ -531,6 +755,14 @@ impl RayNode {
         if let Some(ifname) = &config.gloo_ifname {
             command.env("GLOO_SOCKET_IFNAME", ifname);
         }
+        if config.use_gpu {
+            // Ray and CUDA number the GPUs they are shown from 0; these are
+            // the node's own (NVML's order is the PCI bus order).
+            let visible: Vec<String> = ctx.lease.indices().iter().map(u32::to_string).collect();
+            command
+                .env("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+                .env("CUDA_VISIBLE_DEVICES", visible.join(","));
+        }
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         let child = command.spawn().map_err(|e| {
             failed(format!(
@@ -540,10 +772,77 @@ impl RayNode {
         })?;
         // So a later worker can reap this group if this one dies first.
         let _ = std::fs::write(scratch.pgid_file(), child.id().to_string());
+        let limits = cgroup.as_ref().map(|_| plan.limits);
         Ok(Self {
             child: std::sync::Mutex::new(child),
             log: log.to_path_buf(),
+            cgroup,
+            limits,
         })
+    }
+
+    /// Stops every process of the node and removes its cgroup, saying how
+    /// that went.
+    fn stop(mut self) -> Stopped {
+        self.kill_group();
+        let mut stopped = Stopped {
+            limits: self.limits,
+            peak_memory_bytes: None,
+            processes_left: 0,
+            cgroup_removed: true,
+        };
+        if let Some(cgroup) = self.cgroup.as_mut() {
+            stopped.peak_memory_bytes = cgroup.peak_memory_bytes();
+            stopped.processes_left = cgroup.kill_all();
+            stopped.cgroup_removed = cgroup.remove();
+        }
+        stopped
+    }
+
+    fn kill_group(&mut self) {
+        let child = self.child.get_mut().unwrap();
+        if child.try_wait().ok().flatten().is_some() && self.cgroup.is_none() {
+            return;
+        }
+        let group = -(child.id() as i32);
+        // SAFETY: kill(2) on a process group touches no memory.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Whatever is left of the group, the raylet's workers included.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = child.wait();
+    }
+
+    /// Waits until `ray start` reports the node started (its log says so),
+    /// failing if it exits first or takes longer than [`START_TIMEOUT`].
+    async fn wait_started(&self) -> Result<(), RunError> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            self.check()?;
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            if log.contains(RAY_STARTED) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(failed(format!(
+                    "Ray did not start within {} s: {}",
+                    START_TIMEOUT.as_secs(),
+                    tail(&log, 600)
+                )));
+            }
+            sleep(POLL).await;
+        }
+    }
+
+    /// Whether Ray stopped because a port it was given was taken.
+    fn lost_a_port(&self) -> bool {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        ["already in use", "Failed to bind", "address in use"]
+            .iter()
+            .any(|m| log.contains(m))
     }
 
     /// Fails once `ray start --block` has exited (it does when a Ray process
@@ -564,18 +863,10 @@ impl RayNode {
 }
 
 impl Drop for RayNode {
+    /// On every path that did not `stop` it (errors, timeouts); the
+    /// cgroup's own drop kills what the group left.
     fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap();
-        let group = -(child.id() as i32);
-        // SAFETY: kill(2) on a process group touches no memory.
-        unsafe { libc::kill(group, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // Whatever is left of the group, the raylet's workers included.
-        unsafe { libc::kill(group, libc::SIGKILL) };
-        let _ = child.wait();
+        self.kill_group();
     }
 }
 
@@ -590,7 +881,12 @@ impl Scratch {
             std::process::id()
         ));
         let scratch = Self(path);
-        for dir in [scratch.ray_tmp(), scratch.output(), scratch.checkpoints()] {
+        for dir in [
+            scratch.ray_tmp(),
+            scratch.output(),
+            scratch.home(),
+            scratch.tmp(),
+        ] {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| failed(format!("creating {}: {e}", dir.display())))?;
         }
@@ -606,8 +902,22 @@ impl Scratch {
         self.0.join("output")
     }
 
-    fn checkpoints(&self) -> PathBuf {
-        self.0.join("checkpoints")
+    /// HOME of the node's processes (pip's and Ray's caches).
+    fn home(&self) -> PathBuf {
+        self.0.join("home")
+    }
+
+    /// TMPDIR of the node's processes: on disk, not the sandbox's tmpfs.
+    fn tmp(&self) -> PathBuf {
+        self.0.join("tmp")
+    }
+
+    /// The directory's own name, which also names the node's cgroup.
+    fn name(&self) -> String {
+        self.0
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 
     fn ray_log(&self) -> PathBuf {
@@ -618,6 +928,30 @@ impl Scratch {
         self.0.join("ray.pgid")
     }
 }
+
+/// The job's checkpoint directory, the same path on every node of the job
+/// (the head names it in `IOGRID_CHECKPOINT_DIR` for all of them), writable
+/// in each node's sandbox, removed when the node's part ends. Nodes that
+/// share a filesystem share it; across machines each node keeps what its
+/// own workers wrote.
+struct CheckpointDir(PathBuf);
+
+impl CheckpointDir {
+    fn create(job: &Address) -> Result<Self, RunError> {
+        let path = std::env::temp_dir().join(format!("{CHECKPOINT_PREFIX}{job}"));
+        std::fs::create_dir_all(&path)
+            .map_err(|e| failed(format!("creating {}: {e}", path.display())))?;
+        Ok(Self(path))
+    }
+}
+
+impl Drop for CheckpointDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const CHECKPOINT_PREFIX: &str = "iogrid-checkpoints-";
 
 /// Scratch directories end with the pid of the worker that made them.
 const SCRATCH_PREFIX: &str = "iogrid-ray-";
@@ -654,6 +988,14 @@ pub fn reap_orphans() -> usize {
         let _ = std::fs::remove_dir_all(entry.path());
         reaped += 1;
     }
+    // Their sandboxes died with them (--die-with-parent); their cgroups
+    // (named like the scratch directories, or `probe-<pid>`) stay empty.
+    crate::sandbox::remove_stale_cgroups(|name| {
+        name.rsplit('-')
+            .next()
+            .and_then(|pid| pid.parse::<i32>().ok())
+            .is_none_or(process_alive)
+    });
     reaped
 }
 
@@ -697,12 +1039,7 @@ impl<'a> JobsApi<'a> {
         let deadline = Instant::now() + Duration::from_secs(90);
         while Instant::now() < deadline {
             node.check()?;
-            let up = self
-                .http
-                .get(format!("{}/api/version", self.base))
-                .send()
-                .await;
-            if up.is_ok_and(|r| r.status().is_success()) {
+            if self.answers().await {
                 return Ok(());
             }
             sleep(POLL).await;
@@ -710,6 +1047,17 @@ impl<'a> JobsApi<'a> {
         Err(failed(
             "the Ray head's dashboard did not come up within 90 s",
         ))
+    }
+
+    /// Whether the dashboard answers at all.
+    async fn answers(&self) -> bool {
+        let version = self
+            .http
+            .get(format!("{}/api/version", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        version.is_ok_and(|r| r.status().is_success())
     }
 
     async fn alive_nodes(&self) -> Result<usize, RunError> {
@@ -807,17 +1155,25 @@ impl<'a> JobsApi<'a> {
     /// the head stops answering for a minute.
     async fn wait_for_end(&self, id: &str, node: &RayNode) -> Result<JobStatus, RunError> {
         let mut last_answer = Instant::now();
+        let mut progress = StatusLog::default();
         loop {
             node.check()?;
             match self.status(id).await {
                 Some(status)
                     if matches!(status.status.as_str(), "SUCCEEDED" | "FAILED" | "STOPPED") =>
                 {
-                    return Ok(status)
+                    progress.observe(id, &status);
+                    return Ok(status);
                 }
-                Some(_) => last_answer = Instant::now(),
-                None if last_answer.elapsed() > Duration::from_secs(60) => {
-                    return Err(failed("the Ray head stopped answering for 60 s"))
+                Some(status) => {
+                    progress.observe(id, &status);
+                    last_answer = Instant::now();
+                }
+                None if last_answer.elapsed() > HEAD_SILENCE => {
+                    return Err(failed(format!(
+                        "the Ray head stopped answering for {} s",
+                        HEAD_SILENCE.as_secs()
+                    )))
                 }
                 None => {}
             }
@@ -837,6 +1193,40 @@ impl<'a> JobsApi<'a> {
             .await
             .ok()?;
         Some(response.json::<Logs>().await.ok()?.logs)
+    }
+}
+
+/// How often a Ray job that stays in one state is reported again.
+const STATUS_REPORT: Duration = Duration::from_secs(60);
+
+/// Logs a Ray job's state when it changes, and again every
+/// [`STATUS_REPORT`] while it stays (a job PENDING for minutes is waiting
+/// for resources or its runtime env; Ray's message says which).
+#[derive(Default)]
+struct StatusLog {
+    state: Option<(String, Instant, Instant)>,
+}
+
+impl StatusLog {
+    fn observe(&mut self, submission: &str, status: &JobStatus) {
+        let message = status.message.as_deref().unwrap_or("");
+        let now = Instant::now();
+        match &mut self.state {
+            Some((state, since, reported)) if *state == status.status => {
+                if reported.elapsed() >= STATUS_REPORT {
+                    info!(
+                        submission,
+                        "Ray job still {state} after {:.0} s: {message}",
+                        since.elapsed().as_secs_f64()
+                    );
+                    *reported = now;
+                }
+            }
+            _ => {
+                info!(submission, "Ray job {}: {message}", status.status);
+                self.state = Some((status.status.clone(), now, now));
+            }
+        }
     }
 }
 

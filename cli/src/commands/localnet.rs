@@ -33,7 +33,7 @@ use {
 /// Demo wallets `localnet` creates and funds, by name.
 pub const DEMO_WALLETS: [&str; 4] = ["user", "supplier-1", "supplier-2", "voter"];
 /// Worker keys for the suppliers' worker agents: SOL for heartbeats, no IO.
-pub const WORKER_KEYS: [&str; 3] = ["worker-1", "worker-2", "worker-3"];
+pub const WORKER_KEYS: [&str; 4] = ["worker-1", "worker-2", "worker-3", "worker-4"];
 const LAMPORTS_PER_SOL: u64 = 1_000_000_000;
 
 #[derive(Debug, Args)]
