@@ -111,7 +111,7 @@ impl Settings {
             .unwrap_or_else(|| "http://127.0.0.1:8899".into());
         let ws_url = match args.ws_url.or(file.rpc.ws_url) {
             Some(ws) => ws,
-            None => websocket_url(&url)?,
+            None => iogrid_node::watch::websocket_url(&url)?,
         };
         Ok(Self {
             ws_url,
@@ -152,60 +152,9 @@ fn expand_home(path: &std::path::Path) -> PathBuf {
     }
 }
 
-/// The Solana convention: the websocket listens on the RPC port + 1
-/// (http → ws, https → wss); hosted endpoints without a port keep none.
-pub fn websocket_url(rpc_url: &str) -> Result<String> {
-    let (scheme, rest) = rpc_url
-        .split_once("://")
-        .with_context(|| format!("{rpc_url} is not an http(s) URL"))?;
-    let ws_scheme = match scheme {
-        "http" => "ws",
-        "https" => "wss",
-        other => anyhow::bail!("{rpc_url}: unsupported scheme {other}"),
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let port = authority
-        .rsplit_once(':')
-        .filter(|_| !authority.ends_with(']'));
-    let authority = match port {
-        Some((host, port)) => {
-            let port: u16 = port
-                .parse()
-                .with_context(|| format!("{rpc_url}: bad port {port}"))?;
-            format!(
-                "{host}:{}",
-                port.checked_add(1).context("port 65535 has no next")?
-            )
-        }
-        _ => authority.to_string(),
-    };
-    Ok(format!("{ws_scheme}://{authority}{path}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn websocket_url_follows_the_solana_convention() {
-        assert_eq!(
-            websocket_url("http://127.0.0.1:8899").unwrap(),
-            "ws://127.0.0.1:8900"
-        );
-        assert_eq!(
-            websocket_url("https://api.devnet.solana.com").unwrap(),
-            "wss://api.devnet.solana.com"
-        );
-        assert_eq!(
-            websocket_url("https://rpc.example.com:443/key").unwrap(),
-            "wss://rpc.example.com:444/key"
-        );
-        assert_eq!(
-            websocket_url("http://[::1]:8899").unwrap(),
-            "ws://[::1]:8900"
-        );
-        assert!(websocket_url("ftp://x").is_err());
-    }
 
     #[test]
     fn flags_override_the_file_which_overrides_defaults() {

@@ -71,6 +71,16 @@ impl Tasks {
     }
 }
 
+/// A background task aborted when this is dropped: one that lives exactly
+/// as long as what holds it.
+pub struct AbortOnDrop(pub JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use {super::*, std::time::Duration};

@@ -1,11 +1,14 @@
 //! `iogrid-worker run`: the supplier's node agent. It heartbeats for one
-//! listing, watches the chain for jobs assigned to that listing, runs each
-//! workload, signs the completion proof with the worker key and hands it to
-//! the keeper, or relays it itself when the keeper cannot be reached.
+//! listing, follows the job accounts over the RPC node's websocket (with a
+//! full read every 30 s and after a reconnect) for jobs assigned to that
+//! listing, runs each workload, signs the completion proof with the worker
+//! key and hands it to the keeper, or relays it itself when the keeper
+//! cannot be reached.
 //!
 //! GPUs come from NVML ([`crate::gpu`]); without a driver the worker runs
 //! only with declared simulated devices (`--simulate <count>x<model>`),
-//! whose work runs on the CPU. Devices are not isolated per workload yet.
+//! whose work runs on the CPU. Each Ray node sees only the GPUs leased to
+//! its assignment, in its sandbox ([`crate::sandbox`]).
 //! Workload URIs:
 //! - `spec:<label>` or `http(s)://…`: a workload spec (`iogrid_sdk::workload`)
 //!   whose SHA-256 is the job's `workload_hash`, fetched from the keeper's
@@ -22,12 +25,17 @@ use {
     crate::{
         gpu::{self, Device, Simulated},
         ray::{RayConfig, RayJob},
-        sandbox::{Isolation, IsolationMode},
+        sandbox::{Isolation, IsolationMode, Limits, SandboxPlan},
     },
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::Args,
     iogrid_cli::output::{print, OutputFormat},
-    iogrid_node::{backoff::backoff, clock::chain_time, Shutdown},
+    iogrid_node::{
+        backoff::backoff,
+        clock::chain_time,
+        watch::{follow_program, websocket_url, ProgramEvent},
+        AbortOnDrop, Shutdown,
+    },
     iogrid_sdk::{
         accounts::{
             ascii_text, Assignment, GpuListing, Job, JobAccount, JobStatus, ProgramAccount,
@@ -50,7 +58,7 @@ use {
     std::{
         collections::HashSet,
         fmt,
-        path::PathBuf,
+        path::{Path, PathBuf},
         process::Stdio,
         sync::{
             atomic::{AtomicBool, AtomicU64, Ordering},
@@ -62,8 +70,9 @@ use {
     tracing::{debug, info, warn},
 };
 
-/// How often the chain is polled for new assignments.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often every job is read again (`getProgramAccounts`): assignments
+/// arrive over the websocket; this catches what a dropped socket missed.
+const RESYNC_INTERVAL: Duration = Duration::from_secs(30);
 /// A workload stops this long before the job's end, leaving time to sign
 /// and deliver the proof; work past the end is not paid anyway.
 const END_MARGIN_SECS: i64 = 5;
@@ -142,6 +151,10 @@ pub struct WorkerArgs {
     /// the host has several.
     #[arg(long, env = "GLOO_SOCKET_IFNAME")]
     pub gloo_ifname: Option<String>,
+    /// The RPC node's websocket (default: the RPC URL with ws:// and port
+    /// + 1, the Solana convention).
+    #[arg(long, env = "IOGRID_WS_URL")]
+    pub ws_url: Option<String>,
     /// Keep each Ray job's outputs and log here (`<dir>/<job>-<nonce>/`)
     /// when this node is its cluster's head.
     #[arg(long)]
@@ -235,6 +248,10 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         http: http_client()?,
         proofs_url: format!("{}/v1/proofs", node.keeper_url.trim_end_matches('/')),
         keeper_url: node.keeper_url.trim_end_matches('/').to_string(),
+        ws_url: match &args.ws_url {
+            Some(url) => url.clone(),
+            None => websocket_url(&rpc.url())?,
+        },
         ray: RayConfig {
             ray: node.ray_executable(),
             node_ip: args.node_ip.clone(),
@@ -318,6 +335,8 @@ struct Agent {
     http: reqwest::Client,
     proofs_url: String,
     keeper_url: String,
+    /// The RPC node's websocket, where job updates arrive.
+    ws_url: String,
     ray: RayConfig,
     allow_shell: bool,
     /// Set on shutdown; CPU workloads check it.
@@ -425,19 +444,38 @@ pub fn assignments_for(listing: &Address, accounts: &[(Address, Vec<u8>)]) -> Ve
 }
 
 impl Agent {
-    /// Polls for assignments and serves each in its own task until shutdown,
-    /// or, with `once`, until the first proof is accepted (its report).
+    /// Follows the job accounts over the websocket (`programSubscribe`,
+    /// jobs only), reads them all at start, every [`RESYNC_INTERVAL`] and
+    /// after a reconnect, and serves each new assignment in its own task
+    /// until shutdown, or, with `once`, until the first proof is accepted
+    /// (its report).
     async fn serve(self: Arc<Self>, once: bool) -> Option<JobReport> {
         let mut seen: HashSet<(Address, u64)> = HashSet::new();
         let mut jobs: JoinSet<Option<JobReport>> = JoinSet::new();
-        let mut poll = tokio::time::interval(POLL_INTERVAL);
+        let mut poll = tokio::time::interval(RESYNC_INTERVAL);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut poll_failures = 0u32;
         let shutdown = Shutdown::new();
         if let Err(err) = shutdown.on_signals() {
             warn!("cannot watch for SIGINT/SIGTERM: {err}");
         }
-        info!("waiting for assignments");
+        let (events, mut updates) = tokio::sync::mpsc::unbounded_channel();
+        let following = tokio::spawn({
+            let (ws_url, shutdown) = (self.ws_url.clone(), shutdown.clone());
+            async move {
+                let send = |event| drop(events.send(event));
+                follow_program(
+                    &ws_url,
+                    Some(&Job::DISCRIMINATOR),
+                    Duration::from_millis(250),
+                    &shutdown,
+                    send,
+                )
+                .await;
+            }
+        });
+        let _following = AbortOnDrop(following);
+        info!("waiting for assignments (websocket {})", self.ws_url);
         loop {
             tokio::select! {
                 _ = shutdown.wait() => {
@@ -445,15 +483,34 @@ impl Agent {
                     jobs.abort_all();
                     return None;
                 }
+                Some(event) = updates.recv() => match event {
+                    ProgramEvent::Update { address, data, closed: false, .. } => {
+                        let assigned = assignments_for(&self.listing, &[(address, data)]);
+                        self.start_assigned(assigned, &mut seen, &mut jobs);
+                    }
+                    ProgramEvent::Update { .. } => {}
+                    ProgramEvent::Connected { again } => {
+                        if again {
+                            info!("websocket resubscribed; reading every job for what was missed");
+                            poll.reset_immediately();
+                        }
+                    }
+                    ProgramEvent::Disconnected { error } => {
+                        warn!("websocket dropped ({}); reconnecting", error.as_deref().unwrap_or("closed"));
+                    }
+                },
                 _ = poll.tick() => match self.poll().await {
                     Ok(assigned) => {
                         poll_failures = 0;
-                        self.start_new(assigned, &mut seen, &mut jobs);
+                        // A full read: what it no longer holds is done.
+                        let current: HashSet<_> = assigned.iter().map(Assigned::key).collect();
+                        seen.retain(|key| current.contains(key));
+                        self.start_assigned(assigned, &mut seen, &mut jobs);
                     }
                     Err(err) => {
                         poll_failures = poll_failures.saturating_add(1);
-                        // Once when it starts failing, then about every 30 s.
-                        if poll_failures % 30 == 1 {
+                        // Once when it starts failing, then about every 5 min.
+                        if poll_failures % 10 == 1 {
                             warn!("polling for jobs failed ({poll_failures} in a row): {err}");
                         }
                     }
@@ -475,16 +532,15 @@ impl Agent {
         Ok(assignments_for(&self.listing, &read.accounts))
     }
 
-    /// Spawns a task for every assignment not seen before. Forgets the ones
-    /// no longer assigned, so the set stays as small as the work in hand.
-    fn start_new(
+    /// Spawns a task for every assignment not seen before. (The full reads
+    /// forget the ones no longer assigned, so the set stays as small as the
+    /// work in hand.)
+    fn start_assigned(
         self: &Arc<Self>,
         assigned: Vec<Assigned>,
         seen: &mut HashSet<(Address, u64)>,
         jobs: &mut JoinSet<Option<JobReport>>,
     ) {
-        let current: HashSet<_> = assigned.iter().map(Assigned::key).collect();
-        seen.retain(|key| current.contains(key));
         for item in assigned {
             if seen.insert(item.key()) {
                 jobs.spawn(self.clone().run_job(item));
@@ -622,7 +678,11 @@ impl Agent {
                     ("IOGRID_LISTING", self.listing.to_string()),
                     ("IOGRID_GPUS", assignment.gpus.to_string()),
                 ];
-                run_shell(&command, limit, &env).await
+                let limits = self
+                    .ray
+                    .isolation
+                    .share(assignment.gpus, self.ray.device_count);
+                run_shell(&command, limit, &env, &self.ray.isolation, limits).await
             }
         }?;
         Ok(Ran {
@@ -827,12 +887,22 @@ pub async fn run_shell(
     command: &str,
     limit: Duration,
     env: &[(&str, String)],
+    isolation: &Isolation,
+    limits: Limits,
 ) -> Result<Vec<u8>, RunError> {
     let dir = ScratchDir::create()
         .map_err(|e| RunError::Failed(format!("cannot create a scratch directory: {e}")))?;
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
+    let plan = SandboxPlan {
+        name: dir.name(),
+        writable: vec![dir.0.clone()],
+        read_only: Vec::new(),
+        devices: Vec::new(),
+        limits,
+    };
+    let (sh, _cgroup) = isolation
+        .command(&plan, Path::new("/bin/sh"), &["-c".into(), command.into()])
+        .map_err(|e| RunError::Failed(format!("making the sandbox: {e}")))?;
+    let child = tokio::process::Command::from(sh)
         .current_dir(&dir.0)
         .envs(env.iter().map(|(key, value)| (*key, value)))
         .stdin(Stdio::null())
@@ -872,14 +942,22 @@ struct ScratchDir(PathBuf);
 impl ScratchDir {
     fn create() -> std::io::Result<Self> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        // The pid last, as the stale-cgroup sweep reads it.
         let name = format!(
-            "iogrid-worker-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
+            "iogrid-shell-{}-{}",
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::process::id()
         );
         let path = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&path)?;
         Ok(Self(path))
+    }
+
+    fn name(&self) -> String {
+        self.0
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -1124,6 +1202,17 @@ mod tests {
         },
     };
 
+    const LIMITS: Limits = Limits {
+        cpus: 1.0,
+        memory_bytes: 1 << 30,
+        pids: 64,
+    };
+
+    /// Shell workloads as the worker, for tests that run without root.
+    fn unsandboxed() -> Isolation {
+        Isolation::resolve(IsolationMode::None, Vec::new()).unwrap()
+    }
+
     fn job_with_uri(uri: &str) -> Job {
         let mut job: Job = bytemuck::Zeroable::zeroed();
         job.workload_uri[..uri.len()].copy_from_slice(uri.as_bytes());
@@ -1248,30 +1337,73 @@ mod tests {
     }
 
     #[tokio::test]
+    #[ignore = "needs root and bubblewrap; run by scripts/e2e-ray"]
+    async fn shell_workloads_run_in_the_sandbox() {
+        let isolation = Isolation::resolve(IsolationMode::Bwrap, Vec::new()).unwrap();
+        let out = run_shell(
+            "echo homes=$(ls -A /root | wc -l) pid=$$; touch made && echo wrote",
+            Duration::from_secs(20),
+            &[],
+            &isolation,
+            LIMITS,
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // An empty /root, and sh is among the first pids of its namespace.
+        let pid: u32 = text
+            .split("pid=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u32::MAX);
+        assert!(text.starts_with("homes=0 ") && pid < 10, "{text}");
+        assert!(text.ends_with("wrote\n"), "{text}");
+    }
+
+    #[tokio::test]
     async fn shell_workloads_capture_stdout_and_time_out() {
         let env = [("IOGRID_GPUS", "2".to_string())];
-        let out = run_shell("echo gpus=$IOGRID_GPUS; pwd", Duration::from_secs(10), &env)
-            .await
-            .unwrap();
+        let out = run_shell(
+            "echo gpus=$IOGRID_GPUS; pwd",
+            Duration::from_secs(10),
+            &env,
+            &unsandboxed(),
+            LIMITS,
+        )
+        .await
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("gpus=2\n"), "{text}");
         // It ran in a scratch directory, removed afterwards.
         let dir = text.lines().nth(1).unwrap();
-        assert!(dir.contains("iogrid-worker-"), "{dir}");
+        assert!(dir.contains("iogrid-shell-"), "{dir}");
         assert!(!Path::new(dir).exists());
 
-        let err = run_shell("echo oops >&2; exit 3", Duration::from_secs(10), &[])
-            .await
-            .unwrap_err();
+        let err = run_shell(
+            "echo oops >&2; exit 3",
+            Duration::from_secs(10),
+            &[],
+            &unsandboxed(),
+            LIMITS,
+        )
+        .await
+        .unwrap_err();
         assert!(
             matches!(&err, RunError::Failed(m) if m.contains("oops")),
             "{err}"
         );
 
         let started = Instant::now();
-        let err = run_shell("sleep 30", Duration::from_millis(300), &[])
-            .await
-            .unwrap_err();
+        let err = run_shell(
+            "sleep 30",
+            Duration::from_millis(300),
+            &[],
+            &unsandboxed(),
+            LIMITS,
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err, RunError::TimedOut(0.3));
         assert!(started.elapsed() < Duration::from_secs(5));
     }

@@ -22,6 +22,7 @@ use {
         gpu::{Lease, Pool},
         sandbox::{gpu_device_nodes, Cgroup, Isolation, SandboxPlan, Teardown},
     },
+    iogrid_node::AbortOnDrop,
     iogrid_sdk::{
         accounts::{Assignment, JobAccount},
         rpc::NonblockingRpcClient as RpcClient,
@@ -117,15 +118,6 @@ const START_ATTEMPTS: u32 = 3;
 /// Ray's own limit on how long a submitted job may stay PENDING.
 const JOB_START_TIMEOUT_ENV: &str = "RAY_JOB_START_TIMEOUT_SECONDS";
 const JOB_START_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// A background task aborted when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
 
 /// A job's Ray work on this node.
 pub struct RayJob<'a> {

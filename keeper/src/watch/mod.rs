@@ -1,23 +1,20 @@
 //! Observing the chain: a `getProgramAccounts` snapshot at start and every
-//! resync interval, and a `programSubscribe` websocket in between. Either
+//! resync interval, and a `programSubscribe` websocket in between
+//! (`iogrid_node::watch`, shared with the worker). Either
 //! path may fail at any time; each retries with backoff, and a websocket that
 //! comes back asks for a resync so nothing missed while it was down is lost.
 
 use {
-    crate::{
-        state::{ChainState, Snapshot},
-        Shared,
+    crate::{state::Snapshot, Shared},
+    iogrid_node::{
+        backoff,
+        watch::{follow_program, ProgramEvent},
+        Shutdown,
     },
-    futures_util::StreamExt,
-    iogrid_node::{backoff, Shutdown},
     iogrid_sdk::{
         accounts::{Config, GpuListing, Job, ProgramAccount},
         rpc::{program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
-        PROGRAM_ID,
     },
-    solana_account_decoder_client_types::UiAccountEncoding,
-    solana_pubsub_client::nonblocking::pubsub_client::PubsubClient,
-    solana_rpc_client_api::config::{RpcAccountInfoConfig, RpcProgramAccountsConfig},
     std::{sync::Arc, time::Duration},
     tracing::{debug, info, warn},
 };
@@ -86,89 +83,50 @@ pub async fn run_resync(
     }
 }
 
-/// Follows `programSubscribe`, reconnecting with backoff when the socket
-/// drops; each reconnect triggers a resync for what was missed.
+/// Follows `programSubscribe` (`iogrid_node::watch`), reconnecting with
+/// backoff when the socket drops; each reconnect triggers a resync for what
+/// was missed.
 pub async fn run_subscription(shared: Arc<Shared>, ws_url: String, shutdown: Shutdown) {
-    let mut failures = 0u32;
-    let mut connected_before = false;
-    loop {
-        let ended = tokio::select! {
-            ended = follow(&shared, &ws_url, &mut connected_before) => ended,
-            _ = shutdown.wait() => return,
-        };
-        shared.set_ws_connected(false);
-        match ended {
-            Ok(()) => {
-                failures = 0;
-                warn!("websocket closed; reconnecting");
-            }
-            Err(err) => {
-                failures += 1;
-                warn!(error = %err, failures, "websocket failed; reconnecting");
+    let on_event = |event: ProgramEvent| match event {
+        ProgramEvent::Connected { again } => {
+            shared.set_ws_connected(true);
+            if again {
+                shared.metrics.ws_reconnects.inc();
+                info!("websocket resubscribed; resyncing what was missed");
+                shared.resync.notify_one();
             }
         }
-        let wait = backoff(Duration::from_millis(250), failures);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.wait() => return,
+        ProgramEvent::Disconnected { error } => {
+            shared.set_ws_connected(false);
+            match error {
+                None => warn!("websocket closed; reconnecting"),
+                Some(error) => warn!(%error, "websocket failed; reconnecting"),
+            }
         }
-    }
-}
-
-/// One websocket session: subscribe, then apply notifications until the
-/// stream ends.
-async fn follow(shared: &Shared, ws_url: &str, connected_before: &mut bool) -> anyhow::Result<()> {
-    let client = PubsubClient::new(ws_url).await?;
-    let config = RpcProgramAccountsConfig {
-        account_config: RpcAccountInfoConfig {
-            encoding: Some(UiAccountEncoding::Base64),
-            commitment: Some(solana_commitment_config::CommitmentConfig::confirmed()),
-            ..RpcAccountInfoConfig::default()
-        },
-        ..RpcProgramAccountsConfig::default()
-    };
-    let (mut updates, unsubscribe) = client.program_subscribe(&PROGRAM_ID, Some(config)).await?;
-    shared.set_ws_connected(true);
-    if *connected_before {
-        shared.metrics.ws_reconnects.inc();
-        info!("websocket resubscribed; resyncing what was missed");
-        shared.resync.notify_one();
-    }
-    *connected_before = true;
-    while let Some(update) = updates.next().await {
-        let slot = update.context.slot;
-        let Ok(address) = update.value.pubkey.parse() else {
-            continue;
-        };
-        let data = update.value.account.data.decode().unwrap_or_default();
-        let change = shared.state.lock().unwrap().apply_update(
+        ProgramEvent::Update {
             address,
-            &data,
+            data,
             slot,
-            &update.value.account.owner,
-        );
-        debug!(%address, slot, ?change, "account update");
-        shared.wake.notify_one();
-    }
-    // The socket is gone: nothing to unsubscribe from.
-    drop((updates, unsubscribe));
-    client.shutdown().await?;
-    Ok(())
-}
-
-impl ChainState {
-    /// A websocket update: an account no longer owned by the program (or
-    /// emptied) is a closed one.
-    pub fn apply_update(
-        &mut self,
-        address: iogrid_sdk::Address,
-        data: &[u8],
-        slot: u64,
-        owner: &str,
-    ) -> crate::state::Change {
-        if owner != PROGRAM_ID.to_string() || data.is_empty() {
-            return self.remove(address, slot);
+            closed,
+        } => {
+            let change = {
+                let mut state = shared.state.lock().unwrap();
+                if closed {
+                    state.remove(address, slot)
+                } else {
+                    state.apply(address, &data, slot)
+                }
+            };
+            debug!(%address, slot, ?change, "account update");
+            shared.wake.notify_one();
         }
-        self.apply(address, data, slot)
-    }
+    };
+    follow_program(
+        &ws_url,
+        None,
+        Duration::from_millis(250),
+        &shutdown,
+        on_event,
+    )
+    .await;
 }
