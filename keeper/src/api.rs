@@ -34,7 +34,7 @@ use {
     serde::Serialize,
     serde_json::json,
     std::sync::Arc,
-    tracing::{info, warn},
+    tracing::{debug, info, warn},
 };
 
 /// `GET /v1/jobs/<job>`.
@@ -242,9 +242,20 @@ async fn announce_cluster(
         Ok(address) => address,
         Err(response) => return *response,
     };
-    // A head announces right after its assignment: read the job first.
-    if let Ok(listing) = announcement.listing.parse::<Address>() {
-        let _ = keeper.refresh(&[address, listing]).await;
+    // A head repeats its announcement every 10 s; only a new one costs RPC
+    // reads. A head announces right after its assignment, before the
+    // websocket may have brought it: read the job and listing first.
+    let repeated = keeper
+        .shared
+        .clusters
+        .lock()
+        .unwrap()
+        .get(&address)
+        .is_some_and(|known| known.signature == announcement.signature);
+    if !repeated {
+        if let Ok(listing) = announcement.listing.parse::<Address>() {
+            let _ = keeper.refresh(&[address, listing]).await;
+        }
     }
     let checked = {
         let state = keeper.shared.state.lock().unwrap();
@@ -254,7 +265,11 @@ async fn announce_cluster(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         return error(status, message);
     }
-    info!(job = %address, head = %announcement.gcs_address, "cluster head announced");
+    if repeated {
+        debug!(job = %address, "cluster head announced again");
+    } else {
+        info!(job = %address, head = %announcement.gcs_address, "cluster head announced");
+    }
     keeper
         .shared
         .clusters

@@ -36,16 +36,33 @@ def make_data():
     return x, y
 
 
-def newest_checkpoint(run_dir):
-    """The newest checkpoint directory under `run_dir` holding a full state."""
+def load_state(directory):
+    """The training state saved in `directory`, or None when it is missing or
+    cut short (a node that died while writing it leaves a partial file)."""
+    try:
+        return torch.load(os.path.join(directory, "state.pt"), map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any unreadable state is skipped
+        print(f"skipping unreadable checkpoint {directory}: {e!r}")
+        return None
+
+
+def resume_state(run_dir):
+    """The state to resume from: the checkpoint Ray Train hands over, else the
+    newest readable one under `run_dir`; None to start afresh."""
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is not None:
+        with ckpt.as_directory() as d:
+            state = load_state(d)
+        if state is not None:
+            return state
     if not os.path.isdir(run_dir):
         return None
     candidates = sorted(
         (d for d in os.listdir(run_dir) if d.startswith("checkpoint_")), reverse=True)
     for name in candidates:
-        path = os.path.join(run_dir, name)
-        if os.path.isfile(os.path.join(path, "state.pt")):
-            return Checkpoint.from_directory(path)
+        state = load_state(os.path.join(run_dir, name))
+        if state is not None:
+            return state
     return None
 
 
@@ -61,10 +78,8 @@ def train_loop(config):
         torch.nn.ReLU(), torch.nn.Linear(64, 1))
     opt = torch.optim.Adam(model.parameters(), lr=config["lr"])
     start_epoch = 0
-    ckpt = ray.train.get_checkpoint() or newest_checkpoint(config["run_dir"])
-    if ckpt is not None:
-        with ckpt.as_directory() as d:
-            state = torch.load(os.path.join(d, "state.pt"), map_location="cpu")
+    state = resume_state(config["run_dir"])
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         start_epoch = state["epoch"] + 1

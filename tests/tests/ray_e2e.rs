@@ -77,7 +77,7 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
     })
     .await;
     if let Err(panic) = result {
-        for log in ["keeper", "worker-1", "worker-2", "worker-3"] {
+        for log in ["keeper", "worker-1", "worker-2", "worker-3", "worker-4"] {
             print_tail(&logs.join(format!("{log}.log")), 60);
         }
         print_ray_logs();
@@ -841,7 +841,7 @@ async fn wait_job_status(
 async fn wait_for_any_log(logs: &Path, text: &str, job: &Address, timeout: Duration) {
     let started = Instant::now();
     loop {
-        let found = (1..=3).any(|n| {
+        let found = (1..=4).any(|n| {
             std::fs::read_to_string(logs.join(format!("worker-{n}.log")))
                 .unwrap_or_default()
                 .lines()
