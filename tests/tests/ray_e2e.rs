@@ -41,6 +41,9 @@ const KEEPER_PORT: u16 = 38_780;
 /// The root namespace's address on the namespaces' bridge (`scripts/netns`).
 const BRIDGE_IP: &str = "10.77.0.1";
 const TEMPLATES: [&str; 4] = ["tune", "infer", "train", "rl"];
+/// Each worker's cap on one node's memory: the templates peak under 2 GiB;
+/// the memory-hog bad workload wants 6.
+const NODE_MEMORY_GIB: u64 = 4;
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs solana-test-validator, Ray (scripts/ray-env) and root; run by scripts/e2e-ray"]
@@ -67,9 +70,14 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
             for template in selected_templates() {
                 run.template_job(&template).await;
             }
-            if std::env::var("IOGRID_RAY_DRILL").as_deref() != Ok("0") {
+            // IOGRID_RAY_DRILL: unset, both drills and bad input; "bad",
+            // only bad input; "0", neither.
+            let drills = std::env::var("IOGRID_RAY_DRILL").unwrap_or_default();
+            if drills != "0" && drills != "bad" {
                 run.member_lost_mid_training().await;
                 run.head_lost_mid_training().await;
+            }
+            if drills != "0" {
                 run.bad_workloads_are_not_proven().await;
             }
             run.stop().await;
@@ -109,8 +117,9 @@ fn assert_torn_down(
         serde_json::json!([0]),
         "{what}: {record}"
     );
-    assert!(
-        record["limits"]["memory_bytes"].as_u64().unwrap() > 0,
+    assert_eq!(
+        record["limits"]["memory_bytes"].as_u64().unwrap(),
+        NODE_MEMORY_GIB << 30,
         "{what}: {record}"
     );
     assert!(
@@ -288,6 +297,8 @@ impl Run {
             format!("veth-s{n}"),
             "--outputs-dir".into(),
             self.logs.join(format!("outputs-{n}")).display().to_string(),
+            "--node-memory-gib".into(),
+            NODE_MEMORY_GIB.to_string(),
             "--ray".into(),
             ray,
         ];
@@ -672,9 +683,10 @@ impl Run {
         (killed, replaced)
     }
 
-    /// Bad input, on the two listings the drill left healthy: a `spec:` job
-    /// whose hash names no spec anyone uploaded, and a spec whose
-    /// requirements cannot be installed. The workers say why in their logs
+    /// Bad input, on the listings the drills left healthy: a `spec:` job
+    /// whose hash names no spec anyone uploaded, a spec whose requirements
+    /// cannot be installed, and a workload that wants more memory than its
+    /// node's cgroup allows (the kernel kills it). The workers say why in their logs
     /// and prove nothing; the jobs expire and settle with every IO
     /// accounted for (the suppliers get the heartbeat-verified time they
     /// held the GPU for, the user the rest).
@@ -689,13 +701,58 @@ impl Run {
         )
         .unwrap();
         std::fs::write(bad_requirements.join("main.py"), "print('never runs')\n").unwrap();
-        let mut jobs = Vec::new();
-        for workload in [
-            ["--uri", "spec:nobody-uploaded-this"],
-            ["--template", bad_requirements.to_str().unwrap()],
-        ] {
-            jobs.push(self.create_job(1, "0.05", workload));
-        }
+        // 6 GiB touched, on nodes capped at NODE_MEMORY_GIB.
+        let memory_hog = self.logs.join("memory-hog");
+        std::fs::create_dir_all(&memory_hog).unwrap();
+        std::fs::write(
+            memory_hog.join("workload.toml"),
+            "kind = \"ray\"\nentrypoint = \"python main.py\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            memory_hog.join("main.py"),
+            "held = []\nfor _ in range(48):\n    block = bytearray(128 << 20)\n    \
+             memoryview(block)[::4096] = b'\\x01' * (len(block) // 4096)\n    held.append(block)\n\
+             print('allocated 6 GiB')\n",
+        )
+        .unwrap();
+        // Two at a time: the drills left two healthy listings, and a refused
+        // job holds its listing until it expires.
+        let first = [
+            (
+                ["--uri", "spec:nobody-uploaded-this"],
+                "0.05",
+                "fetching the workload spec",
+            ),
+            (
+                ["--template", bad_requirements.to_str().unwrap()],
+                "0.05",
+                "the Ray job ended FAILED",
+            ),
+        ];
+        let mut deposits = self.refused_and_settled(&first).await;
+        let hog = [(
+            ["--template", memory_hog.to_str().unwrap()],
+            "0.02",
+            "the workload failed",
+        )];
+        deposits += self.refused_and_settled(&hog).await;
+        let after = Balances::read(&self.chain, &self.user, &self.suppliers).await;
+        let flows = after.flows_since(&before, deposits, "bad workloads");
+        println!(
+            "bad workloads refused with their reasons; expired and settled: deposits {deposits}, suppliers {}, refund {}",
+            flows.suppliers, flows.refund
+        );
+    }
+
+    /// Creates a 1-GPU job per `(workload args, hours, reason)`, waits until a
+    /// worker logs the reason for each, then until each expired and settled,
+    /// never proven. Returns their deposits.
+    async fn refused_and_settled(&mut self, bad: &[([&str; 2], &str, &str)]) -> u64 {
+        let jobs: Vec<Address> = bad
+            .iter()
+            .map(|(workload, hours, _)| self.create_job(1, hours, *workload))
+            .collect();
         // Read now: a job refused early may expire and close before the
         // other's refusal is logged.
         let mut deposits = 0;
@@ -708,8 +765,7 @@ impl Run {
                 .job
                 .deposit;
         }
-        let reasons = ["fetching the workload spec", "the Ray job ended FAILED"];
-        for (job, reason) in jobs.iter().zip(reasons) {
+        for (job, (_, _, reason)) in jobs.iter().zip(bad) {
             wait_for_any_log(&self.logs, reason, job, Duration::from_secs(180)).await;
         }
         let chain = &self.chain;
@@ -721,12 +777,10 @@ impl Run {
                     || async {
                         match chain.job(job).await {
                             None => Some(()),
-                            Some(j) => {
+                            Some(open) => {
+                                let status = open.job.status();
                                 assert!(
-                                    !matches!(
-                                        j.job.status(),
-                                        JobStatus::Proven | JobStatus::Approved
-                                    ),
+                                    !matches!(status, JobStatus::Proven | JobStatus::Approved),
                                     "a bad workload is never proven"
                                 );
                                 None
@@ -736,12 +790,7 @@ impl Run {
                 )
                 .await;
         }
-        let after = Balances::read(&self.chain, &self.user, &self.suppliers).await;
-        let flows = after.flows_since(&before, deposits, "bad workloads");
-        println!(
-            "bad workloads refused with their reasons; expired and settled: deposits {deposits}, suppliers {}, refund {}",
-            flows.suppliers, flows.refund
-        );
+        deposits
     }
 
     fn kept_outputs(&self, job: &Address, nonce: u64) -> BTreeMap<String, Vec<u8>> {

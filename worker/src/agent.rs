@@ -109,6 +109,11 @@ pub struct NodeArgs {
     /// the worker, seeing what it sees, its keypair included).
     #[arg(long, env = "IOGRID_ISOLATION", value_enum, default_value = "bwrap")]
     pub isolation: IsolationMode,
+    /// At most this much memory (GiB) for one node of a job, whatever its
+    /// share of the machine: what is left stays the host's. A workload that
+    /// needs more is killed by the kernel and its job fails.
+    #[arg(long, value_name = "GIB")]
+    pub node_memory_gib: Option<u32>,
 }
 
 impl NodeArgs {
@@ -235,7 +240,8 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         warn!("reaped {reaped} Ray node(s) left by a worker that died without stopping them");
     }
     let isolation = Isolation::resolve(node.isolation, vec![node.worker_keypair.clone()])
-        .map_err(|e| anyhow!(e))?;
+        .map_err(|e| anyhow!(e))?
+        .with_memory_cap(node.node_memory_gib.map(|gib| u64::from(gib) << 30));
     match isolation.mode {
         IsolationMode::Bwrap => info!("workloads run in bubblewrap sandboxes with cgroup limits"),
         IsolationMode::None => warn!("--isolation none: workloads run unsandboxed, as this worker"),

@@ -55,6 +55,9 @@ pub struct Isolation {
     /// The whole machine, divided among the node's devices.
     host_cpus: u32,
     host_memory_bytes: u64,
+    /// The operator's cap on one node's memory (leaving the rest of the
+    /// machine to the host), below its share.
+    memory_cap_bytes: Option<u64>,
 }
 
 /// Directories hidden behind an empty tmpfs: homes (wallets, SSH keys),
@@ -82,6 +85,7 @@ impl Isolation {
             masked,
             host_cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             host_memory_bytes: host_memory_bytes(),
+            memory_cap_bytes: None,
         };
         if mode == IsolationMode::Bwrap {
             isolation.probe()?;
@@ -116,13 +120,23 @@ impl Isolation {
         Ok(())
     }
 
-    /// This node's share of the machine for `gpus` of its `devices` GPUs.
+    /// Caps every node's memory at `bytes` (`--node-memory-gib`).
+    pub fn with_memory_cap(self, bytes: Option<u64>) -> Self {
+        Self {
+            memory_cap_bytes: bytes,
+            ..self
+        }
+    }
+
+    /// This node's share of the machine for `gpus` of its `devices` GPUs,
+    /// its memory within the operator's cap.
     pub fn share(&self, gpus: u16, devices: usize) -> Limits {
         let fraction = f64::from(gpus.max(1)) / devices.max(1) as f64;
         let fraction = fraction.min(1.0);
+        let memory = (self.host_memory_bytes as f64 * fraction) as u64;
         Limits {
             cpus: (f64::from(self.host_cpus) * fraction).max(0.5),
-            memory_bytes: (self.host_memory_bytes as f64 * fraction) as u64,
+            memory_bytes: self.memory_cap_bytes.map_or(memory, |cap| memory.min(cap)),
             pids: PIDS_MAX,
         }
     }
@@ -676,6 +690,7 @@ while time.process_time() - t < 1.0: pass'",
             masked: Vec::new(),
             host_cpus: 16,
             host_memory_bytes: 64 << 30,
+            memory_cap_bytes: None,
         };
         let quarter = isolation.share(2, 8);
         assert_eq!(quarter.cpus, 4.0);
@@ -685,9 +700,13 @@ while time.process_time() - t < 1.0: pass'",
         // A tiny share still gets half a CPU.
         let tiny = Isolation {
             host_cpus: 1,
-            ..isolation
+            ..isolation.clone()
         };
         assert_eq!(tiny.share(1, 8).cpus, 0.5);
+        // The operator's cap wins over a larger share, not a smaller one.
+        let capped = isolation.with_memory_cap(Some(4 << 30));
+        assert_eq!(capped.share(4, 8).memory_bytes, 4 << 30);
+        assert_eq!(capped.share(1, 32).memory_bytes, 2 << 30);
     }
 
     #[test]
