@@ -20,7 +20,7 @@ use {
     crate::{
         agent::RunError,
         gpu::{Lease, Pool},
-        sandbox::{gpu_device_nodes, Cgroup, Isolation, SandboxPlan, Teardown},
+        sandbox::{gpu_device_nodes, Cgroup, Isolation, SandboxPlan, Teardown, TEARDOWN_SETTLE},
     },
     iogrid_node::AbortOnDrop,
     iogrid_sdk::{
@@ -785,7 +785,7 @@ impl RayNode {
         };
         if let Some(cgroup) = self.cgroup.as_mut() {
             stopped.peak_memory_bytes = cgroup.peak_memory_bytes();
-            stopped.processes_left = cgroup.kill_all();
+            stopped.processes_left = cgroup.kill_all(TEARDOWN_SETTLE);
             stopped.cgroup_removed = cgroup.remove();
         }
         stopped

@@ -64,6 +64,10 @@ pub struct Isolation {
 /// temp dirs (other jobs' scratch, ledgers), runtime state (sockets).
 const HIDDEN: [&str; 5] = ["/root", "/home", "/tmp", "/var/tmp", "/run"];
 
+/// How long a stopped sandbox's processes get to exit on their own before
+/// the ones still in its cgroup count as left (and are killed).
+pub const TEARDOWN_SETTLE: Duration = Duration::from_secs(5);
+
 /// Processes one sandbox may run: Ray starts a few dozen per node.
 const PIDS_MAX: u64 = 4096;
 
@@ -398,12 +402,13 @@ impl Cgroup {
     }
 
     /// SIGKILLs everything left in the cgroup until it is empty (at most
-    /// 5 s); returns how many processes were left. Processes already dying
-    /// (a PID namespace is torn down asynchronously after its init exits)
-    /// get half a second to go before they count as left.
-    pub fn kill_all(&self) -> usize {
-        let settle = Instant::now() + Duration::from_millis(500);
-        while !self.pids().is_empty() && Instant::now() < settle {
+    /// 5 s more); returns how many processes were left. Processes already
+    /// dying get `settle` to go first: a PID namespace is torn down
+    /// asynchronously after its init exits, and on a loaded machine that
+    /// takes a while.
+    pub fn kill_all(&self, settle: Duration) -> usize {
+        let settled = Instant::now() + settle;
+        while !self.pids().is_empty() && Instant::now() < settled {
             std::thread::sleep(Duration::from_millis(20));
         }
         let left = self.pids().len();
@@ -423,7 +428,7 @@ impl Cgroup {
 
     /// Kills what is left and removes the cgroup; whether it is gone.
     pub fn remove(&mut self) -> bool {
-        self.kill_all();
+        self.kill_all(Duration::ZERO);
         let gone = self.dirs.iter().all(|dir| {
             // The kernel frees a cgroup asynchronously after its last exit.
             let deadline = Instant::now() + Duration::from_secs(2);
@@ -516,7 +521,8 @@ pub struct Teardown {
     /// The GPUs the sandbox could see (their indices on this node).
     pub visible_gpus: Vec<u32>,
     pub peak_memory_bytes: Option<u64>,
-    /// Processes still in the cgroup after Ray was stopped (killed then).
+    /// Processes still in the cgroup 5 s after Ray was stopped (killed
+    /// then).
     pub processes_left: usize,
     pub cgroup_removed: bool,
     pub scratch_removed: bool,
@@ -610,7 +616,11 @@ mod tests {
             "written\n"
         );
         let mut cgroup = cgroup.expect("bwrap mode makes a cgroup");
-        assert_eq!(cgroup.kill_all(), 0, "nothing outlives the sandbox");
+        assert_eq!(
+            cgroup.kill_all(TEARDOWN_SETTLE),
+            0,
+            "nothing outlives the sandbox"
+        );
         assert!(cgroup.remove());
         let _ = std::fs::remove_dir_all(&sibling);
         let _ = std::fs::remove_dir_all(outside);
@@ -676,7 +686,7 @@ while time.process_time() - t < 1.0: pass'",
         // is what teardown must kill.
         let out = command.output().unwrap();
         assert!(String::from_utf8_lossy(&out.stdout).contains("started"));
-        cgroup.kill_all();
+        cgroup.kill_all(Duration::ZERO);
         assert!(cgroup.pids().is_empty());
         assert!(cgroup.remove());
         let _ = std::fs::remove_dir_all(scratch);
