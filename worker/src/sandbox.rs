@@ -60,6 +60,9 @@ pub struct Isolation {
     memory_cap_bytes: Option<u64>,
 }
 
+/// Files the workload needs to resolve names (pip installs requirements).
+const RESOLVER_FILES: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
+
 /// Directories hidden behind an empty tmpfs: homes (wallets, SSH keys),
 /// temp dirs (other jobs' scratch, ledgers), runtime state (sockets).
 const HIDDEN: [&str; 5] = ["/root", "/home", "/tmp", "/var/tmp", "/run"];
@@ -198,6 +201,7 @@ impl Isolation {
             args.extend(["--tmpfs".into(), dir.to_string()]);
         }
         args.extend(["--tmpfs".into(), "/dev/shm".into()]);
+        args.extend(rebind_hidden_targets(&RESOLVER_FILES.map(Path::new)));
         for file in &self.masked {
             let hidden = HIDDEN.iter().any(|d| file.starts_with(d));
             if !hidden && file.exists() {
@@ -218,6 +222,21 @@ impl Isolation {
         }
         args
     }
+}
+
+/// Name resolution stays: where a file links into a hidden directory
+/// (systemd-resolved's /etc/resolv.conf → /run/systemd/resolve/…), its
+/// target comes back, read-only.
+fn rebind_hidden_targets(files: &[&Path]) -> Vec<String> {
+    let mut args = Vec::new();
+    for file in files {
+        if let Ok(target) = std::fs::canonicalize(file) {
+            if HIDDEN.iter().any(|d| target.starts_with(d)) {
+                args.extend(["--ro-bind".into(), path(&target), path(&target)]);
+            }
+        }
+    }
+    args
 }
 
 fn path(p: &Path) -> String {
@@ -717,6 +736,25 @@ while time.process_time() - t < 1.0: pass'",
         let capped = isolation.with_memory_cap(Some(4 << 30));
         assert_eq!(capped.share(4, 8).memory_bytes, 4 << 30);
         assert_eq!(capped.share(1, 32).memory_bytes, 2 << 30);
+    }
+
+    #[test]
+    fn a_resolver_file_linked_into_a_hidden_dir_is_bound_back() {
+        let hidden = Path::new("/tmp").join(format!("iogrid-resolv-{}", std::process::id()));
+        std::fs::create_dir_all(&hidden).unwrap();
+        let target = hidden.join("stub-resolv.conf");
+        std::fs::write(&target, "nameserver 127.0.0.53\n").unwrap();
+        let link = visible_dir("resolv").join("resolv.conf");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let plain = visible_dir("resolv").join("hosts");
+        std::fs::write(&plain, "127.0.0.1 localhost\n").unwrap();
+        let target = std::fs::canonicalize(&target).unwrap();
+        assert_eq!(
+            rebind_hidden_targets(&[&link, &plain, Path::new("/nonexistent")]),
+            ["--ro-bind".to_string(), path(&target), path(&target)]
+        );
+        let _ = std::fs::remove_dir_all(hidden);
     }
 
     #[test]
