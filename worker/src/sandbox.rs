@@ -744,14 +744,13 @@ while time.process_time() - t < 1.0: pass'",
         std::fs::create_dir_all(&hidden).unwrap();
         let target = hidden.join("stub-resolv.conf");
         std::fs::write(&target, "nameserver 127.0.0.53\n").unwrap();
-        let link = visible_dir("resolv").join("resolv.conf");
+        let link = hidden.join("resolv.conf");
         let _ = std::fs::remove_file(&link);
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let plain = visible_dir("resolv").join("hosts");
-        std::fs::write(&plain, "127.0.0.1 localhost\n").unwrap();
         let target = std::fs::canonicalize(&target).unwrap();
+        // /etc/passwd: a file outside the hidden directories, left alone.
         assert_eq!(
-            rebind_hidden_targets(&[&link, &plain, Path::new("/nonexistent")]),
+            rebind_hidden_targets(&[&link, Path::new("/etc/passwd"), Path::new("/nonexistent")]),
             ["--ro-bind".to_string(), path(&target), path(&target)]
         );
         let _ = std::fs::remove_dir_all(hidden);
