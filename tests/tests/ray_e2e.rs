@@ -438,19 +438,7 @@ impl Run {
                 a.gpu_seconds
             );
         }
-        let window = network_state(&chain.rpc)
-            .await
-            .unwrap()
-            .config
-            .params
-            .challenge_window_secs;
-        chain
-            .wait_for(
-                &format!("{template}: job settled"),
-                Duration::from_secs(u64::from(window) + 60),
-                || async { chain.job(&job).await.is_none().then_some(()) },
-            )
-            .await;
+        wait_settled(chain, &job, template).await;
         let after = Balances::read(&self.chain, &self.user, &self.suppliers).await;
         let flows = after.flows_since(&before, proven.job.deposit, template);
         let (suppliers_net, refund) = (flows.suppliers, flows.refund);
@@ -538,19 +526,7 @@ impl Run {
             ips.contains("10.77.0.13"),
             "the replacement trained: {summary}"
         );
-        let window = network_state(&chain.rpc)
-            .await
-            .unwrap()
-            .config
-            .params
-            .challenge_window_secs;
-        chain
-            .wait_for(
-                "drill: job settled",
-                Duration::from_secs(u64::from(window) + 60),
-                || async { chain.job(&job).await.is_none().then_some(()) },
-            )
-            .await;
+        wait_settled(chain, &job, "drill").await;
         println!(
             "drill: node lost → replacement assigned {:.1} s, → job proven {:.1} s (resumed from epoch {}), settled",
             reassigned_after.as_secs_f64(),
@@ -610,13 +586,15 @@ impl Run {
             ips.contains(&survivor_ip) && ips.contains("10.77.0.14"),
             "the survivor and the replacement trained: {summary}"
         );
+        // Settled before the next step reads balances.
+        wait_settled(chain, &job, "head drill").await;
         let role = if new_head.listing == survivor {
             "the survivor"
         } else {
             "the replacement"
         };
         println!(
-            "head drill: head lost → replacement assigned {:.1} s, → job proven {:.1} s (resumed from epoch {}; new head: {role})",
+            "head drill: head lost → replacement assigned {:.1} s, → job proven {:.1} s (resumed from epoch {}; new head: {role}), settled",
             reassigned_after.as_secs_f64(),
             recovered_after.as_secs_f64(),
             summary["resumed_from_epoch"]
@@ -869,6 +847,24 @@ async fn wait_for_checkpoint(job: &Address, timeout: Duration) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Waits until `job` is settled and closed (its challenge window, then the
+/// keeper's settlement).
+async fn wait_settled(chain: &Chain, job: &Address, what: &str) {
+    let window = network_state(&chain.rpc)
+        .await
+        .unwrap()
+        .config
+        .params
+        .challenge_window_secs;
+    chain
+        .wait_for(
+            &format!("{what}: job settled"),
+            Duration::from_secs(u64::from(window) + 60),
+            || async { chain.job(job).await.is_none().then_some(()) },
+        )
+        .await;
 }
 
 /// Waits until `job` has `status`; its account then.
