@@ -3,9 +3,12 @@
 Contract (templates/README.md): IOGRID_OUTPUT_DIR, IOGRID_NODES, IOGRID_USE_GPU,
 IOGRID_CHECKPOINT_DIR. Each trial asks for one CPU (plus one GPU when
 IOGRID_USE_GPU=1); a CPU-only node has exactly one, so the trials run one per
-node. The experiment is stored under IOGRID_CHECKPOINT_DIR/iogrid-tune; when
-that exists (a restarted run) the Tuner resumes it, re-running only the trials
-that had not finished.
+node. Concurrency is left to the cluster's resources, not fixed at the start:
+nodes that join a running job (`iogrid job scale`) take the pending trials.
+IOGRID_TUNE_SAMPLES repeats the grid (more trials). The experiment is
+stored under IOGRID_CHECKPOINT_DIR/iogrid-tune; when that exists (a
+restarted run) the Tuner resumes it, re-running only the trials that had not
+finished.
 """
 
 import json
@@ -47,7 +50,6 @@ def objective(config):
 
 def main():
     out_dir = os.environ["IOGRID_OUTPUT_DIR"]
-    nodes = int(os.environ.get("IOGRID_NODES", "1"))
     use_gpu = os.environ.get("IOGRID_USE_GPU", "0") == "1"
     storage = os.environ["IOGRID_CHECKPOINT_DIR"]
     ray.init()
@@ -66,7 +68,8 @@ def main():
         tuner = tune.Tuner(
             trainable,
             param_space=param_space,
-            tune_config=tune.TuneConfig(metric="val_loss", mode="min", max_concurrent_trials=nodes),
+            tune_config=tune.TuneConfig(metric="val_loss", mode="min",
+                                        num_samples=int(os.environ.get("IOGRID_TUNE_SAMPLES", "1"))),
             run_config=tune.RunConfig(name="iogrid-tune", storage_path=storage),
         )
     results = tuner.fit()

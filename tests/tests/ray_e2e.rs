@@ -7,12 +7,16 @@
 //! prove, and the job settles with every IO accounted for. Checked: both
 //! nodes did work (the workload's own summary names their IPs), the head's
 //! on-chain result is the Merkle root of the outputs it kept, the claims
-//! are no more than the measured time, and the money adds up.
+//! are no more than the measured time, and the money adds up. Then a
+//! running Tune job is scaled from 2 to 4 GPUs (the added nodes join and
+//! run trials), a member and a head are lost mid-training (replaced,
+//! resumed from checkpoints), and bad input is refused.
 //!
 //! Ignored by default: it needs the validator (`scripts/install-validator`),
 //! Ray (`scripts/ray-env`) and root (network namespaces). `scripts/e2e-ray`
-//! runs it; `IOGRID_RAY_TEMPLATES=tune,infer` picks templates (`none`: only
-//! the fault drill), `IOGRID_RAY_DRILL=0` skips the drill.
+//! runs it; `IOGRID_RAY_TEMPLATES=tune,infer` picks templates (`none`:
+//! none), `IOGRID_RAY_DRILL=0|scale|bad` skips the rest or runs only
+//! scaling or only bad input.
 
 use {
     iogrid_cli::commands::localnet::Localnet,
@@ -70,14 +74,19 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
             for template in selected_templates() {
                 run.template_job(&template).await;
             }
-            // IOGRID_RAY_DRILL: unset, both drills and bad input; "bad",
-            // only bad input; "0", neither.
+            // IOGRID_RAY_DRILL: unset, scaling, both drills and bad input;
+            // "scale", only scaling; "bad", only bad input; "0", none.
             let drills = std::env::var("IOGRID_RAY_DRILL").unwrap_or_default();
-            if drills != "0" && drills != "bad" {
+            if drills.is_empty() || drills == "scale" {
+                // Scaling brings up the two listings the drills then use
+                // as replacements.
+                run.scale_a_running_tune_job().await;
+            }
+            if drills.is_empty() {
                 run.member_lost_mid_training().await;
                 run.head_lost_mid_training().await;
             }
-            if drills != "0" {
+            if drills.is_empty() || drills == "bad" {
                 run.bad_workloads_are_not_proven().await;
             }
             run.stop().await;
@@ -454,6 +463,129 @@ impl Run {
         );
     }
 
+    /// Scaling: a Tune job of 16 trials starts on the two suppliers'
+    /// listings; two more listings come up (workers 3 and 4) and the user
+    /// runs `iogrid job scale --gpus 4`. The keeper assigns them, their
+    /// workers join the running Ray cluster and Tune runs pending trials on
+    /// them; all four prove and the job settles with every IO accounted
+    /// for. The new listings then stand by for the drills.
+    async fn scale_a_running_tune_job(&mut self) {
+        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
+        // The new listings' stake, before the balances the job's flows are
+        // measured from.
+        cli(
+            &rpc,
+            &self.key_file("supplier-1"),
+            &["stake", "add", "2000"],
+        );
+        let before = Balances::read(&self.chain, &self.user, &self.suppliers).await;
+        let escrowed = Instant::now();
+        let job = self.create_template_job(&busy_tune_template(&self.logs));
+        let running = wait_job_status(
+            &self.chain,
+            &job,
+            JobStatus::Running,
+            "scale: job running",
+            Duration::from_secs(30),
+        )
+        .await;
+        let first: Vec<Address> = running.assignments.iter().map(|a| a.listing).collect();
+        // Scaled while the workload runs (its first trials take both nodes).
+        wait_for_any_log(
+            &self.logs,
+            "Ray job RUNNING",
+            &job,
+            Duration::from_secs(120),
+        )
+        .await;
+        let added_listings = [self.add_listing(3), self.add_listing(4)];
+        let scaled_at = Instant::now();
+        let scaled = cli(
+            &rpc,
+            &self.user_key(),
+            &["job", "scale", &job.to_string(), "--gpus", "4"],
+        );
+        assert_eq!(scaled["gpus"], 4, "scale: {scaled}");
+        let chain = &self.chain;
+        let grown = chain
+            .wait_for(
+                "scale: the added GPUs assigned",
+                Duration::from_secs(120),
+                || async { chain.job(&job).await.filter(|j| j.active().count() == 4) },
+            )
+            .await;
+        let assigned_after = scaled_at.elapsed();
+        let mut added: Vec<Address> = grown
+            .active()
+            .map(|a| a.listing)
+            .filter(|l| !first.contains(l))
+            .collect();
+        added.sort();
+        let mut expected = added_listings.to_vec();
+        expected.sort();
+        assert_eq!(added, expected, "scale: the new listings were assigned");
+        for listing in &added {
+            let n = self.namespaces[listing];
+            wait_for_log(&self.logs, n, "joined the job's Ray cluster", &job).await;
+        }
+        let joined_after = scaled_at.elapsed();
+        let proven = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Proven,
+            "scale: job proven",
+            Duration::from_secs(600),
+        )
+        .await;
+        let wall = escrowed.elapsed();
+        assert!(
+            proven
+                .assignments
+                .iter()
+                .all(|a| a.status() == AssignmentStatus::Proven)
+                && proven.assignments.len() == 4,
+            "scale: all four nodes proved: {:?}",
+            proven.assignments
+        );
+        let head = proven.assignments[0];
+        let kept = self.kept_outputs(&job, head.nonce);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&kept["output/summary.json"]).unwrap();
+        let mut trials_per_node = BTreeMap::<String, u32>::new();
+        for trial in summary["trials"].as_array().unwrap() {
+            *trials_per_node
+                .entry(trial["node_ip"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        for listing in &added {
+            assert!(
+                trials_per_node.contains_key(&self.node_ip(listing)),
+                "scale: the added node {} ran trials: {summary}",
+                self.node_ip(listing)
+            );
+        }
+        let elapsed_secs = wall.as_secs() + 1;
+        for a in &proven.assignments {
+            assert!(
+                a.gpu_seconds >= 1 && a.gpu_seconds <= elapsed_secs,
+                "scale: claim {} ≤ {elapsed_secs} s",
+                a.gpu_seconds
+            );
+        }
+        wait_settled(chain, &job, "scale").await;
+        let after = Balances::read(chain, &self.user, &self.suppliers).await;
+        let flows = after.flows_since(&before, proven.job.deposit, "scale");
+        println!(
+            "scale: 2 → 4 GPUs: added listings assigned {:.1} s and joined the Ray cluster {:.1} s after `iogrid job scale`; escrow → proven {:.1} s; trials per node {trials_per_node:?}; claims {:?} GPU-s; paid {}, refund {}",
+            assigned_after.as_secs_f64(),
+            joined_after.as_secs_f64(),
+            wall.as_secs_f64(),
+            proven.assignments.iter().map(|a| a.gpu_seconds).collect::<Vec<_>>(),
+            flows.suppliers,
+            flows.refund,
+        );
+    }
+
     /// The fault drill: a 2-node DDP training job loses its non-head node
     /// (every process of that supplier's namespace SIGKILLed, as a machine
     /// dying). Its heartbeats stop, the keeper reports the fault and assigns
@@ -462,11 +594,11 @@ impl Run {
     /// checkpoint; the job is proven by the head and the replacement and
     /// settles.
     async fn member_lost_mid_training(&mut self) {
-        let (job, running, replacement) = self.drill_job(3, "drill").await;
+        let (job, running) = self.drill_job("drill").await;
         let head = running.assignments[0].listing;
         let member = running.assignments[1].listing;
-        let (killed, replaced) = self
-            .kill_until_replaced(&job, &member, &replacement, "drill")
+        let (killed, replaced, replacement) = self
+            .kill_until_replaced(&job, &running, &member, "drill")
             .await;
         let reassigned_after = killed.elapsed();
         let chain = &self.chain;
@@ -523,7 +655,7 @@ impl Run {
         );
         let ips = summary["node_ips"].to_string();
         assert!(
-            ips.contains("10.77.0.13"),
+            ips.contains(&self.node_ip(&replacement)),
             "the replacement trained: {summary}"
         );
         wait_settled(chain, &job, "drill").await;
@@ -544,11 +676,11 @@ impl Run {
     /// resumes from the job's checkpoints; the survivor and the replacement
     /// prove and the job settles.
     async fn head_lost_mid_training(&mut self) {
-        let (job, running, replacement) = self.drill_job(4, "head drill").await;
+        let (job, running) = self.drill_job("head drill").await;
         let head = running.assignments[0].listing;
         let survivor = running.assignments[1].listing;
-        let (killed, _) = self
-            .kill_until_replaced(&job, &head, &replacement, "head drill")
+        let (killed, _, replacement) = self
+            .kill_until_replaced(&job, &running, &head, "head drill")
             .await;
         let reassigned_after = killed.elapsed();
         let chain = &self.chain;
@@ -581,9 +713,8 @@ impl Run {
             "training resumed from the job's checkpoints on the new cluster: {summary}"
         );
         let ips = summary["node_ips"].to_string();
-        let survivor_ip = format!("10.77.0.{}", 10 + self.namespaces[&survivor]);
         assert!(
-            ips.contains(&survivor_ip) && ips.contains("10.77.0.14"),
+            ips.contains(&self.node_ip(&survivor)) && ips.contains(&self.node_ip(&replacement)),
             "the survivor and the replacement trained: {summary}"
         );
         // Settled before the next step reads balances.
@@ -601,15 +732,11 @@ impl Run {
         );
     }
 
-    /// A drill's slow training job, running across two healthy listings, and
-    /// the listing (supplier 1's, key `worker-<n>`, namespace `n`) standing
-    /// by to replace a lost node; returns once the job has checkpointed an
-    /// epoch (the namespaces share the host's filesystem: the test sees it).
-    async fn drill_job(
-        &mut self,
-        n: usize,
-        what: &str,
-    ) -> (Address, iogrid_sdk::accounts::JobAccount, Address) {
+    /// A drill's slow training job, running across two of the healthy
+    /// listings (the others stand by to replace a lost node); returns once
+    /// the job has checkpointed an epoch (the namespaces share the host's
+    /// filesystem: the test sees it).
+    async fn drill_job(&mut self, what: &str) -> (Address, iogrid_sdk::accounts::JobAccount) {
         let template = slow_training_template(&self.logs);
         let job = self.create_template_job(&template);
         let running = wait_job_status(
@@ -620,31 +747,26 @@ impl Run {
             Duration::from_secs(30),
         )
         .await;
-        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
-        let supplier = self.key_file("supplier-1");
-        cli(&rpc, &supplier, &["stake", "add", "1000"]);
-        let worker = solana_keypair::read_keypair_file(self.key_file(&format!("worker-{n}")));
-        let listed = list_one_h100(&rpc, &supplier, &worker.unwrap().pubkey());
-        let replacement: Address = listed["address"].as_str().unwrap().parse().unwrap();
-        self.start_worker(n, &replacement);
         wait_for_checkpoint(&job, Duration::from_secs(180)).await;
-        (job, running, replacement)
+        (job, running)
     }
 
     /// SIGKILLs every process of `victim`'s namespace (a machine lost) and
-    /// waits until `replacement` is assigned in its place; when the kill
-    /// happened and the job then.
+    /// waits until a listing the job did not have (`running`: the job
+    /// before) is assigned in its place; when the kill happened, the job
+    /// then, and the replacement listing.
     async fn kill_until_replaced(
         &self,
         job: &Address,
+        running: &iogrid_sdk::accounts::JobAccount,
         victim: &Address,
-        replacement: &Address,
         what: &str,
-    ) -> (Instant, iogrid_sdk::accounts::JobAccount) {
+    ) -> (Instant, iogrid_sdk::accounts::JobAccount, Address) {
         let n = self.namespaces[victim];
         let killed = Instant::now();
         netns(&["kill", &n.to_string()]);
         println!("{what}: supplier node {n} (listing {victim}) killed mid-training");
+        let before: Vec<Address> = running.assignments.iter().map(|a| a.listing).collect();
         let chain = &self.chain;
         let replaced = chain
             .wait_for(
@@ -654,11 +776,33 @@ impl Run {
                     chain
                         .job(job)
                         .await
-                        .filter(|j| j.active().any(|a| a.listing == *replacement))
+                        .filter(|j| j.active().any(|a| !before.contains(&a.listing)))
                 },
             )
             .await;
-        (killed, replaced)
+        let replacement = replaced
+            .active()
+            .find(|a| !before.contains(&a.listing))
+            .map(|a| a.listing)
+            .unwrap();
+        (killed, replaced, replacement)
+    }
+
+    /// `listing`'s worker's IP (its namespace's).
+    fn node_ip(&self, listing: &Address) -> String {
+        format!("10.77.0.{}", 10 + self.namespaces[listing])
+    }
+
+    /// A new one-H100 listing of supplier 1 (who staked for it) served by
+    /// a worker with key `worker-<n>` in namespace `n`.
+    fn add_listing(&mut self, n: usize) -> Address {
+        let rpc = format!("http://{BRIDGE_IP}:{RPC_PORT}");
+        let supplier = self.key_file("supplier-1");
+        let worker = solana_keypair::read_keypair_file(self.key_file(&format!("worker-{n}")));
+        let listed = list_one_h100(&rpc, &supplier, &worker.unwrap().pubkey());
+        let listing: Address = listed["address"].as_str().unwrap().parse().unwrap();
+        self.start_worker(n, &listing);
+        listing
     }
 
     /// Bad input, on the listings the drills left healthy: a `spec:` job
@@ -802,28 +946,47 @@ fn collect_files(root: &Path, dir: &Path, into: &mut BTreeMap<String, Vec<u8>>) 
     }
 }
 
-/// `templates/train` made slow enough to lose a node mid-run: 8 epochs of
-/// at least 4 s, up to 10 restarts of the worker group.
-fn slow_training_template(logs: &Path) -> PathBuf {
-    let dir = logs.join("train-drill");
+/// `templates/tune` with 16 trials (the grid 4 times), enough to still be
+/// running when scaled nodes join.
+fn busy_tune_template(logs: &Path) -> PathBuf {
+    variant_of_template(
+        "tune",
+        logs,
+        "IOGRID_TUNE_EPOCHS = \"40\"",
+        "IOGRID_TUNE_EPOCHS = \"40\"\nIOGRID_TUNE_SAMPLES = \"4\"",
+    )
+}
+
+/// A copy of `templates/<name>` under `logs` with `from` replaced by `to` in
+/// its `workload.toml`.
+fn variant_of_template(name: &str, logs: &Path, from: &str, to: &str) -> PathBuf {
+    let dir = logs.join(format!("{name}-variant"));
     std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(repo_root().join("templates/train"))
+    for entry in std::fs::read_dir(repo_root().join("templates").join(name))
         .unwrap()
         .flatten()
     {
         std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
     }
     let manifest = dir.join("workload.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(
+        text.contains(from),
+        "templates/{name}/workload.toml has {from}"
+    );
+    std::fs::write(&manifest, text.replace(from, to)).unwrap();
+    dir
+}
+
+/// `templates/train` made slow enough to lose a node mid-run: 8 epochs of
+/// at least 4 s, up to 10 restarts of the worker group.
+fn slow_training_template(logs: &Path) -> PathBuf {
+    variant_of_template(
+        "train",
+        logs,
         "IOGRID_TRAIN_EPOCHS = \"6\"",
         "IOGRID_TRAIN_EPOCHS = \"8\"\nIOGRID_TRAIN_EPOCH_SLEEP_S = \"4\"\nIOGRID_TRAIN_MAX_FAILURES = \"10\"",
-    );
-    assert!(
-        text.contains("IOGRID_TRAIN_EPOCH_SLEEP_S"),
-        "templates/train sets IOGRID_TRAIN_EPOCHS = \"6\""
-    );
-    std::fs::write(&manifest, text).unwrap();
-    dir
+    )
 }
 
 /// Waits until the training of `job` has written a checkpoint under the
@@ -880,6 +1043,27 @@ async fn wait_job_status(
             chain.job(job).await.filter(|j| j.job.status() == status)
         })
         .await
+}
+
+/// Waits (up to 120 s) until `worker-<n>`'s log has a line with `text`
+/// about `job`.
+async fn wait_for_log(logs: &Path, n: usize, text: &str, job: &Address) {
+    let started = Instant::now();
+    let log = logs.join(format!("worker-{n}.log"));
+    loop {
+        let found = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(text) && l.contains(&job.to_string()));
+        if found {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "worker-{n} never logged {text:?} for {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Waits until some worker's log has a line with `text` about `job`.

@@ -25,7 +25,8 @@ use {
         constants::{format_io, parse_io, SECS_PER_HOUR, SUPPLY_CAP},
         instructions::{
             ApproveJobAccounts, CancelJobAccounts, CreateJobAccounts, DelistAccounts,
-            DisputeJobAccounts, ListGpuAccounts, ListingUpdate, UpdateListingAccounts,
+            DisputeJobAccounts, ListGpuAccounts, ListingUpdate, TopUpJobAccounts,
+            UpdateListingAccounts,
         },
         pda,
         rpc::{program_account, program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
@@ -161,6 +162,22 @@ pub enum JobCommand {
     /// Show a job.
     #[command(visible_alias = "status")]
     Show { job: Address },
+    /// Grow an open or running job to `--gpus` GPUs in all, escrowing the
+    /// added GPUs for the time the job has left; the keeper assigns them and
+    /// their workers join the job's cluster.
+    Scale {
+        job: Address,
+        /// The job's GPUs after scaling (more than it has now).
+        #[arg(long)]
+        gpus: u16,
+    },
+    /// Give an open or running job `--hours` more, escrowing them for every
+    /// GPU.
+    Extend {
+        job: Address,
+        #[arg(long)]
+        hours: f64,
+    },
     /// Refund a job nobody was assigned to.
     Cancel { job: Address },
     /// Accept a proven job's results at once (pays the suppliers without
@@ -1127,6 +1144,43 @@ pub async fn execute_job(
             follow,
             keeper_url,
         } => print_logs(job, keeper_url, *follow).await,
+        JobCommand::Scale { job, gpus } => {
+            let signer = load_keypair(keypair)?;
+            let account = read_job(rpc, job).await?;
+            let now = chain_now(rpc).await?.now;
+            let plan = scale_plan(job, &account, *gpus, now)?;
+            let ix =
+                |accounts: &TopUpJobAccounts| accounts.scale_job(plan.extra_gpus, plan.capacity);
+            top_up(
+                rpc,
+                output,
+                &signer,
+                job,
+                &account,
+                plan.escrow,
+                ix,
+                "scale the job",
+            )
+            .await
+        }
+        JobCommand::Extend { job, hours } => {
+            let signer = load_keypair(keypair)?;
+            let account = read_job(rpc, job).await?;
+            let now = chain_now(rpc).await?.now;
+            let (extra_secs, escrow) = extend_plan(job, &account, *hours, now)?;
+            let ix = |accounts: &TopUpJobAccounts| accounts.extend_job(extra_secs);
+            top_up(
+                rpc,
+                output,
+                &signer,
+                job,
+                &account,
+                escrow,
+                ix,
+                "extend the job",
+            )
+            .await
+        }
         JobCommand::Cancel { job } => {
             let signer = load_keypair(keypair)?;
             let owner = signer.pubkey();
@@ -1186,6 +1240,119 @@ pub async fn execute_job(
             )
         }
     }
+}
+
+/// What `job scale` sends: the GPUs it adds, the account's listing slots
+/// after, and (at most) what it escrows.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ScalePlan {
+    pub extra_gpus: u16,
+    pub capacity: u8,
+    pub escrow: u64,
+}
+
+/// `job scale <job> --gpus <target>`, checked as the program will check it.
+/// The account grows to room for one listing per GPU still to assign (the
+/// worst case), within [`MAX_CLUSTER`], and never shrinks.
+pub fn scale_plan(
+    address: &Address,
+    account: &JobAccount,
+    target: u16,
+    now: i64,
+) -> Result<ScalePlan> {
+    let job = &account.job;
+    let remaining = growable_secs(address, job, now)?;
+    ensure!(
+        target > job.gpus,
+        "job {address} already has {} GPU(s): --gpus is the total after scaling, so more than that",
+        job.gpus
+    );
+    let extra_gpus = target - job.gpus;
+    let to_assign = usize::from(target.saturating_sub(job.gpus_assigned));
+    let max_slots = usize::from(MAX_CLUSTER);
+    let slots = (account.assignments.len() + to_assign).max(account.capacity);
+    let capacity = u8::try_from(slots.min(max_slots)).expect("MAX_CLUSTER fits in a u8");
+    let escrow =
+        iogrid_sdk::rules::pay::escrow_for(job.max_price_per_gpu_hour, extra_gpus, remaining)
+            .ok()
+            .filter(|io| *io <= SUPPLY_CAP)
+            .context(
+                "the added escrow would be more IO than will ever exist: ask for fewer GPUs",
+            )?;
+    Ok(ScalePlan {
+        extra_gpus,
+        capacity,
+        escrow,
+    })
+}
+
+/// `job extend <job> --hours <h>`: the seconds it adds and their escrow.
+pub fn extend_plan(
+    address: &Address,
+    account: &JobAccount,
+    hours: f64,
+    now: i64,
+) -> Result<(u64, u64)> {
+    let job = &account.job;
+    growable_secs(address, job, now)?;
+    ensure!(hours > 0.0 && hours.is_finite(), "--hours must be positive");
+    let extra_secs = (hours * SECS_PER_HOUR as f64).round() as u64;
+    ensure!(
+        extra_secs >= 1
+            && job
+                .duration_secs
+                .checked_add(extra_secs)
+                .is_some_and(|d| d <= MAX_JOB_DURATION_SECS),
+        "a job runs at most a year (8760 hours); job {address} already has {:.2} h",
+        job.duration_secs as f64 / SECS_PER_HOUR as f64
+    );
+    let escrow =
+        iogrid_sdk::rules::pay::escrow_for(job.max_price_per_gpu_hour, job.gpus, extra_secs)
+            .ok()
+            .filter(|io| *io <= SUPPLY_CAP)
+            .context("the added escrow would be more IO than will ever exist: ask for less")?;
+    Ok((extra_secs, escrow))
+}
+
+/// The seconds an open (all of its duration) or running (until its end)
+/// job has left, for growing it; an error naming why it cannot grow.
+fn growable_secs(address: &Address, job: &Job, now: i64) -> Result<u64> {
+    match job.status() {
+        JobStatus::Open => Ok(job.duration_secs),
+        JobStatus::Running => {
+            let left = job.end_time().saturating_sub(now);
+            ensure!(
+                left > 0,
+                "job {address} ran out of time {} ago: it can only be proven or expired now",
+                age(-left)
+            );
+            Ok(left as u64)
+        }
+        status => bail!("job {address} is {status:?}: only an Open or Running job can grow"),
+    }
+}
+
+/// Sends a `TopUpJob` instruction (`ix`) as the job's owner, who pays
+/// `escrow` more; prints the job after.
+#[allow(clippy::too_many_arguments)]
+async fn top_up(
+    rpc: &RpcClient,
+    output: OutputFormat,
+    signer: &Keypair,
+    job: &Address,
+    account: &JobAccount,
+    escrow: u64,
+    ix: impl Fn(&TopUpJobAccounts) -> Instruction,
+    what: &str,
+) -> Result<()> {
+    let owner = signer.pubkey();
+    ensure_owner("job", job, &account.job.owner, &owner)?;
+    ensure_io(rpc, &owner, escrow, "the added escrow").await?;
+    let accounts = TopUpJobAccounts::new(owner, *job, token::io_account_of(&owner));
+    let signature = send(rpc, signer, &[ix(&accounts)], what).await?;
+    let account = read_job(rpc, job).await?;
+    let now = chain_now(rpc).await?.now;
+    print(output, &JobView::new(job, &account, now, Some(signature)))
 }
 
 /// Approve and dispute need the owner and a proven job.
@@ -1288,6 +1455,97 @@ pub(crate) async fn send(
 #[cfg(test)]
 mod tests {
     use {super::*, clap::Parser, iogrid_sdk::constants::IO};
+
+    const NOW: i64 = 1_000_000;
+
+    /// A 2-GPU job at 36 IO per GPU-hour for an hour, running for 600 s on
+    /// two one-GPU listings, in an account with room for 2.
+    fn running_two_gpu_job() -> JobAccount {
+        use bytemuck::Zeroable;
+        let mut job = Job::zeroed();
+        job.gpus = 2;
+        job.gpus_assigned = 2;
+        job.max_price_per_gpu_hour = 36 * IO;
+        job.duration_secs = 3_600;
+        job.status = 1;
+        job.started_at = NOW - 600;
+        let mut slot = iogrid_sdk::accounts::Assignment::zeroed();
+        slot.gpus = 1;
+        JobAccount {
+            job,
+            assignments: vec![slot, slot],
+            capacity: 2,
+        }
+    }
+
+    #[test]
+    fn scaling_a_running_job_escrows_the_added_gpus_for_the_time_left() {
+        let address = Address::new_unique();
+        let plan = scale_plan(&address, &running_two_gpu_job(), 4, NOW).unwrap();
+        assert_eq!(
+            plan,
+            ScalePlan {
+                extra_gpus: 2,
+                capacity: 4,
+                escrow: 2 * 36 * IO * 3_000 / 3_600,
+            }
+        );
+        // A faulted slot stays in the account: room for it and the new ones.
+        let mut faulted = running_two_gpu_job();
+        faulted.job.gpus_assigned = 1;
+        let plan = scale_plan(&address, &faulted, 3, NOW).unwrap();
+        assert_eq!((plan.extra_gpus, plan.capacity), (1, 4));
+        // Never more slots than a cluster has, never fewer than the account.
+        let plan = scale_plan(&address, &running_two_gpu_job(), 40, NOW).unwrap();
+        assert_eq!(plan.capacity, MAX_CLUSTER as u8);
+        let mut roomy = running_two_gpu_job();
+        roomy.capacity = 8;
+        assert_eq!(scale_plan(&address, &roomy, 3, NOW).unwrap().capacity, 8);
+        // An open job escrows its whole duration.
+        let mut open = running_two_gpu_job();
+        open.job.status = 0;
+        open.job.started_at = 0;
+        open.job.gpus_assigned = 0;
+        open.assignments.clear();
+        let plan = scale_plan(&address, &open, 3, NOW).unwrap();
+        assert_eq!(plan.escrow, 36 * IO);
+        assert_eq!(plan.capacity, 3);
+    }
+
+    #[test]
+    fn jobs_that_cannot_grow_are_refused_with_the_reason() {
+        let address = Address::new_unique();
+        let err = |r: Result<ScalePlan>| r.unwrap_err().to_string();
+        let job = running_two_gpu_job();
+        assert!(err(scale_plan(&address, &job, 2, NOW)).contains("already has 2 GPU(s)"));
+        assert!(err(scale_plan(&address, &job, 4, NOW + 3_000)).contains("ran out of time"));
+        let mut proven = job.clone();
+        proven.job.status = 2;
+        assert!(err(scale_plan(&address, &proven, 4, NOW)).contains("is Proven"));
+        assert!(extend_plan(&address, &proven, 1.0, NOW).is_err());
+        let mut pricey = job.clone();
+        pricey.job.max_price_per_gpu_hour = u64::MAX / 2;
+        assert!(err(scale_plan(&address, &pricey, 4, NOW)).contains("more IO than will ever exist"));
+    }
+
+    #[test]
+    fn extending_a_job_escrows_every_gpu_for_the_added_time() {
+        let address = Address::new_unique();
+        let job = running_two_gpu_job();
+        assert_eq!(
+            extend_plan(&address, &job, 0.5, NOW).unwrap(),
+            (1_800, 36 * IO)
+        );
+        for bad in [0.0, -1.0, f64::NAN, 8_760.0] {
+            let message = extend_plan(&address, &job, bad, NOW)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("--hours") || message.contains("at most a year"),
+                "{bad}: {message}"
+            );
+        }
+    }
 
     #[test]
     fn job_specs_read_human_units() {
