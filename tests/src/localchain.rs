@@ -225,7 +225,13 @@ impl Process {
         log_dir: &std::path::Path,
     ) -> Self {
         let log = log_dir.join(format!("{name}.log"));
-        let file = std::fs::File::create(&log).unwrap();
+        // Appended: a process restarted under the same name keeps its
+        // earlier log.
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         let child = command
             .args(args)
             .env("RUST_LOG", "info")

@@ -74,13 +74,17 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
             for template in selected_templates() {
                 run.template_job(&template).await;
             }
-            // IOGRID_RAY_DRILL: unset, scaling, both drills and bad input;
-            // "scale", only scaling; "bad", only bad input; "0", none.
+            // IOGRID_RAY_DRILL: unset, scaling, the restart and both loss
+            // drills, bad input; "scale", "restart" or "bad", only that;
+            // "0", none.
             let drills = std::env::var("IOGRID_RAY_DRILL").unwrap_or_default();
             if drills.is_empty() || drills == "scale" {
                 // Scaling brings up the two listings the drills then use
                 // as replacements.
                 run.scale_a_running_tune_job().await;
+            }
+            if drills.is_empty() || drills == "restart" {
+                run.workers_restart_mid_training().await;
             }
             if drills.is_empty() {
                 run.member_lost_mid_training().await;
@@ -200,6 +204,14 @@ fn netns(args: &[&str]) {
     assert!(status.success(), "scripts/netns {args:?}: {status}");
 }
 
+/// How a worker is stopped.
+enum Stop {
+    /// SIGTERM: a service restart.
+    Terminate,
+    /// SIGKILL: a crash.
+    Kill,
+}
+
 struct Run {
     chain: Chain,
     keys: Vec<(String, String)>,
@@ -207,6 +219,8 @@ struct Run {
     logs: PathBuf,
     keeper: Process,
     workers: Vec<Process>,
+    /// Each namespace's current worker in `workers`.
+    worker_index: BTreeMap<usize, usize>,
     listings: [Address; 2],
     suppliers: [Address; 2],
     /// Each served listing's namespace number (its worker's `n`).
@@ -261,6 +275,7 @@ impl Run {
             logs,
             keeper,
             workers: Vec::new(),
+            worker_index: BTreeMap::new(),
             listings,
             suppliers,
             namespaces: BTreeMap::new(),
@@ -318,6 +333,7 @@ impl Run {
             &args,
             &self.logs,
         );
+        self.worker_index.insert(n, self.workers.len());
         self.workers.push(process);
     }
 }
@@ -584,6 +600,108 @@ impl Run {
             flows.suppliers,
             flows.refund,
         );
+    }
+
+    /// Worker restarts: mid-training, the head's worker is stopped with
+    /// SIGTERM (a supplier restarting the service) and the member's with
+    /// SIGKILL (a crash), and both are started again. The Ray nodes they
+    /// left running are reattached: no fault, no replacement, the Ray job
+    /// is submitted once and trains on without restarting, both prove with
+    /// claims that cover the time before the restart, and the job settles.
+    async fn workers_restart_mid_training(&mut self) {
+        let (job, running) = self.drill_job("restart").await;
+        let nodes: Vec<(Address, u64)> = running
+            .assignments
+            .iter()
+            .map(|a| (a.listing, a.nonce))
+            .collect();
+        let faults_before = self.chain.listing(&nodes[0].0).await.jobs_faulted
+            + self.chain.listing(&nodes[1].0).await.jobs_faulted;
+        let restarted = Instant::now();
+        self.restart_worker(&nodes[0].0, Stop::Terminate).await;
+        self.restart_worker(&nodes[1].0, Stop::Kill).await;
+        println!("restart: both workers stopped (head SIGTERM, member SIGKILL) and started again");
+        for (listing, _) in &nodes {
+            let n = self.namespaces[listing];
+            wait_for_log(&self.logs, n, "reattached to this node's Ray", &job).await;
+        }
+        let chain = &self.chain;
+        let proven = wait_job_status(
+            chain,
+            &job,
+            JobStatus::Proven,
+            "restart: job proven",
+            Duration::from_secs(600),
+        )
+        .await;
+        let since_restart = restarted.elapsed().as_secs();
+        let provers: Vec<(Address, u64)> = proven
+            .assignments
+            .iter()
+            .filter(|a| a.status() == AssignmentStatus::Proven)
+            .map(|a| (a.listing, a.nonce))
+            .collect();
+        assert_eq!(
+            provers, nodes,
+            "the same two assignments proved: no replacement"
+        );
+        let faults_after = chain.listing(&nodes[0].0).await.jobs_faulted
+            + chain.listing(&nodes[1].0).await.jobs_faulted;
+        assert_eq!(faults_after, faults_before, "restart: no fault reported");
+        for a in &proven.assignments {
+            assert!(
+                a.gpu_seconds > since_restart,
+                "restart: the claim {} covers time before the restart ({since_restart} s since)",
+                a.gpu_seconds
+            );
+        }
+        let kept = self.kept_outputs(&job, proven.assignments[0].nonce);
+        assert_torn_down(&kept, &nodes[0].0, "restart");
+        let summary: serde_json::Value =
+            serde_json::from_slice(&kept["output/summary.json"]).unwrap();
+        assert_eq!(
+            summary["resumed_from_epoch"].as_u64().unwrap_or(0),
+            0,
+            "restart: training ran through, never restarted: {summary}"
+        );
+        let head_log = std::fs::read_to_string(
+            self.logs
+                .join(format!("worker-{}.log", self.namespaces[&nodes[0].0])),
+        )
+        .unwrap();
+        let submissions = head_log
+            .lines()
+            .filter(|l| l.contains("Ray job submitted") && l.contains(&job.to_string()))
+            .count();
+        assert_eq!(submissions, 1, "restart: the Ray job was submitted once");
+        wait_settled(chain, &job, "restart").await;
+        println!(
+            "restart: reattached; job proven {since_restart} s after the restart with claims {:?} GPU-s (no fault, no resubmission), settled",
+            proven.assignments.iter().map(|a| a.gpu_seconds).collect::<Vec<_>>()
+        );
+    }
+
+    /// Stops `listing`'s worker (`how`) and starts it again, as its
+    /// supplier would; its Ray nodes are left as they are.
+    async fn restart_worker(&mut self, listing: &Address, how: Stop) {
+        let n = self.namespaces[listing];
+        let index = self
+            .worker_index
+            .get(&n)
+            .copied()
+            .expect("a worker runs in that namespace");
+        let worker = &mut self.workers[index];
+        match how {
+            Stop::Terminate => {
+                let status = worker.terminate().await;
+                assert!(
+                    status.success(),
+                    "worker-{n} stops cleanly on SIGTERM: {status}"
+                );
+            }
+            Stop::Kill => worker.kill().await,
+        }
+        self.start_worker(n, listing);
     }
 
     /// The fault drill: a 2-node DDP training job loses its non-head node

@@ -235,9 +235,23 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
     }
     let worker = node.read_worker_key()?;
     let interval = check_listing(rpc, &node.listing, &worker.pubkey(), &devices).await?;
-    let reaped = crate::ray::reap_orphans();
+    // Nodes an earlier run left serving assignments the chain still gives
+    // this listing are reattached to; the rest are reaped.
+    let serving = match program_accounts(rpc, Job::DISCRIMINATOR).await {
+        Ok(read) => Some(
+            assignments_for(&node.listing, &read.accounts)
+                .iter()
+                .map(Assigned::key)
+                .collect::<HashSet<_>>(),
+        ),
+        Err(err) => {
+            warn!("reading the jobs to know which running nodes to keep: {err}; keeping them all");
+            None
+        }
+    };
+    let reaped = crate::ray::reap_orphans(&node.listing, serving.as_ref());
     if reaped > 0 {
-        warn!("reaped {reaped} Ray node(s) left by a worker that died without stopping them");
+        warn!("reaped {reaped} Ray node(s) left by a worker that stopped before they ended");
     }
     let isolation = Isolation::resolve(node.isolation, vec![node.worker_keypair.clone()])
         .map_err(|e| anyhow!(e))?
@@ -485,7 +499,14 @@ impl Agent {
         loop {
             tokio::select! {
                 _ = shutdown.wait() => {
-                    info!("stopping");
+                    if jobs.is_empty() {
+                        info!("stopping");
+                    } else {
+                        // A restart must not cost the jobs: the next start
+                        // reattaches to the Ray nodes (`crate::ray`).
+                        crate::ray::detach_on_exit();
+                        info!("stopping; {} job(s) in progress keep their Ray nodes running for the next start to reattach (until their jobs end)", jobs.len());
+                    }
                     jobs.abort_all();
                     return None;
                 }
@@ -904,6 +925,7 @@ pub async fn run_shell(
         read_only: Vec::new(),
         devices: Vec::new(),
         limits,
+        outlives_worker: false,
     };
     let (sh, _cgroup) = isolation
         .command(&plan, Path::new("/bin/sh"), &["-c".into(), command.into()])

@@ -247,6 +247,18 @@ mod tests {
         drop(first);
         assert_eq!(pool.lease(3).unwrap().indices(), [0, 1, 2]);
     }
+
+    #[test]
+    fn a_reattached_node_leases_the_devices_it_sees() {
+        let pool = Pool::new("4xA100-80GB".parse::<Simulated>().unwrap().devices());
+        let adopted = pool.lease_these(&[1, 3]).unwrap();
+        assert_eq!(adopted.indices(), [1, 3]);
+        assert_eq!(pool.lease(2).unwrap().indices(), [0, 2]);
+        let taken = pool.lease_these(&[1]).unwrap_err();
+        assert!(taken.contains("not all free"), "{taken}");
+        drop(adopted);
+        assert_eq!(pool.lease_these(&[3]).unwrap().indices(), [3]);
+    }
 }
 
 /// The node's devices not serving an assignment right now. Each Ray node
@@ -274,6 +286,25 @@ impl Pool {
         }
         free.sort_by_key(|d| d.index);
         let devices = free.drain(..count).collect();
+        Ok(Lease {
+            pool: self.clone(),
+            devices,
+        })
+    }
+}
+
+impl Pool {
+    /// Exactly the devices with these indices (those a node left running by
+    /// an earlier worker process sees), or why not.
+    pub fn lease_these(&self, indices: &[u32]) -> Result<Lease, String> {
+        let mut free = self.0.lock().unwrap();
+        if !indices.iter().all(|i| free.iter().any(|d| d.index == *i)) {
+            return Err(format!(
+                "the GPUs {indices:?} the running node sees are not all free on this node"
+            ));
+        }
+        let (devices, rest) = free.drain(..).partition(|d| indices.contains(&d.index));
+        *free = rest;
         Ok(Lease {
             pool: self.clone(),
             devices,

@@ -10,6 +10,16 @@
 //! processes run in their own process group, killed at teardown, with a
 //! scratch directory (Ray's temp dir, the files, the outputs) wiped after.
 //!
+//! A worker restart does not stop the job: a Ray node's sandbox outlives
+//! the worker, which on SIGTERM leaves it running (its cgroup, scratch and
+//! checkpoints too). Each node records what it serves in its scratch
+//! directory (`node.json`: its process, the head's addresses, the Ray job,
+//! when it joined); the next start of the worker finds the record for the
+//! assignment the chain still gives it and reattaches: the head announces
+//! itself again and both follow the same Ray job to its end, claiming the
+//! time since the node joined. A node is bounded by the job's end
+//! (`timeout`), so one whose worker never comes back stops by itself.
+//!
 //! The result each node proves is a Merkle root (`workload::merkle_root`):
 //! the head's over the files the workload wrote to `IOGRID_OUTPUT_DIR` and
 //! the job's log; another node's over the job's log and final status as the
@@ -20,7 +30,9 @@ use {
     crate::{
         agent::RunError,
         gpu::{Lease, Pool},
-        sandbox::{gpu_device_nodes, Cgroup, Isolation, SandboxPlan, Teardown, TEARDOWN_SETTLE},
+        sandbox::{
+            gpu_device_nodes, Cgroup, Isolation, Limits, SandboxPlan, Teardown, TEARDOWN_SETTLE,
+        },
     },
     iogrid_node::AbortOnDrop,
     iogrid_sdk::{
@@ -29,16 +41,17 @@ use {
         workload::{merkle_root, ClusterAnnouncement, WorkloadSpec},
         Address,
     },
-    serde::Deserialize,
+    serde::{Deserialize, Serialize},
     serde_json::{json, Value},
     solana_keypair::Keypair,
     std::{
-        collections::BTreeMap,
+        collections::{BTreeMap, HashSet},
         io::Write,
         net::TcpListener,
         path::{Path, PathBuf},
         process::Stdio,
-        time::{Duration, Instant},
+        sync::atomic::{AtomicBool, Ordering},
+        time::{Duration, Instant, SystemTime, UNIX_EPOCH},
     },
     tokio::time::sleep,
     tracing::{info, warn},
@@ -119,6 +132,23 @@ const START_ATTEMPTS: u32 = 3;
 const JOB_START_TIMEOUT_ENV: &str = "RAY_JOB_START_TIMEOUT_SECONDS";
 const JOB_START_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// A node outlives its job's end by at most this much (its `timeout`).
+const NODE_LIFETIME_MARGIN: Duration = Duration::from_secs(60);
+
+/// Set when the worker exits while serving: its Ray nodes (processes,
+/// cgroups, scratch and checkpoint directories) are left running for the
+/// next start to reattach to, instead of torn down.
+static DETACHING: AtomicBool = AtomicBool::new(false);
+
+/// The worker is stopping: leave the Ray nodes running (see [`DETACHING`]).
+pub fn detach_on_exit() {
+    DETACHING.store(true, Ordering::SeqCst);
+}
+
+fn detaching() -> bool {
+    DETACHING.load(Ordering::SeqCst)
+}
+
 /// A job's Ray work on this node.
 pub struct RayJob<'a> {
     pub config: &'a RayConfig,
@@ -137,19 +167,25 @@ impl RayJob<'_> {
     /// Runs this node's part, within `limit`.
     pub async fn run(&self, limit: Duration) -> Result<NodeOutcome, RunError> {
         let started = Instant::now();
-        let lease = self
-            .config
-            .gpus
-            .lease(self.assignment.gpus)
-            .map_err(failed)?;
-        let scratch = Scratch::create(&self.job, self.assignment.nonce)?;
+        let adopted = Adoptable::find(&self.job, self.assignment.nonce, &self.listing);
+        let lease = match &adopted {
+            Some(node) => self.config.gpus.lease_these(&node.record.gpus),
+            None => self.config.gpus.lease(self.assignment.gpus),
+        }
+        .map_err(failed)?;
+        let scratch = match &adopted {
+            Some(node) => Scratch(node.dir.clone()),
+            None => Scratch::create(&self.job, self.assignment.nonce)?,
+        };
         let checkpoints = CheckpointDir::create(&self.job)?;
         let node = NodeContext {
             scratch: &scratch,
             checkpoints: &checkpoints.0,
             lease: &lease,
+            lifetime: limit + NODE_LIFETIME_MARGIN,
         };
-        let work = tokio::time::timeout(limit, self.serve(&node, started)).await;
+        let record = adopted.map(|node| node.record);
+        let work = tokio::time::timeout(limit, self.serve(&node, started, record)).await;
         let scratch_dir = scratch.0.clone();
         drop(scratch);
         drop(checkpoints);
@@ -169,7 +205,7 @@ impl RayJob<'_> {
             serde_json::to_vec_pretty(&teardown).expect("teardown serializes"),
         );
         let result_hash = merkle_root(work.outputs.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-        let is_head = work.role == "head";
+        let is_head = work.role == HEAD;
         if let Some(dir) = self.config.outputs_dir.as_ref().filter(|_| is_head) {
             let kept = dir.join(format!("{}-{}", self.job, self.assignment.nonce));
             keep_outputs(&kept, &work.outputs)?;
@@ -189,8 +225,26 @@ impl RayJob<'_> {
     /// head (the keeper replaces the lost node), and serves again under it,
     /// perhaps as the head itself; the workload starts again there and
     /// resumes from the job's checkpoints.
-    async fn serve(&self, ctx: &NodeContext<'_>, started: Instant) -> Result<NodeWork, RunError> {
-        let mut lost: Option<Assignment> = None;
+    async fn serve(
+        &self,
+        ctx: &NodeContext<'_>,
+        started: Instant,
+        adopted: Option<NodeRecord>,
+    ) -> Result<NodeWork, RunError> {
+        let mut lost: Option<(Address, u64)> = None;
+        if let Some(record) = adopted {
+            info!(job = %self.job, role = %record.role, "reattached to this node's Ray {}, left running by the worker's previous run", record.role);
+            if record.role == HEAD {
+                return self.resume_head(ctx, &record).await;
+            }
+            match self.resume_member(ctx, &record).await? {
+                Some(work) => return Ok(work),
+                None => {
+                    warn!(job = %self.job, "the cluster's head is lost; waiting for the chain to name the next");
+                    lost = Some(record.head()?);
+                }
+            }
+        }
         loop {
             let nodes = self.cluster_after(lost.as_ref()).await?;
             let head = nodes[0];
@@ -201,7 +255,7 @@ impl RayJob<'_> {
                 Some(work) => return Ok(work),
                 None => {
                     warn!(job = %self.job, head = %head.listing, "the cluster's head is lost; waiting for the chain to name the next");
-                    lost = Some(head);
+                    lost = Some((head.listing, head.nonce));
                 }
             }
         }
@@ -210,7 +264,10 @@ impl RayJob<'_> {
     /// The job's cluster nodes, head first, once the head is no longer
     /// `lost` (within [`HEAD_CHANGE_TIMEOUT`]). Fails if this node's own
     /// assignment is no longer in the cluster.
-    async fn cluster_after(&self, lost: Option<&Assignment>) -> Result<Vec<Assignment>, RunError> {
+    async fn cluster_after(
+        &self,
+        lost: Option<&(Address, u64)>,
+    ) -> Result<Vec<Assignment>, RunError> {
         let deadline = Instant::now() + HEAD_CHANGE_TIMEOUT;
         loop {
             let account = self.job_account().await?;
@@ -221,9 +278,7 @@ impl RayJob<'_> {
                     "this node's assignment is no longer in the job's cluster",
                 ));
             }
-            let same_head = |head: &Assignment| {
-                lost.is_some_and(|l| l.listing == head.listing && l.nonce == head.nonce)
-            };
+            let same_head = |head: &Assignment| lost == Some(&(head.listing, head.nonce));
             match nodes.first() {
                 Some(head) if !same_head(head) => return Ok(nodes),
                 _ if Instant::now() >= deadline => {
@@ -282,6 +337,7 @@ impl RayJob<'_> {
                 .config
                 .isolation
                 .share(self.assignment.gpus, self.config.device_count),
+            outlives_worker: true,
         }
     }
 
@@ -328,7 +384,7 @@ impl RayJob<'_> {
         let jobs = JobsApi::new(self.http, &dashboard);
         jobs.wait_until_up(&node).await?;
         let in_cluster = Instant::now();
-        let _announcing = self.announce(&gcs_address, &dashboard).await?;
+        let announcing = self.announce(&gcs_address, &dashboard).await?;
         jobs.wait_for_nodes(node_count, &node).await?;
         let cluster_ready = started.elapsed();
         info!(job = %self.job, nodes = node_count, "Ray cluster ready in {:.1} s", cluster_ready.as_secs_f64());
@@ -358,8 +414,60 @@ impl RayJob<'_> {
         jobs.submit(&submission_id, &self.spec.entrypoint, runtime_env)
             .await?;
         info!(job = %self.job, submission = %submission_id, "Ray job submitted: {}", self.spec.entrypoint);
-        let status = jobs.wait_for_end(&submission_id, &node).await?;
-        let logs = jobs.logs(&submission_id).await.unwrap_or_default();
+        let record = NodeRecord {
+            role: HEAD.into(),
+            head_listing: self.listing.to_string(),
+            head_nonce: self.assignment.nonce,
+            gcs_address,
+            dashboard_url: dashboard,
+            submission_id,
+            cluster_ready_secs: Some(cluster_ready.as_secs_f64()),
+            ..self.node_record(ctx, &node, in_cluster)
+        };
+        record.save(&scratch.0);
+        self.finish_head(ctx, node, &jobs, &record, in_cluster, announcing)
+            .await
+    }
+
+    /// The head this worker's previous run left serving: announced again,
+    /// and followed to the end of the same Ray job.
+    async fn resume_head(
+        &self,
+        ctx: &NodeContext<'_>,
+        record: &NodeRecord,
+    ) -> Result<NodeWork, RunError> {
+        let node = RayNode::adopt(record, ctx.scratch);
+        node.check()?;
+        let jobs = JobsApi::new(self.http, &record.dashboard_url);
+        let announcing = self
+            .announce(&record.gcs_address, &record.dashboard_url)
+            .await?;
+        self.finish_head(
+            ctx,
+            node,
+            &jobs,
+            record,
+            record.in_cluster_since(),
+            announcing,
+        )
+        .await
+    }
+
+    /// The head's part once the Ray job is submitted: follows it to the
+    /// end, keeps the cluster up a little for the other nodes, stops, and
+    /// gathers the outputs.
+    async fn finish_head(
+        &self,
+        ctx: &NodeContext<'_>,
+        node: RayNode,
+        jobs: &JobsApi<'_>,
+        record: &NodeRecord,
+        in_cluster: Instant,
+        _announcing: AbortOnDrop,
+    ) -> Result<NodeWork, RunError> {
+        let submission_id = &record.submission_id;
+        let status = jobs.wait_for_end(submission_id, &node).await?;
+        let logs = jobs.logs(submission_id).await.unwrap_or_default();
         let elapsed = in_cluster.elapsed();
         // Let the other nodes read the final status before the head goes.
         // At least MIN_LINGER, so whoever follows the log sees the end.
@@ -377,15 +485,15 @@ impl RayJob<'_> {
                 tail(&logs, 600)
             )));
         }
-        let mut outputs = read_outputs(&scratch.output())?;
+        let mut outputs = read_outputs(&ctx.scratch.output())?;
         outputs.insert("ray-job.log".into(), logs.into_bytes());
         outputs.insert(self.devices_record_name(), self.devices_record(ctx.lease));
         info!(job = %self.job, outputs = outputs.len(), "Ray job succeeded");
         Ok(NodeWork {
             outputs,
             in_cluster: elapsed,
-            cluster_ready: Some(cluster_ready),
-            role: "head",
+            cluster_ready: record.cluster_ready_secs.map(Duration::from_secs_f64),
+            role: HEAD,
             stopped,
         })
     }
@@ -406,8 +514,43 @@ impl RayJob<'_> {
         let (node, _) = self.start_node(ctx, member_args).await?;
         let joined = Instant::now();
         info!(job = %self.job, head = %head.gcs_address, "joined the job's Ray cluster");
-        let jobs = JobsApi::new(self.http, &head.dashboard_url);
-        let status = match jobs.wait_for_end(&head.submission_id, &node).await {
+        let record = NodeRecord {
+            role: MEMBER.into(),
+            head_listing: expected.listing.to_string(),
+            head_nonce: expected.nonce,
+            gcs_address: head.gcs_address,
+            dashboard_url: head.dashboard_url,
+            submission_id: head.submission_id,
+            ..self.node_record(ctx, &node, joined)
+        };
+        record.save(&ctx.scratch.0);
+        self.finish_member(ctx, node, &record, joined).await
+    }
+
+    /// The member this worker's previous run left in the cluster: follows
+    /// the same Ray job to its end.
+    async fn resume_member(
+        &self,
+        ctx: &NodeContext<'_>,
+        record: &NodeRecord,
+    ) -> Result<Option<NodeWork>, RunError> {
+        let node = RayNode::adopt(record, ctx.scratch);
+        node.check()?;
+        self.finish_member(ctx, node, record, record.in_cluster_since())
+            .await
+    }
+
+    /// A member's part in the cluster: follows the head's Ray job to its
+    /// end; `None` when the head is lost on the way (it stops answering).
+    async fn finish_member(
+        &self,
+        ctx: &NodeContext<'_>,
+        node: RayNode,
+        record: &NodeRecord,
+        joined: Instant,
+    ) -> Result<Option<NodeWork>, RunError> {
+        let jobs = JobsApi::new(self.http, &record.dashboard_url);
+        let status = match jobs.wait_for_end(&record.submission_id, &node).await {
             Ok(status) => status,
             Err(err) if !jobs.answers().await => {
                 info!(job = %self.job, "following the Ray job: {err}");
@@ -416,7 +559,7 @@ impl RayJob<'_> {
             }
             Err(err) => return Err(err),
         };
-        let logs = jobs.logs(&head.submission_id).await.unwrap_or_default();
+        let logs = jobs.logs(&record.submission_id).await.unwrap_or_default();
         let in_cluster = joined.elapsed();
         let stopped = node.stop();
         if status.status != "SUCCEEDED" {
@@ -435,9 +578,37 @@ impl RayJob<'_> {
             outputs,
             in_cluster,
             cluster_ready: None,
-            role: "member",
+            role: MEMBER,
             stopped,
         }))
+    }
+
+    /// The part of a node's record this node's run knows; the role and the
+    /// cluster it serves are filled in by the caller.
+    fn node_record(
+        &self,
+        ctx: &NodeContext<'_>,
+        node: &RayNode,
+        in_cluster: Instant,
+    ) -> NodeRecord {
+        let since = unix_ms().saturating_sub(in_cluster.elapsed().as_millis() as u64);
+        NodeRecord {
+            job: self.job.to_string(),
+            nonce: self.assignment.nonce,
+            listing: self.listing.to_string(),
+            role: String::new(),
+            pid: node.pid,
+            cgroup: node.cgroup.as_ref().map(|_| ctx.scratch.name()),
+            limits: node.limits,
+            gpus: ctx.lease.indices(),
+            in_cluster_since_ms: since,
+            cluster_ready_secs: None,
+            head_listing: String::new(),
+            head_nonce: 0,
+            gcs_address: String::new(),
+            dashboard_url: String::new(),
+            submission_id: String::new(),
+        }
     }
 
     /// `devices/<listing>.json`: the devices this node served the job with,
@@ -679,6 +850,9 @@ struct NodeContext<'a> {
     checkpoints: &'a Path,
     /// The GPUs this node serves the job with.
     lease: &'a Lease,
+    /// How long the node's processes may run at most (to the job's end and
+    /// a margin), even if the worker is gone.
+    lifetime: Duration,
 }
 
 /// How a node's Ray processes ended.
@@ -693,7 +867,11 @@ struct Stopped {
 /// group (and, sandboxed, one PID namespace and cgroup), all killed when
 /// this is stopped or dropped.
 struct RayNode {
-    child: std::sync::Mutex<std::process::Child>,
+    /// `None` for a node adopted from an earlier run of the worker (not
+    /// this process's child).
+    child: Option<std::sync::Mutex<std::process::Child>>,
+    /// `ray start`'s process (bwrap's when sandboxed), its group's leader.
+    pid: i32,
     log: PathBuf,
     cgroup: Option<Cgroup>,
     limits: Option<crate::sandbox::Limits>,
@@ -713,11 +891,21 @@ impl RayNode {
         let err_file = log_file
             .try_clone()
             .map_err(|e| failed(format!("opening {}: {e}", log.display())))?;
-        let mut start_args = vec!["start".to_string()];
+        // Bounded by the job's end even if the worker is gone (a node
+        // outlives its worker so a restarted worker can reattach).
+        // --foreground: `timeout` stays in the node's process group.
+        let mut start_args = vec![
+            "--foreground".to_string(),
+            "-s".into(),
+            "KILL".into(),
+            format!("{}s", ctx.lifetime.as_secs().max(1)),
+            config.ray.display().to_string(),
+            "start".into(),
+        ];
         start_args.extend_from_slice(args);
         let (mut command, cgroup) = config
             .isolation
-            .command(plan, &config.ray, &start_args)
+            .command(plan, Path::new("timeout"), &start_args)
             .map_err(|e| failed(format!("making the sandbox: {e}")))?;
         command
             .env("HOME", scratch.home())
@@ -766,11 +954,38 @@ impl RayNode {
         let _ = std::fs::write(scratch.pgid_file(), child.id().to_string());
         let limits = cgroup.as_ref().map(|_| plan.limits);
         Ok(Self {
-            child: std::sync::Mutex::new(child),
+            pid: child.id() as i32,
+            child: Some(std::sync::Mutex::new(child)),
             log: log.to_path_buf(),
             cgroup,
             limits,
         })
+    }
+
+    /// The node `record` describes, left running by an earlier run of the
+    /// worker: its process group, its cgroup, its log.
+    fn adopt(record: &NodeRecord, scratch: &Scratch) -> Self {
+        Self {
+            child: None,
+            pid: record.pid,
+            log: scratch.ray_log(),
+            cgroup: record.cgroup.as_deref().and_then(Cgroup::adopt),
+            limits: record.limits,
+        }
+    }
+
+    /// How `ray start --block` ended, once it has.
+    fn exited(&self) -> Option<String> {
+        match &self.child {
+            Some(child) => child
+                .lock()
+                .unwrap()
+                .try_wait()
+                .ok()
+                .flatten()
+                .map(|status| status.to_string()),
+            None => (!node_alive(self.pid)).then(|| "exited".to_string()),
+        }
     }
 
     /// Stops every process of the node and removes its cgroup, saying how
@@ -792,20 +1007,21 @@ impl RayNode {
     }
 
     fn kill_group(&mut self) {
-        let child = self.child.get_mut().unwrap();
-        if child.try_wait().ok().flatten().is_some() && self.cgroup.is_none() {
+        if self.exited().is_some() && self.cgroup.is_none() {
             return;
         }
-        let group = -(child.id() as i32);
+        let group = -self.pid;
         // SAFETY: kill(2) on a process group touches no memory.
         unsafe { libc::kill(group, libc::SIGTERM) };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+        while Instant::now() < deadline && self.exited().is_none() {
             std::thread::sleep(Duration::from_millis(100));
         }
         // Whatever is left of the group, the raylet's workers included.
         unsafe { libc::kill(group, libc::SIGKILL) };
-        let _ = child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.get_mut().unwrap().wait();
+        }
     }
 
     /// Waits until `ray start` reports the node started (its log says so),
@@ -840,8 +1056,7 @@ impl RayNode {
     /// Fails once `ray start --block` has exited (it does when a Ray process
     /// dies), with the end of its log.
     fn check(&self) -> Result<(), RunError> {
-        let exited = self.child.lock().unwrap().try_wait().ok().flatten();
-        match exited {
+        match self.exited() {
             None => Ok(()),
             Some(status) => {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -856,8 +1071,15 @@ impl RayNode {
 
 impl Drop for RayNode {
     /// On every path that did not `stop` it (errors, timeouts); the
-    /// cgroup's own drop kills what the group left.
+    /// cgroup's own drop kills what the group left. Left running when the
+    /// worker exits ([`detach_on_exit`]).
     fn drop(&mut self) {
+        if detaching() {
+            if let Some(cgroup) = self.cgroup.take() {
+                cgroup.detach();
+            }
+            return;
+        }
         self.kill_group();
     }
 }
@@ -921,6 +1143,118 @@ impl Scratch {
     }
 }
 
+/// Roles in a job's cluster.
+const HEAD: &str = "head";
+const MEMBER: &str = "member";
+/// A node's record, in its scratch directory.
+const RECORD_FILE: &str = "node.json";
+
+/// What a restarted worker needs to reattach to a node its previous run
+/// left serving: written to the node's scratch directory once it serves.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct NodeRecord {
+    job: String,
+    nonce: u64,
+    listing: String,
+    /// [`HEAD`] or [`MEMBER`].
+    role: String,
+    /// `ray start`'s process (bwrap's when sandboxed), its group's leader.
+    pid: i32,
+    /// The sandbox's cgroup (named like the scratch directory).
+    cgroup: Option<String>,
+    limits: Option<Limits>,
+    /// The GPUs (indices) the node sees.
+    gpus: Vec<u32>,
+    /// Unix time (ms) the node joined the cluster: its claim counts from it.
+    in_cluster_since_ms: u64,
+    cluster_ready_secs: Option<f64>,
+    /// The cluster it serves: its head's assignment and addresses, and the
+    /// Ray job.
+    head_listing: String,
+    head_nonce: u64,
+    gcs_address: String,
+    dashboard_url: String,
+    submission_id: String,
+}
+
+impl NodeRecord {
+    /// Into the node's scratch directory `dir`.
+    fn save(&self, dir: &Path) {
+        let text = serde_json::to_vec_pretty(self).expect("a node record serializes");
+        if let Err(err) = std::fs::write(dir.join(RECORD_FILE), text) {
+            warn!(job = %self.job, "recording the node for a restart to reattach: {err}");
+        }
+    }
+
+    fn load(dir: &Path) -> Option<Self> {
+        serde_json::from_slice(&std::fs::read(dir.join(RECORD_FILE)).ok()?).ok()
+    }
+
+    /// When the node joined, on this process's clock.
+    fn in_cluster_since(&self) -> Instant {
+        let ago = Duration::from_millis(unix_ms().saturating_sub(self.in_cluster_since_ms));
+        Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
+    }
+
+    /// The head's assignment (listing, nonce).
+    fn head(&self) -> Result<(Address, u64), RunError> {
+        let listing = self.head_listing.parse().map_err(|_| {
+            failed(format!(
+                "the node record names no head: {:?}",
+                self.head_listing
+            ))
+        })?;
+        Ok((listing, self.head_nonce))
+    }
+
+    fn assignment(&self) -> Option<(Address, u64)> {
+        Some((self.job.parse().ok()?, self.nonce))
+    }
+}
+
+/// A node an earlier run of the worker left serving an assignment.
+struct Adoptable {
+    dir: PathBuf,
+    record: NodeRecord,
+}
+
+impl Adoptable {
+    /// The running node another (exited) worker process left for this
+    /// assignment of `listing`, if any.
+    fn find(job: &Address, nonce: u64, listing: &Address) -> Option<Self> {
+        let own = std::process::id() as i32;
+        scratch_dirs()
+            .filter(|(_, owner)| *owner != own && !process_alive(*owner))
+            .filter_map(|(dir, _)| Some((NodeRecord::load(&dir)?, dir)))
+            .find(|(record, _)| {
+                record.job == job.to_string()
+                    && record.nonce == nonce
+                    && record.listing == listing.to_string()
+                    && node_alive(record.pid)
+            })
+            .map(|(record, dir)| Self { dir, record })
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether process `pid` runs (exists and is not a zombie: an adopted
+/// node's process is not this worker's child, so nobody here reaps it).
+fn node_alive(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // "pid (comm) state …": the state follows the last ')'.
+    stat.rsplit(')')
+        .next()
+        .and_then(|rest| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 /// The job's checkpoint directory, the same path on every node of the job
 /// (the head names it in `IOGRID_CHECKPOINT_DIR` for all of them), writable
 /// in each node's sandbox, removed when the node's part ends. Nodes that
@@ -939,7 +1273,9 @@ impl CheckpointDir {
 
 impl Drop for CheckpointDir {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !detaching() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -948,40 +1284,68 @@ const CHECKPOINT_PREFIX: &str = "iogrid-checkpoints-";
 /// Scratch directories end with the pid of the worker that made them.
 const SCRATCH_PREFIX: &str = "iogrid-ray-";
 
-/// Reaps what a worker that died without tearing down (SIGKILL, a crash)
-/// left: for each scratch directory whose worker process is gone, kills the
-/// Ray process group it recorded and removes the directory. Returns how
-/// many were reaped. A directory whose pid is alive (this worker, another
-/// worker on the host) is left alone.
-pub fn reap_orphans() -> usize {
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return 0;
-    };
+/// The scratch directories on this host, with the pid of the worker
+/// process that made each.
+fn scratch_dirs() -> impl Iterator<Item = (PathBuf, i32)> {
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let owner = name
+                .strip_prefix(SCRATCH_PREFIX)?
+                .rsplit('-')
+                .next()?
+                .parse::<i32>()
+                .ok()?;
+            Some((entry.path(), owner))
+        })
+}
+
+/// Reaps what earlier runs of workers left, except nodes a worker will
+/// reattach to: for each scratch directory whose worker process is gone,
+/// kills the Ray node it holds and removes it — unless the node still runs
+/// and is recorded as serving another listing (its own worker reattaches)
+/// or one of `serving`, this listing's assignments the chain still gives it
+/// (`None`: unknown, keep them all). A directory whose worker is alive
+/// (this one, another on the host) is left alone. Returns how many were
+/// reaped.
+pub fn reap_orphans(listing: &Address, serving: Option<&HashSet<(Address, u64)>>) -> usize {
     let mut reaped = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(owner) = name
-            .strip_prefix(SCRATCH_PREFIX)
-            .and_then(|rest| rest.rsplit('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for (dir, owner) in scratch_dirs() {
         if process_alive(owner) {
             continue;
         }
-        let pgid = std::fs::read_to_string(entry.path().join("ray.pgid"))
-            .ok()
-            .and_then(|text| text.trim().parse::<i32>().ok());
+        let record = NodeRecord::load(&dir);
+        if let Some(record) = record.as_ref().filter(|r| node_alive(r.pid)) {
+            let ours = record.listing == listing.to_string();
+            let still_assigned = record
+                .assignment()
+                .is_some_and(|a| serving.is_none_or(|s| s.contains(&a)));
+            if !ours || still_assigned {
+                continue;
+            }
+        }
+        let pgid = record.as_ref().map(|r| r.pid).or_else(|| {
+            std::fs::read_to_string(dir.join("ray.pgid"))
+                .ok()
+                .and_then(|text| text.trim().parse::<i32>().ok())
+        });
         if let Some(pgid) = pgid.filter(|p| *p > 1) {
             // SAFETY: kill(2) on a process group touches no memory.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         }
-        let _ = std::fs::remove_dir_all(entry.path());
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        if let Some(mut cgroup) = name.as_deref().and_then(Cgroup::adopt) {
+            cgroup.remove();
+        }
+        let _ = std::fs::remove_dir_all(&dir);
         reaped += 1;
     }
-    // Their sandboxes died with them (--die-with-parent); their cgroups
-    // (named like the scratch directories, or `probe-<pid>`) stay empty.
+    // Cgroups of workers that died, left empty (named like the scratch
+    // directories, or `probe-<pid>`); one still holding processes (a node
+    // left running) cannot be removed.
     crate::sandbox::remove_stale_cgroups(|name| {
         name.rsplit('-')
             .next()
@@ -1000,7 +1364,9 @@ fn process_alive(pid: i32) -> bool {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !detaching() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
@@ -1299,31 +1665,138 @@ mod tests {
 
     #[test]
     fn orphans_of_a_dead_worker_are_reaped_and_live_ones_kept() {
-        // A process group standing in for Ray nodes, owned by a "worker" that
+        // Process groups standing in for Ray nodes, made by a "worker" that
         // has exited.
-        let mut dead_worker = std::process::Command::new("true").spawn().unwrap();
-        let dead_pid = dead_worker.id();
-        dead_worker.wait().unwrap();
-        let mut ray = std::process::Command::new("sleep");
-        ray.arg("60");
-        std::os::unix::process::CommandExt::process_group(&mut ray, 0);
-        let mut ray = ray.spawn().unwrap();
-        let orphan = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}test-0-{dead_pid}"));
-        std::fs::create_dir_all(&orphan).unwrap();
+        let dead_pid = exited_pid();
+        let (orphan, mut ray) = left_node(&format!("test-0-{dead_pid}"));
         std::fs::write(orphan.join("ray.pgid"), ray.id().to_string()).unwrap();
+        // Recorded nodes: one of this listing the chain still assigns, one
+        // of another listing, one of this listing no longer assigned.
+        let listing = Address::new_unique();
+        let other_listing = Address::new_unique();
+        let (job, done_job) = (Address::new_unique(), Address::new_unique());
+        let recorded = |name: &str, listing: &Address, job: &Address| {
+            let (dir, node) = left_node(&format!("{name}-{dead_pid}"));
+            record(listing, job, node.id() as i32).save(&dir);
+            (dir, node)
+        };
+        let (kept, mut kept_node) = recorded("test-2", &listing, &job);
+        let (others, mut others_node) = recorded("test-3", &other_listing, &job);
+        let (done, mut done_node) = recorded("test-4", &listing, &done_job);
         let mine =
             std::env::temp_dir().join(format!("{SCRATCH_PREFIX}test-1-{}", std::process::id()));
         std::fs::create_dir_all(&mine).unwrap();
-        assert!(reap_orphans() >= 1);
+        let serving = HashSet::from([(job, 7)]);
+        assert!(reap_orphans(&listing, Some(&serving)) >= 2);
         assert!(!orphan.exists(), "the dead worker's scratch is removed");
         assert!(mine.exists(), "a live worker's scratch is kept");
-        let status = ray.wait().unwrap();
+        assert!(
+            kept.exists(),
+            "a node still assigned to this listing is kept"
+        );
+        assert!(
+            others.exists(),
+            "another listing's node is its worker's to reattach"
+        );
+        assert!(!done.exists(), "a node no longer assigned is reaped");
+        let killed = |node: &mut std::process::Child| {
+            std::os::unix::process::ExitStatusExt::signal(&node.wait().unwrap())
+        };
         assert_eq!(
-            std::os::unix::process::ExitStatusExt::signal(&status),
+            killed(&mut ray),
             Some(libc::SIGKILL),
             "the orphaned Ray group is killed"
         );
+        assert_eq!(killed(&mut done_node), Some(libc::SIGKILL));
+        assert!(node_alive(kept_node.id() as i32) && node_alive(others_node.id() as i32));
+        // Unknown assignments (the chain unreadable): every recorded node
+        // of this listing is kept.
+        assert!(Adoptable::find(&job, 7, &listing).is_some());
+        reap_orphans(&listing, None);
+        assert!(kept.exists());
+        for node in [&mut kept_node, &mut others_node] {
+            node.kill().unwrap();
+            node.wait().unwrap();
+        }
+        assert!(
+            !node_alive(kept_node.id() as i32),
+            "a reaped process is not alive"
+        );
+        reap_orphans(&listing, None);
+        assert!(
+            !kept.exists() && !others.exists(),
+            "nodes that died are cleaned up"
+        );
         std::fs::remove_dir_all(&mine).unwrap();
+    }
+
+    /// The pid of a process that has exited.
+    fn exited_pid() -> u32 {
+        let mut process = std::process::Command::new("true").spawn().unwrap();
+        let pid = process.id();
+        process.wait().unwrap();
+        pid
+    }
+
+    /// A scratch directory `<prefix><name>` and a process group standing in
+    /// for the Ray node left in it.
+    fn left_node(name: &str) -> (PathBuf, std::process::Child) {
+        let dir = std::env::temp_dir().join(format!("{SCRATCH_PREFIX}{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sleep = std::process::Command::new("sleep");
+        sleep.arg("60");
+        std::os::unix::process::CommandExt::process_group(&mut sleep, 0);
+        (dir, sleep.spawn().unwrap())
+    }
+
+    fn record(listing: &Address, job: &Address, pid: i32) -> NodeRecord {
+        NodeRecord {
+            job: job.to_string(),
+            nonce: 7,
+            listing: listing.to_string(),
+            role: MEMBER.into(),
+            pid,
+            cgroup: None,
+            limits: None,
+            gpus: vec![0],
+            in_cluster_since_ms: unix_ms() - 90_000,
+            cluster_ready_secs: None,
+            head_listing: Address::new_unique().to_string(),
+            head_nonce: 3,
+            gcs_address: "10.0.0.1:6379".into(),
+            dashboard_url: "http://10.0.0.1:8265".into(),
+            submission_id: "iogrid-x-7".into(),
+        }
+    }
+
+    #[test]
+    fn a_node_record_tells_a_restarted_worker_what_it_serves() {
+        let listing = Address::new_unique();
+        let job = Address::new_unique();
+        let dir =
+            std::env::temp_dir().join(format!("{SCRATCH_PREFIX}test-record-{}", exited_pid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch(dir.clone());
+        let saved = record(&listing, &job, std::process::id() as i32);
+        saved.save(&dir);
+        let loaded = NodeRecord::load(&dir).unwrap();
+        assert_eq!(loaded.assignment(), Some((job, 7)));
+        assert_eq!(loaded.head().unwrap().1, 3);
+        // Its claim counts from when it joined, not from the restart.
+        let joined = loaded.in_cluster_since().elapsed().as_secs();
+        assert!((89..=91).contains(&joined), "{joined}");
+        let found = Adoptable::find(&job, 7, &listing).expect("the running node is found");
+        assert_eq!(found.dir, dir);
+        assert!(
+            Adoptable::find(&job, 8, &listing).is_none(),
+            "another nonce"
+        );
+        assert!(
+            Adoptable::find(&job, 7, &Address::new_unique()).is_none(),
+            "another listing"
+        );
+        drop(scratch);
+        assert!(!dir.exists());
     }
 
     #[test]

@@ -8,9 +8,10 @@
 //! the Ray runtime is mounted read-only. It has its own PID, IPC and UTS
 //! namespaces (it sees and signals only its own processes) and a fresh
 //! `/dev` holding only the GPUs assigned to it. It shares the node's
-//! network, which is what Ray needs to reach the job's other nodes. It dies
-//! with the worker (`--die-with-parent`), so a killed worker leaves nothing
-//! running.
+//! network, which is what Ray needs to reach the job's other nodes. A
+//! shell workload's sandbox dies with the worker (`--die-with-parent`); a
+//! Ray node's outlives it (`SandboxPlan::outlives_worker`), so a restarted
+//! worker reattaches to it (`crate::ray`), bounded by the job's end.
 //!
 //! The cgroup caps CPU (a CFS quota), memory and process count, on cgroup
 //! v2 or v1. When the node stops, whatever is left in it is killed and
@@ -75,7 +76,7 @@ pub const TEARDOWN_SETTLE: Duration = Duration::from_secs(5);
 const PIDS_MAX: u64 = 4096;
 
 /// The limits of one node's sandbox.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Limits {
     pub cpus: f64,
     pub memory_bytes: u64,
@@ -179,24 +180,28 @@ impl Isolation {
     }
 
     fn bwrap_args(&self, plan: &SandboxPlan) -> Vec<String> {
-        let mut args: Vec<String> = [
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--hostname",
-            "iogrid-sandbox",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args: Vec<String> = Vec::new();
+        if !plan.outlives_worker {
+            args.push("--die-with-parent".into());
+        }
+        args.extend(
+            [
+                "--unshare-pid",
+                "--unshare-ipc",
+                "--unshare-uts",
+                "--unshare-cgroup-try",
+                "--hostname",
+                "iogrid-sandbox",
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+            ]
+            .map(String::from),
+        );
         for dir in HIDDEN.iter().filter(|d| Path::new(d).is_dir()) {
             args.extend(["--tmpfs".into(), dir.to_string()]);
         }
@@ -263,6 +268,9 @@ pub struct SandboxPlan {
     /// Device nodes made visible (the assigned GPUs and the driver's).
     pub devices: Vec<PathBuf>,
     pub limits: Limits,
+    /// Keeps running when the worker exits (a Ray node, which a restarted
+    /// worker reattaches to); otherwise it dies with the worker.
+    pub outlives_worker: bool,
 }
 
 /// The NVIDIA device nodes a sandbox needs for these GPUs (by minor
@@ -388,6 +396,33 @@ impl Cgroup {
             }
         }
         Ok(cgroup)
+    }
+
+    /// The cgroup `name` a sandbox made earlier (by a worker that exited
+    /// and left its node running), if it still exists.
+    pub fn adopt(name: &str) -> Option<Self> {
+        let layout = CgroupLayout::detect()?;
+        let root = Path::new(CGROUP_ROOT);
+        let dirs: Vec<PathBuf> = match layout {
+            CgroupLayout::V2 => vec![root.join(CGROUP_PARENT).join(name)],
+            CgroupLayout::V1 => ["memory", "cpu", "pids"]
+                .iter()
+                .map(|c| root.join(c).join(CGROUP_PARENT).join(name))
+                .filter(|d| d.is_dir())
+                .collect(),
+        };
+        dirs.first().filter(|d| d.is_dir())?;
+        Some(Self {
+            layout,
+            dirs,
+            removed: false,
+        })
+    }
+
+    /// Leaves the cgroup and its processes as they are (the worker exits;
+    /// the next one adopts them).
+    pub fn detach(mut self) {
+        self.removed = true;
     }
 
     fn procs_files(&self) -> Vec<CString> {
@@ -569,6 +604,7 @@ mod tests {
             read_only: Vec::new(),
             devices: Vec::new(),
             limits,
+            outlives_worker: false,
         }
     }
 
