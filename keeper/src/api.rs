@@ -48,6 +48,8 @@ pub struct JobView {
     /// Why no listings can be assigned now, when the job waits for some.
     pub waiting_reason: Option<String>,
     pub waiting_secs: Option<u64>,
+    /// Its actions that failed and wait before their next try.
+    pub retries: Vec<crate::retry::RetryView>,
 }
 
 pub fn router(keeper: Arc<Keeper>) -> Router {

@@ -43,6 +43,10 @@ pub struct Args {
     /// Priority fee, micro-lamports per compute unit.
     #[arg(long, env = "IOGRID__KEEPER__PRIORITY_FEE")]
     pub priority_fee: Option<u64>,
+    /// Longest wait between two tries of an action that keeps failing (it
+    /// doubles from 1 s per failure in a row up to this).
+    #[arg(long, env = "IOGRID__KEEPER__RETRY_CAP", value_parser = humantime::parse_duration)]
+    pub retry_cap: Option<Duration>,
 }
 
 /// The `[rpc]`, `[keeper]` and `[api]` tables of the settings file.
@@ -72,6 +76,8 @@ struct KeeperFile {
     #[serde(with = "humantime_serde")]
     emission_interval: Option<Duration>,
     priority_fee: Option<u64>,
+    #[serde(with = "humantime_serde")]
+    retry_cap: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +97,7 @@ pub struct Settings {
     pub resync: Duration,
     pub emission_interval: Duration,
     pub priority_fee: u64,
+    pub retry_cap: Duration,
 }
 
 impl Settings {
@@ -139,6 +146,10 @@ impl Settings {
                 .or(file.keeper.emission_interval)
                 .unwrap_or(Duration::from_secs(600)),
             priority_fee: args.priority_fee.or(file.keeper.priority_fee).unwrap_or(0),
+            retry_cap: args
+                .retry_cap
+                .or(file.keeper.retry_cap)
+                .unwrap_or(crate::retry::RETRY_CAP),
         })
     }
 }
@@ -177,6 +188,7 @@ mod tests {
         assert_eq!(settings.tick, Duration::from_millis(250));
         assert_eq!(settings.priority_fee, 9, "the flag wins");
         assert_eq!(settings.resync, Duration::from_secs(30), "the default");
+        assert_eq!(settings.retry_cap, Duration::from_secs(60), "the default");
 
         std::fs::write(&path, "[keeper]\ntick_rate = 1\n").unwrap();
         let err = Settings::resolve(Args {

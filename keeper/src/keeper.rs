@@ -63,8 +63,12 @@ impl Keeper {
         })?;
         let rpc =
             RpcClient::new_with_commitment(settings.url.clone(), CommitmentConfig::confirmed());
+        let shared = Shared {
+            retries: std::sync::Mutex::new(crate::retry::RetryLedger::new(settings.retry_cap)),
+            ..Shared::default()
+        };
         Ok(Arc::new(Self {
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(shared),
             rpc: Arc::new(rpc),
             keypair,
             options: SendOptions {
@@ -159,20 +163,25 @@ impl Keeper {
             .as_ref()
             .is_some_and(|c| c.value.active_keepers().contains(&self.keypair.pubkey()));
         let mut plan = plan(&mut state, now, &busy);
-        if !registered {
-            // Only registered keepers (or a job's owner) may assign; the
-            // permissionless steps still go out.
-            let booked: Vec<Address> = plan
-                .actions
-                .iter()
-                .filter_map(|a| match a {
-                    Action::Assign(m) => Some(m.listings.iter().map(|(l, _)| *l)),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
-            plan.actions.retain(|a| !matches!(a, Action::Assign(_)));
-            booked.iter().for_each(|l| state.unbook(l));
+        // Only registered keepers (or a job's owner) may assign; the
+        // permissionless steps still go out. An action backing off after
+        // failures waits for its time.
+        let mut retries = self.shared.retries.lock().unwrap();
+        retries.retain_jobs(|job| state.jobs.contains_key(job));
+        self.shared.metrics.backing_off(&retries.summary());
+        let instant = Instant::now();
+        let held: Vec<Action> = plan
+            .actions
+            .extract_if(.., |action| {
+                let backing_off = !retries.ready(&action.job(), action.name(), instant);
+                backing_off || (!registered && matches!(action, Action::Assign(_)))
+            })
+            .collect();
+        drop(retries);
+        for action in &held {
+            if let Action::Assign(matched) = action {
+                matched.listings.iter().for_each(|(l, _)| state.unbook(l));
+            }
         }
         self.shared
             .metrics
@@ -236,9 +245,15 @@ impl Keeper {
     /// Sends one action, then re-reads what it touched and frees the job.
     async fn act(self: Arc<Self>, action: Action) {
         let job = action.job();
+        let name = action.name();
+        let failures = self.shared.retries.lock().unwrap().failures(&job, name);
+        if failures > 0 {
+            self.shared.metrics.retry(name);
+        }
         let outcome = act::execute(&self.rpc, &self.keypair, &self.options, &action).await;
-        self.shared.metrics.action(action.name(), outcome.label());
+        self.shared.metrics.action(name, outcome.label());
         self.log_outcome(&action, &outcome);
+        self.record_retry(&job, name, &outcome);
         let mut touched = vec![job];
         if let Action::Assign(matched) = &action {
             touched.extend(matched.listings.iter().map(|(l, _)| *l));
@@ -258,6 +273,22 @@ impl Keeper {
         self.shared.release(&job);
         if !matches!(outcome, Outcome::NotYet(_)) {
             self.shared.wake.notify_one();
+        }
+    }
+
+    /// A failure makes the action wait (doubling per failure in a row, up
+    /// to the cap); a send that landed or the chain showing it done clears
+    /// that. "Not yet" (a window still open) resolves by itself: no wait.
+    fn record_retry(&self, job: &Address, name: &'static str, outcome: &Outcome) {
+        let mut retries = self.shared.retries.lock().unwrap();
+        match outcome {
+            Outcome::Sent(_) | Outcome::AlreadyDone(_) => retries.succeeded(job, name),
+            Outcome::Failed(err) => {
+                let wait = retries.failed(*job, name, err.to_string(), Instant::now());
+                let failures = retries.failures(job, name);
+                warn!(%job, action = name, failures, "retrying in {:.1} s", wait.as_secs_f64());
+            }
+            Outcome::NotYet(_) => {}
         }
     }
 
@@ -419,6 +450,12 @@ impl Keeper {
             in_flight: self.shared.in_flight.lock().unwrap().contains(job),
             waiting_reason: waiting.as_ref().map(|w| w.reason.to_string()),
             waiting_secs: waiting.map(|w| w.since.elapsed().as_secs()),
+            retries: self
+                .shared
+                .retries
+                .lock()
+                .unwrap()
+                .of_job(job, Instant::now()),
         })
     }
 }

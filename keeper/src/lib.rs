@@ -9,6 +9,7 @@
 //! - [`act`]: building, sending and classifying transactions.
 //! - [`api`]: HTTP — proofs from workers, job explanations, /metrics, /healthz.
 //! - [`workloads`]: the spec store and the jobs' announced Ray cluster heads.
+//! - [`retry`]: the retry ledger — failed actions back off, per job and action.
 //! - [`keeper`]: the loop that ties them together.
 
 pub mod act;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod decide;
 pub mod keeper;
 pub mod metrics;
+pub mod retry;
 pub mod state;
 pub mod watch;
 pub mod workloads;
@@ -67,6 +69,8 @@ pub struct Shared {
     pub specs: Mutex<workloads::SpecStore>,
     /// Each job's announced Ray cluster head.
     pub clusters: Mutex<HashMap<Address, iogrid_sdk::workload::ClusterAnnouncement>>,
+    /// Actions that failed, and when each may go out again.
+    pub retries: Mutex<retry::RetryLedger>,
 }
 
 impl Shared {

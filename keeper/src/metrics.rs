@@ -4,17 +4,23 @@
 //! keeper wallet's balance.
 
 use {
+    crate::retry::BackingOff,
     prometheus_client::{
         encoding::{text::encode, EncodeLabelSet},
         metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
         registry::Registry,
     },
-    std::sync::atomic::AtomicU64,
+    std::{collections::BTreeMap, sync::atomic::AtomicU64},
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabel {
+    pub action: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -30,6 +36,12 @@ pub struct Metrics {
     pub jobs_unmatched: Gauge,
     pub listings: Gauge,
     pub actions: Family<ActionLabels, Counter>,
+    /// Sends of an action that had failed before (the retry ledger's).
+    pub action_retries: Family<ActionLabel, Counter>,
+    /// (job, action) pairs waiting out a backoff, per action.
+    pub actions_backing_off: Family<ActionLabel, Gauge>,
+    /// The longest current backoff per action, in seconds.
+    pub action_backoff_seconds: Family<ActionLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Time to compute one planning pass.
     pub plan_seconds: Histogram,
     /// From the keeper first seeing a job to its assignment confirmed.
@@ -56,6 +68,9 @@ impl Metrics {
             jobs_unmatched: Gauge::default(),
             listings: Gauge::default(),
             actions: Family::default(),
+            action_retries: Family::default(),
+            actions_backing_off: Family::default(),
+            action_backoff_seconds: Family::default(),
             plan_seconds: Histogram::new([0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
             assign_latency_seconds: Histogram::new([
                 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -87,6 +102,21 @@ impl Metrics {
             "actions",
             "Transactions planned, by action and outcome",
             metrics.actions.clone(),
+        );
+        registry.register(
+            "action_retries",
+            "Sends of an action that failed before, by action",
+            metrics.action_retries.clone(),
+        );
+        registry.register(
+            "actions_backing_off",
+            "Actions (per job) waiting before their next try after failures, by action",
+            metrics.actions_backing_off.clone(),
+        );
+        registry.register(
+            "action_backoff_seconds",
+            "The longest wait before a failed action's next try, by action",
+            metrics.action_backoff_seconds.clone(),
         );
         registry.register(
             "plan_seconds",
@@ -142,6 +172,33 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// Counts a send of an action that had failed before.
+    pub fn retry(&self, action: &str) {
+        self.action_retries
+            .get_or_create(&ActionLabel {
+                action: action.to_string(),
+            })
+            .inc();
+    }
+
+    /// The retry ledger's state now: a series per action that has pairs
+    /// backing off (none when nothing does).
+    pub fn backing_off(&self, summary: &BTreeMap<&'static str, BackingOff>) {
+        self.actions_backing_off.clear();
+        self.action_backoff_seconds.clear();
+        for (action, state) in summary {
+            let label = ActionLabel {
+                action: action.to_string(),
+            };
+            self.actions_backing_off
+                .get_or_create(&label)
+                .set(state.count as i64);
+            self.action_backoff_seconds
+                .get_or_create(&label)
+                .set(state.longest_wait.as_secs_f64());
+        }
     }
 
     /// The OpenMetrics text exposition.

@@ -334,6 +334,43 @@ async fn bad_input(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Mad
         user.address, supplier.address
     );
     refused(chain, cli, &supplier, &["job", "cancel", job], &expected).await;
+    refused(
+        chain,
+        cli,
+        &supplier,
+        &["job", "scale", job, "--gpus", "2"],
+        &expected,
+    )
+    .await;
+    refused(
+        chain,
+        cli,
+        &supplier,
+        &["job", "extend", job, "--hours", "1"],
+        &expected,
+    )
+    .await;
+    let args = ["job", "scale", &unknown, "--gpus", "2"];
+    refused(chain, cli, &user, &args, &no_job).await;
+
+    // Growing a job: more GPUs than it has, a positive time, within a year.
+    let expected = format!(
+        "error: job {job} already has 1 GPU(s): --gpus is the total after scaling, so more than that"
+    );
+    refused(
+        chain,
+        cli,
+        &user,
+        &["job", "scale", job, "--gpus", "1"],
+        &expected,
+    )
+    .await;
+    let args = ["job", "extend", job, "--hours", "0"];
+    refused(chain, cli, &user, &args, "error: --hours must be positive").await;
+    let expected =
+        format!("error: a job runs at most a year (8760 hours); job {job} already has 0.50 h");
+    let args = ["job", "extend", job, "--hours", "8760"];
+    refused(chain, cli, &user, &args, &expected).await;
 
     // What the chain's state forbids.
     for (verb, done) in [("approve", "approved"), ("dispute", "disputed")] {
@@ -376,12 +413,30 @@ async fn bad_input(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Mad
 async fn cleanup(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Made) {
     let user = key_path(localnet, "user");
     let supplier = key_path(localnet, "supplier-1");
+    // Grown while open: a second GPU for its 0.5 h (18 IO more), then
+    // 0.5 h more for both (36 IO more).
+    let before = chain.balance(&key(localnet, "user").pubkey()).await;
+    let scaled = cli
+        .json(&user, &["job", "scale", &made.job, "--gpus", "2"])
+        .await;
+    assert_eq!(
+        (scaled["gpus"].as_u64(), scaled["deposit"].as_u64()),
+        (Some(2), Some(36 * IO))
+    );
+    let args = ["job", "extend", &made.job, "--hours", "0.5"];
+    let extended = cli.json(&user, &args).await;
+    assert_eq!(extended["duration_secs"], 3_600);
+    assert_eq!(extended["deposit"], 72 * IO);
+    assert_eq!(
+        before - chain.balance(&key(localnet, "user").pubkey()).await,
+        54 * IO
+    );
     let before = chain.balance(&key(localnet, "user").pubkey()).await;
     let cancelled = cli.json(&user, &["job", "cancel", &made.job]).await;
-    assert_eq!(cancelled["refunded"], 18 * IO);
+    assert_eq!(cancelled["refunded"], 72 * IO);
     assert_eq!(
         chain.balance(&key(localnet, "user").pubkey()).await - before,
-        18 * IO
+        72 * IO
     );
     let delisted = cli
         .json(&supplier, &["listing", "delist", &made.listing])

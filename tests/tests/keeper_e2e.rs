@@ -70,6 +70,7 @@ async fn keeper_and_workers_on_a_local_validator() {
         net.websocket_outage().await;
         net.keeper_restart_mid_job().await;
         net.silent_worker_is_replaced().await;
+        net.failing_action_backs_off().await;
         net
     })
     .await;
@@ -81,7 +82,14 @@ async fn keeper_and_workers_on_a_local_validator() {
         }
         Err(panic) => {
             let ledger = localnet.info.ledger.clone();
-            for log in ["keeper", "keeper-2", "worker-1", "worker-2"] {
+            for log in [
+                "keeper",
+                "keeper-2",
+                "keeper-broke",
+                "keeper-3",
+                "worker-1",
+                "worker-2",
+            ] {
                 let path = Path::new(&ledger).join("logs").join(format!("{log}.log"));
                 if let Ok(text) = std::fs::read_to_string(&path) {
                     let tail: Vec<&str> = text.lines().rev().take(40).collect();
@@ -171,13 +179,19 @@ impl Net {
     }
 
     fn start_keeper(&mut self, log: &str) {
-        let args = [
+        let keypair = self.keys.file("keeper");
+        self.start_keeper_as(log, &keypair, &[]);
+    }
+
+    /// A keeper signing and paying with `keypair`, with `extra` flags.
+    fn start_keeper_as(&mut self, log: &str, keypair: &str, extra: &[&str]) {
+        let mut args: Vec<String> = [
             "--url",
             &self.rpc_url,
             "--ws-url",
             &format!("ws://127.0.0.1:{PROXY_PORT}"),
             "--keypair",
-            &self.keys.file("keeper"),
+            keypair,
             "--listen",
             KEEPER_API,
             "--tick",
@@ -188,7 +202,9 @@ impl Net {
             "--emission-interval",
             "20s",
         ]
-        .map(String::from);
+        .map(String::from)
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
         self.keeper = Some(Process::spawn(log, "iogrid-keeper", &args, &self.logs));
     }
 
@@ -589,6 +605,75 @@ impl Net {
         println!(
             "silent worker: slashed {} base units, job completed on the replacement",
             stake_before.staked - stake_after.staked
+        );
+    }
+
+    /// The retry ledger: a keeper whose wallet is empty cannot pay for an
+    /// action that is due (a job nobody can serve, past its expiry). It
+    /// waits 1 s, 2 s, 4 s … (capped at 4 s here) between tries instead of
+    /// trying on every 100 ms pass, and says so in GET /v1/jobs/<job> and
+    /// /metrics. A funded keeper then expires and closes the job.
+    async fn failing_action_backs_off(&mut self) {
+        let (job, _) = self.create_job("A100-40GB", 1, 1, 2, "sim:cpu:1").await;
+        self.keeper.as_mut().unwrap().kill().await;
+        let broke = solana_keypair::Keypair::new();
+        let broke_file = self.logs.join("broke-keeper.json");
+        std::fs::write(&broke_file, format!("{:?}", broke.to_bytes().to_vec())).unwrap();
+        let broke_file = broke_file.display().to_string();
+        self.start_keeper_as("keeper-broke", &broke_file, &["--retry-cap", "4s"]);
+        let view_url = format!("http://{KEEPER_API}/v1/jobs/{job}");
+        let grace = u64::from(self.params.job_grace_secs);
+        let first_failure = self
+            .chain
+            .wait_for(
+                "the expiry's first failed send",
+                Duration::from_secs(grace + 60),
+                || async {
+                    let view: serde_json::Value =
+                        reqwest::get(&view_url).await.ok()?.json().await.ok()?;
+                    (!view["retries"].as_array()?.is_empty()).then(Instant::now)
+                },
+            )
+            .await;
+        tokio::time::sleep(Duration::from_secs(20)).await;
+        let watched = first_failure.elapsed().as_secs_f64();
+        let text = self.keeper_metrics().await;
+        let failed = metric(
+            &text,
+            "iogrid_keeper_actions_total{action=\"expire_job\",outcome=\"failed\"}",
+        );
+        let retried = metric(
+            &text,
+            "iogrid_keeper_action_retries_total{action=\"expire_job\"}",
+        );
+        let backing_off = metric(
+            &text,
+            "iogrid_keeper_actions_backing_off{action=\"expire_job\"}",
+        );
+        // Tries at 0, 1, 3, 7, then every 3–4 s: at most 9 in 21 s (a
+        // pass every 100 ms without the ledger: ~200).
+        assert!(
+            (4.0..=10.0).contains(&failed),
+            "{failed} failed sends in {watched:.1} s:\n{text}"
+        );
+        assert_eq!(
+            retried,
+            failed - 1.0,
+            "every send after the first is a retry"
+        );
+        assert_eq!(backing_off, 1.0, "{text}");
+        let view: serde_json::Value = reqwest::get(&view_url).await.unwrap().json().await.unwrap();
+        let retry = &view["retries"][0];
+        assert_eq!(retry["action"], "expire_job", "{view}");
+        assert!(retry["failures"].as_u64().unwrap() >= 4, "{view}");
+        assert!(retry["backoff_secs"].as_f64().unwrap() <= 4.0, "{view}");
+        assert!(!retry["last_error"].as_str().unwrap().is_empty(), "{view}");
+        self.keeper.as_mut().unwrap().kill().await;
+        self.start_keeper("keeper-3");
+        self.wait_closed(&job, Duration::from_secs(60)).await;
+        println!(
+            "retry ledger: an unpayable expiry tried {failed} times in {watched:.1} s (cap 4 s; last wait {:.1} s), then expired by a funded keeper",
+            retry["backoff_secs"].as_f64().unwrap()
         );
     }
 

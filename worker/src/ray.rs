@@ -598,7 +598,7 @@ impl RayJob<'_> {
             listing: self.listing.to_string(),
             role: String::new(),
             pid: node.pid,
-            cgroup: node.cgroup.as_ref().map(|_| ctx.scratch.name()),
+            sandboxed: node.cgroup.is_some(),
             limits: node.limits,
             gpus: ctx.lease.indices(),
             in_cluster_since_ms: since,
@@ -951,7 +951,7 @@ impl RayNode {
             ))
         })?;
         // So a later worker can reap this group if this one dies first.
-        let _ = std::fs::write(scratch.pgid_file(), child.id().to_string());
+        let _ = std::fs::write(pgid_file(&scratch.0), child.id().to_string());
         let limits = cgroup.as_ref().map(|_| plan.limits);
         Ok(Self {
             pid: child.id() as i32,
@@ -969,7 +969,10 @@ impl RayNode {
             child: None,
             pid: record.pid,
             log: scratch.ray_log(),
-            cgroup: record.cgroup.as_deref().and_then(Cgroup::adopt),
+            cgroup: record
+                .sandboxed
+                .then(|| Cgroup::adopt(&scratch.name()))
+                .flatten(),
             limits: record.limits,
         }
     }
@@ -1137,20 +1140,33 @@ impl Scratch {
     fn ray_log(&self) -> PathBuf {
         self.0.join("ray-start.log")
     }
+}
 
-    fn pgid_file(&self) -> PathBuf {
-        self.0.join("ray.pgid")
-    }
+/// Files about a node the worker keeps beside its scratch directory, not in
+/// it: the sandbox can write its scratch, and these name processes the
+/// worker signals and cgroups it removes.
+fn pgid_file(scratch: &Path) -> PathBuf {
+    scratch.with_extension("pgid")
+}
+
+fn record_file(scratch: &Path) -> PathBuf {
+    scratch.with_extension("node.json")
+}
+
+/// Removes a scratch directory and the worker's files beside it.
+fn remove_scratch(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+    let _ = std::fs::remove_file(pgid_file(dir));
+    let _ = std::fs::remove_file(record_file(dir));
 }
 
 /// Roles in a job's cluster.
 const HEAD: &str = "head";
 const MEMBER: &str = "member";
-/// A node's record, in its scratch directory.
-const RECORD_FILE: &str = "node.json";
 
 /// What a restarted worker needs to reattach to a node its previous run
-/// left serving: written to the node's scratch directory once it serves.
+/// left serving: written beside the node's scratch directory once it
+/// serves ([`record_file`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct NodeRecord {
     job: String,
@@ -1160,8 +1176,8 @@ struct NodeRecord {
     role: String,
     /// `ray start`'s process (bwrap's when sandboxed), its group's leader.
     pid: i32,
-    /// The sandbox's cgroup (named like the scratch directory).
-    cgroup: Option<String>,
+    /// Sandboxed: its cgroup is named like its scratch directory.
+    sandboxed: bool,
     limits: Option<Limits>,
     /// The GPUs (indices) the node sees.
     gpus: Vec<u32>,
@@ -1178,16 +1194,18 @@ struct NodeRecord {
 }
 
 impl NodeRecord {
-    /// Into the node's scratch directory `dir`.
+    /// Beside the node's scratch directory `dir`.
     fn save(&self, dir: &Path) {
         let text = serde_json::to_vec_pretty(self).expect("a node record serializes");
-        if let Err(err) = std::fs::write(dir.join(RECORD_FILE), text) {
+        if let Err(err) = std::fs::write(record_file(dir), text) {
             warn!(job = %self.job, "recording the node for a restart to reattach: {err}");
         }
     }
 
     fn load(dir: &Path) -> Option<Self> {
-        serde_json::from_slice(&std::fs::read(dir.join(RECORD_FILE)).ok()?).ok()
+        let record: Self = serde_json::from_slice(&std::fs::read(record_file(dir)).ok()?).ok()?;
+        // A process group of its own, never init's or "every process".
+        (record.pid > 1).then_some(record)
     }
 
     /// When the node joined, on this process's clock.
@@ -1291,6 +1309,7 @@ fn scratch_dirs() -> impl Iterator<Item = (PathBuf, i32)> {
         .into_iter()
         .flatten()
         .flatten()
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir()))
         .filter_map(|entry| {
             let name = entry.file_name().to_string_lossy().into_owned();
             let owner = name
@@ -1328,7 +1347,7 @@ pub fn reap_orphans(listing: &Address, serving: Option<&HashSet<(Address, u64)>>
             }
         }
         let pgid = record.as_ref().map(|r| r.pid).or_else(|| {
-            std::fs::read_to_string(dir.join("ray.pgid"))
+            std::fs::read_to_string(pgid_file(&dir))
                 .ok()
                 .and_then(|text| text.trim().parse::<i32>().ok())
         });
@@ -1340,7 +1359,7 @@ pub fn reap_orphans(listing: &Address, serving: Option<&HashSet<(Address, u64)>>
         if let Some(mut cgroup) = name.as_deref().and_then(Cgroup::adopt) {
             cgroup.remove();
         }
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_scratch(&dir);
         reaped += 1;
     }
     // Cgroups of workers that died, left empty (named like the scratch
@@ -1365,7 +1384,7 @@ fn process_alive(pid: i32) -> bool {
 impl Drop for Scratch {
     fn drop(&mut self) {
         if !detaching() {
-            let _ = std::fs::remove_dir_all(&self.0);
+            remove_scratch(&self.0);
         }
     }
 }
@@ -1669,7 +1688,7 @@ mod tests {
         // has exited.
         let dead_pid = exited_pid();
         let (orphan, mut ray) = left_node(&format!("test-0-{dead_pid}"));
-        std::fs::write(orphan.join("ray.pgid"), ray.id().to_string()).unwrap();
+        std::fs::write(pgid_file(&orphan), ray.id().to_string()).unwrap();
         // Recorded nodes: one of this listing the chain still assigns, one
         // of another listing, one of this listing no longer assigned.
         let listing = Address::new_unique();
@@ -1756,7 +1775,7 @@ mod tests {
             listing: listing.to_string(),
             role: MEMBER.into(),
             pid,
-            cgroup: None,
+            sandboxed: false,
             limits: None,
             gpus: vec![0],
             in_cluster_since_ms: unix_ms() - 90_000,
@@ -1795,8 +1814,16 @@ mod tests {
             Adoptable::find(&job, 7, &Address::new_unique()).is_none(),
             "another listing"
         );
+        // Kept beside the scratch, where the sandbox cannot write (it sees
+        // only the scratch itself under a hidden /tmp).
+        assert_eq!(record_file(&dir).parent(), dir.parent());
+        // A record naming init or "every process" is never adopted.
+        for pid in [1, 0, -1] {
+            record(&listing, &job, pid).save(&dir);
+            assert!(NodeRecord::load(&dir).is_none(), "pid {pid}");
+        }
         drop(scratch);
-        assert!(!dir.exists());
+        assert!(!dir.exists() && !record_file(&dir).exists());
     }
 
     #[test]

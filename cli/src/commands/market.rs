@@ -1145,40 +1145,16 @@ pub async fn execute_job(
             keeper_url,
         } => print_logs(job, keeper_url, *follow).await,
         JobCommand::Scale { job, gpus } => {
-            let signer = load_keypair(keypair)?;
-            let account = read_job(rpc, job).await?;
-            let now = chain_now(rpc).await?.now;
-            let plan = scale_plan(job, &account, *gpus, now)?;
-            let ix =
-                |accounts: &TopUpJobAccounts| accounts.scale_job(plan.extra_gpus, plan.capacity);
-            top_up(
-                rpc,
-                output,
-                &signer,
-                job,
-                &account,
-                plan.escrow,
-                ix,
-                "scale the job",
-            )
+            grow_job(rpc, output, keypair, job, |account, now| {
+                Ok(Growth::Gpus(scale_plan(job, account, *gpus, now)?))
+            })
             .await
         }
         JobCommand::Extend { job, hours } => {
-            let signer = load_keypair(keypair)?;
-            let account = read_job(rpc, job).await?;
-            let now = chain_now(rpc).await?.now;
-            let (extra_secs, escrow) = extend_plan(job, &account, *hours, now)?;
-            let ix = |accounts: &TopUpJobAccounts| accounts.extend_job(extra_secs);
-            top_up(
-                rpc,
-                output,
-                &signer,
-                job,
-                &account,
-                escrow,
-                ix,
-                "extend the job",
-            )
+            grow_job(rpc, output, keypair, job, |account, now| {
+                let (extra_secs, escrow) = extend_plan(job, account, *hours, now)?;
+                Ok(Growth::Time { extra_secs, escrow })
+            })
             .await
         }
         JobCommand::Cancel { job } => {
@@ -1332,24 +1308,50 @@ fn growable_secs(address: &Address, job: &Job, now: i64) -> Result<u64> {
     }
 }
 
-/// Sends a `TopUpJob` instruction (`ix`) as the job's owner, who pays
-/// `escrow` more; prints the job after.
-#[allow(clippy::too_many_arguments)]
-async fn top_up(
+/// How `job scale` or `job extend` grows a job.
+enum Growth {
+    Gpus(ScalePlan),
+    Time { extra_secs: u64, escrow: u64 },
+}
+
+impl Growth {
+    fn escrow(&self) -> u64 {
+        match self {
+            Self::Gpus(plan) => plan.escrow,
+            Self::Time { escrow, .. } => *escrow,
+        }
+    }
+
+    fn instruction(&self, accounts: &TopUpJobAccounts) -> Instruction {
+        match self {
+            Self::Gpus(plan) => accounts.scale_job(plan.extra_gpus, plan.capacity),
+            Self::Time { extra_secs, .. } => accounts.extend_job(*extra_secs),
+        }
+    }
+}
+
+/// Grows `job` as its owner (the signer), by what `plan` makes of the job
+/// and the chain's clock; the owner pays the added escrow. Prints the job
+/// after.
+async fn grow_job(
     rpc: &RpcClient,
     output: OutputFormat,
-    signer: &Keypair,
+    keypair: Option<&Path>,
     job: &Address,
-    account: &JobAccount,
-    escrow: u64,
-    ix: impl Fn(&TopUpJobAccounts) -> Instruction,
-    what: &str,
+    plan: impl FnOnce(&JobAccount, i64) -> Result<Growth>,
 ) -> Result<()> {
+    let signer = load_keypair(keypair)?;
     let owner = signer.pubkey();
+    let account = read_job(rpc, job).await?;
     ensure_owner("job", job, &account.job.owner, &owner)?;
-    ensure_io(rpc, &owner, escrow, "the added escrow").await?;
+    let growth = plan(&account, chain_now(rpc).await?.now)?;
+    ensure_io(rpc, &owner, growth.escrow(), "the added escrow").await?;
     let accounts = TopUpJobAccounts::new(owner, *job, token::io_account_of(&owner));
-    let signature = send(rpc, signer, &[ix(&accounts)], what).await?;
+    let what = match growth {
+        Growth::Gpus(_) => "scale the job",
+        Growth::Time { .. } => "extend the job",
+    };
+    let signature = send(rpc, &signer, &[growth.instruction(&accounts)], what).await?;
     let account = read_job(rpc, job).await?;
     let now = chain_now(rpc).await?.now;
     print(output, &JobView::new(job, &account, now, Some(signature)))
