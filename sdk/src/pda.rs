@@ -72,6 +72,19 @@ pub fn job(owner: &Address, id: u64) -> (Address, u8) {
     find(&[SEED_JOB, owner.as_ref(), &id.to_le_bytes()])
 }
 
+/// The first job id at or above `from` whose job PDA and escrow both have
+/// canonical bump 255: `create_job` then verifies each with one hash
+/// instead of searching (about 330 CU per bump step; a quarter of all ids
+/// qualify).
+pub fn fast_job_id(owner: &Address, from: u64) -> u64 {
+    (from..)
+        .find(|id| {
+            let (job, bump) = job(owner, *id);
+            bump == u8::MAX && escrow(&job).1 == u8::MAX
+        })
+        .expect("a quarter of all ids have both bumps 255")
+}
+
 /// A job's escrow token account (its authority is the job PDA).
 pub fn escrow(job: &Address) -> (Address, u8) {
     find(&[SEED_ESCROW, job.as_ref()])
@@ -96,4 +109,21 @@ pub fn vote(proposal: &Address, voter: &Address) -> (Address, u8) {
 /// The upgradeable loader's ProgramData account of the iogrid program.
 pub fn program_data() -> Address {
     Address::find_program_address(&[PROGRAM_ID.as_ref()], &BPF_LOADER_UPGRADEABLE_ID).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_ids_have_canonical_bump_255() {
+        let owner = Address::new_unique();
+        let id = fast_job_id(&owner, 1_000);
+        assert!(id >= 1_000);
+        let (address, bump) = job(&owner, id);
+        assert_eq!((bump, escrow(&address).1), (u8::MAX, u8::MAX));
+        assert_eq!(fast_job_id(&owner, id), id, "an id that qualifies is kept");
+        let listing_id = fast_listing_id(&owner, 7);
+        assert_eq!(listing(&owner, listing_id).1, u8::MAX);
+    }
 }

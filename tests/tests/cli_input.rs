@@ -431,6 +431,26 @@ async fn cleanup(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Made)
         before - chain.balance(&key(localnet, "user").pubkey()).await,
         54 * IO
     );
+    // Without --id, a fresh id from the clock (milliseconds), unused.
+    let since_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let args = [
+        "job",
+        "create",
+        "--max-price",
+        "36",
+        "--hours",
+        "0.5",
+        "--uri",
+        "sim:cpu:1",
+    ];
+    let fresh = cli.json(&user, &args).await;
+    assert!(fresh["id"].as_u64().unwrap() >= since_ms, "{fresh}");
+    let fresh_job = text(&fresh["address"]);
+    let cancelled = cli.json(&user, &["job", "cancel", &fresh_job]).await;
+    assert_eq!(cancelled["refunded"], 18 * IO);
     let before = chain.balance(&key(localnet, "user").pubkey()).await;
     let cancelled = cli.json(&user, &["job", "cancel", &made.job]).await;
     assert_eq!(cancelled["refunded"], 72 * IO);

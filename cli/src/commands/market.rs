@@ -118,13 +118,18 @@ pub enum JobCommand {
     /// Escrow max price × GPUs × duration for a job (`id` must be unused).
     #[command(allow_negative_numbers = true)]
     Create {
+        /// Your number for the job; its address derives from it and your
+        /// key. Default: a fresh one (from the current time), unused.
         #[arg(long)]
-        id: u64,
+        id: Option<u64>,
+        /// GPUs in all, from one listing or spread over several suppliers.
         #[arg(long, default_value_t = 1)]
         gpus: u16,
         /// Highest IO per GPU-hour you accept, e.g. 3.
         #[arg(long, value_name = "IO", value_parser = parse_price)]
         max_price: u64,
+        /// How long the job runs once assigned, e.g. 0.5; escrowed in full
+        /// and refunded for what goes unused.
         #[arg(long)]
         hours: f64,
         /// GPU model (any when omitted).
@@ -1110,17 +1115,18 @@ pub async fn execute_job(
                 *max_listings,
             )?;
             let owner = signer.pubkey();
-            let accounts = CreateJobAccounts::new(owner, *id, token::io_account_of(&owner));
-            let existing = rpc
-                .get_multiple_accounts_with_commitment(&[accounts.job], rpc.commitment())
-                .await
-                .map_err(|e| RpcReadError::from_client(rpc, e))?
-                .value;
-            ensure!(
-                existing.first().is_none_or(Option::is_none),
-                "you already have job #{id} at {} (pick another --id)",
-                accounts.job
-            );
+            let id = match id {
+                Some(id) => {
+                    let job = pda::job(&owner, *id).0;
+                    ensure!(
+                        !account_exists(rpc, &job).await?,
+                        "you already have job #{id} at {job} (pick another --id)"
+                    );
+                    *id
+                }
+                None => fresh_job_id(rpc, &owner).await?,
+            };
+            let accounts = CreateJobAccounts::new(owner, id, token::io_account_of(&owner));
             let deposit = spec.deposit().context(
                 "price × GPUs × duration does not fit in a u64 of base units: ask for less",
             )?;
@@ -1128,7 +1134,7 @@ pub async fn execute_job(
             let signature = send(
                 rpc,
                 &signer,
-                &[accounts.instruction(*id, &spec)],
+                &[accounts.instruction(id, &spec)],
                 "create the job",
             )
             .await?;
@@ -1355,6 +1361,34 @@ async fn grow_job(
     let account = read_job(rpc, job).await?;
     let now = chain_now(rpc).await?.now;
     print(output, &JobView::new(job, &account, now, Some(signature)))
+}
+
+/// Whether an account exists at `address`.
+async fn account_exists(rpc: &RpcClient, address: &Address) -> Result<bool> {
+    let found = rpc
+        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value;
+    Ok(found.first().is_some_and(Option::is_some))
+}
+
+/// A job id of `owner` nobody used: from the current time in milliseconds
+/// (so ids grow and a settled job's is not reused), the first whose
+/// accounts cost `create_job` the least (`pda::fast_job_id`) and are free.
+async fn fresh_job_id(rpc: &RpcClient, owner: &Address) -> Result<u64> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let mut from = now_ms;
+    for _ in 0..16 {
+        let id = pda::fast_job_id(owner, from);
+        if !account_exists(rpc, &pda::job(owner, id).0).await? {
+            return Ok(id);
+        }
+        from = id + 1;
+    }
+    bail!("no free job id found near {now_ms}: pass --id")
 }
 
 /// Approve and dispute need the owner and a proven job.
