@@ -1334,6 +1334,14 @@ impl Growth {
             Self::Time { extra_secs, .. } => accounts.extend_job(*extra_secs),
         }
     }
+
+    /// What the transaction does, for its progress and errors.
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Gpus(_) => "scale the job",
+            Self::Time { .. } => "extend the job",
+        }
+    }
 }
 
 /// Grows `job` as its owner (the signer), by what `plan` makes of the job
@@ -1353,11 +1361,8 @@ async fn grow_job(
     let growth = plan(&account, chain_now(rpc).await?.now)?;
     ensure_io(rpc, &owner, growth.escrow(), "the added escrow").await?;
     let accounts = TopUpJobAccounts::new(owner, *job, token::io_account_of(&owner));
-    let what = match growth {
-        Growth::Gpus(_) => "scale the job",
-        Growth::Time { .. } => "extend the job",
-    };
-    let signature = send(rpc, &signer, &[growth.instruction(&accounts)], what).await?;
+    let ix = growth.instruction(&accounts);
+    let signature = send(rpc, &signer, &[ix], growth.what()).await?;
     let account = read_job(rpc, job).await?;
     let now = chain_now(rpc).await?.now;
     print(output, &JobView::new(job, &account, now, Some(signature)))
@@ -1365,12 +1370,11 @@ async fn grow_job(
 
 /// Whether an account exists at `address`.
 async fn account_exists(rpc: &RpcClient, address: &Address) -> Result<bool> {
-    let found = rpc
-        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
-        .await
-        .map_err(|e| RpcReadError::from_client(rpc, e))?
-        .value;
-    Ok(found.first().is_some_and(Option::is_some))
+    match iogrid_sdk::rpc::fetch_account(rpc, address, "account", "").await {
+        Ok(_) => Ok(true),
+        Err(RpcReadError::Missing { .. }) => Ok(false),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// A job id of `owner` nobody used: from the current time in milliseconds
