@@ -620,3 +620,80 @@ fn test_decoy_escrow_error() {
     assert_eq!(failure, iogrid(IogridError::WrongVault), "{failure}");
     r.m.net.check_invariants();
 }
+
+/// `scale_job` and `extend_job` (`iogrid job scale` / `extend`): only the
+/// owner grows a job, only while it runs, never to nothing, past the
+/// cluster's size, past a u16 of GPUs, past a year, or after its end; the
+/// vaults still hold exactly what the program owes after each refusal.
+#[test]
+fn test_scale_and_extend_job_errors() {
+    let mut r = running_job();
+    let user = r.m.user.insecure_clone();
+    let owner = TopUpJobAccounts::new(user.pubkey(), r.job, r.m.user_tokens);
+    let refused = |r: &mut Running, ix: Instruction, signer: &Keypair, expected: IogridError| {
+        let failure = r.m.net.env.send_err(ix, &[signer]);
+        assert_eq!(failure, iogrid(expected), "{failure}");
+        r.m.net.check_invariants();
+    };
+
+    let thief = r.m.net.env.funded_keypair();
+    let thief_tokens = r.m.net.io_account(&thief.pubkey());
+    let stranger = TopUpJobAccounts::new(thief.pubkey(), r.job, thief_tokens);
+    refused(
+        &mut r,
+        stranger.scale_job(1, 2),
+        &thief,
+        IogridError::NotJobOwner,
+    );
+    refused(
+        &mut r,
+        stranger.extend_job(60),
+        &thief,
+        IogridError::NotJobOwner,
+    );
+
+    refused(
+        &mut r,
+        owner.scale_job(0, 2),
+        &user,
+        IogridError::InvalidJob,
+    );
+    refused(
+        &mut r,
+        owner.scale_job(1, 17),
+        &user,
+        IogridError::InvalidJob,
+    );
+    refused(
+        &mut r,
+        owner.scale_job(u16::MAX, 16),
+        &user,
+        IogridError::MathOverflow,
+    );
+    refused(&mut r, owner.extend_job(0), &user, IogridError::InvalidJob);
+    refused(
+        &mut r,
+        owner.extend_job(366 * 86_400),
+        &user,
+        IogridError::InvalidJob,
+    );
+
+    // Past its end a running job can only be proven or expired.
+    r.m.net.env.advance_clock(HOUR as i64 + 1);
+    refused(&mut r, owner.scale_job(1, 2), &user, IogridError::JobEnded);
+    refused(&mut r, owner.extend_job(60), &user, IogridError::JobEnded);
+    r.m.net.env.advance_clock(HOUR as i64);
+    r.m.expire(&r.job);
+    refused(
+        &mut r,
+        owner.extend_job(60),
+        &user,
+        IogridError::WrongJobStatus,
+    );
+    refused(
+        &mut r,
+        owner.scale_job(1, 2),
+        &user,
+        IogridError::WrongJobStatus,
+    );
+}
