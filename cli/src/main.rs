@@ -3,6 +3,7 @@ use {
     iogrid_cli::{
         app::{exit_on_error, CommonArgs},
         commands::{
+            ai::{self, AiArgs},
             balance::{self, BalanceArgs},
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
@@ -51,6 +52,8 @@ enum Command {
     Localnet(LocalnetArgs),
     /// A wallet's SOL and IO.
     Balance(BalanceArgs),
+    /// Inference: API keys, models, chat and quota on an iogrid gateway.
+    Ai(AiArgs),
 }
 
 #[tokio::main]
@@ -81,6 +84,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Balance(args) => {
             balance::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
+        // It speaks to the gateway, not the cluster.
+        Command::Ai(args) => ai::execute(args, output, cli.keypair.as_deref()).await,
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, output).await,
     }

@@ -222,6 +222,8 @@ mod tests {
             assert_eq!(migration.distribution_owner, owner);
             assert_eq!(migration.arbiter, signer.pubkey());
             assert_eq!(migration.params.fee_bps, 250);
+            // 1,000 IO staked: 1,000,000 free inference tokens a day.
+            assert_eq!(migration.params.free_tokens_per_io_day, 1_000);
         }
     }
 

@@ -66,6 +66,9 @@ pub trait ProgramAccount: Pod {
 pub struct NetworkParams {
     pub min_stake_per_gpu: u64,
     pub proposal_min_stake: u64,
+    /// Free inference tokens per day per whole IO of active stake
+    /// ([`crate::inference::daily_free_tokens`]).
+    pub free_tokens_per_io_day: u64,
     pub unbonding_secs: u32,
     pub heartbeat_interval_secs: u32,
     pub heartbeat_timeout_secs: u32,
@@ -82,13 +85,15 @@ pub struct NetworkParams {
 }
 
 impl Default for NetworkParams {
-    /// Launch parameters: 100 IO stake per GPU, 1-minute heartbeats, a one-day
-    /// challenge window, 2.5% fee, 0.5% burn, 10% slash capped at 50%.
+    /// Launch parameters: 100 IO stake per GPU, 1,000 free inference tokens a
+    /// day per IO staked, 1-minute heartbeats, a one-day challenge window,
+    /// 2.5% fee, 0.5% burn, 10% slash capped at 50%.
     fn default() -> Self {
         use crate::constants::IO;
         Self {
             min_stake_per_gpu: 100 * IO,
             proposal_min_stake: 10_000 * IO,
+            free_tokens_per_io_day: 1_000,
             unbonding_secs: 7 * 86_400,
             heartbeat_interval_secs: 60,
             heartbeat_timeout_secs: 300,
@@ -145,7 +150,7 @@ pub struct Config {
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub reserved: [u8; 172],
+    pub reserved: [u8; 164],
 }
 
 impl ProgramAccount for Config {

@@ -20,6 +20,9 @@ pub use iogrid_rules::SECS_PER_HOUR;
 pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;
 /// Share of a slash paid to the job owner.
 pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
+/// Hard bound on the governed `free_tokens_per_io_day` (free inference tokens
+/// a day per whole IO of active stake).
+pub const MAX_FREE_TOKENS_PER_IO_DAY: u64 = 1_000_000;
 
 /// Formats base units as IO with six decimals, e.g. `1.500000 IO`.
 pub fn format_io(base_units: u64) -> String {

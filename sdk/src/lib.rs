@@ -9,6 +9,8 @@ pub mod constants;
 pub mod emission;
 pub mod errors;
 pub mod events;
+pub mod gateway;
+pub mod inference;
 pub mod instructions;
 pub mod loader;
 pub mod pda;

@@ -7,8 +7,8 @@ use {
     crate::repo_root,
     iogrid_cli::commands::localnet::{Localnet, LocalnetArgs},
     iogrid_sdk::{
-        accounts::{GpuListing, JobAccount},
-        instructions::HeartbeatAccounts,
+        accounts::{GpuListing, GpuSpec, JobAccount},
+        instructions::{HeartbeatAccounts, ListGpuAccounts, StakeAccounts},
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
         send::{send_and_confirm, SendOptions, Sent},
         token, Address,
@@ -122,6 +122,30 @@ impl Chain {
         }
     }
 
+    /// Stakes `amount` base units of `owner`'s IO.
+    pub async fn stake(&mut self, owner: &Keypair, amount: u64) {
+        let ix = StakeAccounts::new(owner.pubkey(), token::io_account_of(&owner.pubkey()))
+            .instruction(amount);
+        self.send("stake", &[ix], &[owner]).await;
+    }
+
+    /// Lists `gpus` GPUs of `model` (80 GB, region `local`) as `owner`'s
+    /// listing `id`, served by `worker`; returns the listing.
+    pub async fn list_gpus(
+        &mut self,
+        owner: &Keypair,
+        id: u64,
+        worker: Address,
+        (model, gpus): (&str, u16),
+        price: u64,
+    ) -> Address {
+        let spec = GpuSpec::new(worker, model, 80, gpus, "local", price).unwrap();
+        let list = ListGpuAccounts::new(owner.pubkey(), id);
+        self.send("list_gpu", &[list.instruction(&spec, id)], &[owner])
+            .await;
+        list.listing
+    }
+
     pub async fn heartbeat(&mut self, worker: &Keypair, listing: &Address) {
         let ix = HeartbeatAccounts::new(worker.pubkey(), *listing).instruction();
         self.send("heartbeat", &[ix], &[worker]).await;
@@ -187,6 +211,18 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Prints the last 40 lines of each `<logs>/<name>.log` that exists (after
+/// a failed end-to-end test, to show what the processes said).
+pub fn print_log_tails(logs: &std::path::Path, names: &[&str]) {
+    for name in names {
+        if let Ok(text) = std::fs::read_to_string(logs.join(format!("{name}.log"))) {
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("---- {name} (last 40 lines) ----");
+            tail.iter().rev().for_each(|line| eprintln!("{line}"));
+        }
+    }
 }
 
 /// A child process killed when dropped; its output goes to `<log>`.

@@ -7,11 +7,12 @@ use {
         accounts::{
             ActionKind, NetworkParams, Proposal, ProposalAction, ProposalStatus, VoteChoice,
         },
-        constants::IO,
+        constants::{IO, MAX_FREE_TOKENS_PER_IO_DAY},
         errors::{IogridError, ProgramFailure},
         events::{
             find_events, AuthorityTransferred, ProposalCreated, ProposalStatusChanged, VoteChanged,
         },
+        inference::daily_free_tokens,
         instructions::*,
         pda, Address, BPF_LOADER_UPGRADEABLE_ID, CLOCK_SYSVAR_ID, PROGRAM_ID, RENT_SYSVAR_ID,
     },
@@ -500,6 +501,10 @@ fn test_proposals_outside_hard_bounds_are_refused() {
             challenge_window_secs: 8 * 86_400,
             ..base
         },
+        NetworkParams {
+            free_tokens_per_io_day: MAX_FREE_TOKENS_PER_IO_DAY + 1,
+            ..base
+        },
     ];
     for params in out_of_bounds {
         assert_eq!(
@@ -515,6 +520,51 @@ fn test_proposals_outside_hard_bounds_are_refused() {
         iogrid(IogridError::InvalidProposal)
     );
     assert_eq!(dao.m.net.config().proposal_count, 0, "nothing was created");
+}
+
+/// The free inference rate is governed like the other parameters: one token
+/// above its hard bound is refused, the bound itself passes, executes and is
+/// what Config (and so every wallet's quota) then shows; zero turns it off.
+#[test]
+fn test_set_free_tokens_per_io_day_within_its_hard_bound() {
+    let mut dao = Dao::new();
+    let whale = dao.whale.owner.insecure_clone();
+    let base = dao.m.net.config().params;
+    assert_eq!(base.free_tokens_per_io_day, 1_000);
+    assert_eq!(
+        daily_free_tokens(WHALE, base.free_tokens_per_io_day),
+        100_000_000,
+        "100,000 IO at 1,000 tokens per IO"
+    );
+
+    let above = NetworkParams {
+        free_tokens_per_io_day: MAX_FREE_TOKENS_PER_IO_DAY + 1,
+        ..base
+    };
+    assert_eq!(
+        error_of(dao.propose(&whale, ProposalAction::set_params(above))),
+        ProgramFailure::Iogrid(IogridError::ParamOutOfBounds)
+    );
+    assert_eq!(dao.m.net.config().proposal_count, 0, "nothing was created");
+
+    let at_bound = NetworkParams {
+        free_tokens_per_io_day: MAX_FREE_TOKENS_PER_IO_DAY,
+        ..base
+    };
+    dao.pass(ProposalAction::set_params(at_bound));
+    let config = dao.m.net.config();
+    assert_eq!(config.params, at_bound);
+    assert_eq!(
+        daily_free_tokens(WHALE, config.params.free_tokens_per_io_day),
+        100_000 * MAX_FREE_TOKENS_PER_IO_DAY
+    );
+
+    let off = NetworkParams {
+        free_tokens_per_io_day: 0,
+        ..at_bound
+    };
+    dao.pass(ProposalAction::set_params(off));
+    assert_eq!(dao.m.net.config().params, off);
 }
 
 #[test]

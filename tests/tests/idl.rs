@@ -337,6 +337,7 @@ fn account_layouts_match() {
         offsets!(NetworkParams {
             min_stake_per_gpu,
             proposal_min_stake,
+            free_tokens_per_io_day,
             unbonding_secs,
             heartbeat_interval_secs,
             heartbeat_timeout_secs,

@@ -3,7 +3,7 @@
 use {
     iogrid_sdk::{
         accounts::NetworkParams,
-        constants::{GENESIS_SUPPLY, IO_DECIMALS, SUPPLY_CAP},
+        constants::{GENESIS_SUPPLY, IO_DECIMALS, MAX_FREE_TOKENS_PER_IO_DAY, SUPPLY_CAP},
         errors::{IogridError, ProgramFailure},
         events::{find_events, NetworkInitialized},
         instructions::InitializeAccounts,
@@ -266,8 +266,11 @@ fn test_initialize_with_non_canonical_config_pda_error() {
 #[test]
 fn test_initialize_with_params_out_of_bounds_error() {
     type Mutation = fn(&mut NetworkParams);
-    let cases: [(&str, Mutation); 6] = [
+    let cases: [(&str, Mutation); 7] = [
         ("fee above 10%", |p| p.fee_bps = 1_001),
+        ("free inference above the bound", |p| {
+            p.free_tokens_per_io_day = MAX_FREE_TOKENS_PER_IO_DAY + 1
+        }),
         ("slash cap above 50%", |p| p.slash_cap_bps = 5_001),
         ("timeout not above the interval", |p| {
             p.heartbeat_timeout_secs = p.heartbeat_interval_secs
@@ -288,6 +291,38 @@ fn test_initialize_with_params_out_of_bounds_error() {
             "{case}: {failure}"
         );
     }
+}
+
+/// The free inference rate's hard bound is inclusive: one token more is
+/// refused, the bound itself (and zero, no free quota) is stored.
+#[test]
+fn test_initialize_free_tokens_per_io_day_bound() {
+    let mut env = TestEnv::new();
+    let accounts = initialize_ix(&env, &Address::new_unique());
+    let above = NetworkParams {
+        free_tokens_per_io_day: MAX_FREE_TOKENS_PER_IO_DAY + 1,
+        ..NetworkParams::default()
+    };
+    let failure = send_as_authority(&mut env, &accounts, &above);
+    assert_eq!(
+        failure,
+        ProgramFailure::Iogrid(IogridError::ParamOutOfBounds),
+        "{failure}"
+    );
+    // The refusal created nothing: the same chain initializes at the bound.
+    let at_bound = NetworkParams {
+        free_tokens_per_io_day: MAX_FREE_TOKENS_PER_IO_DAY,
+        ..NetworkParams::default()
+    };
+    let network = Network::on(env, at_bound);
+    assert_eq!(network.config().params, at_bound);
+
+    let none = NetworkParams {
+        free_tokens_per_io_day: 0,
+        ..NetworkParams::default()
+    };
+    let network = Network::with_params(none);
+    assert_eq!(network.config().params.free_tokens_per_io_day, 0);
 }
 
 #[test]

@@ -32,7 +32,7 @@ use {
         token, Address,
     },
     iogrid_tests::localchain::{
-        key, key_path, localnet_args, workspace_bin, Balances, Chain, Process,
+        key, key_path, localnet_args, print_log_tails, workspace_bin, Balances, Chain, Process,
     },
     sha2::{Digest, Sha256},
     solana_keypair::Keypair,
@@ -82,21 +82,17 @@ async fn keeper_and_workers_on_a_local_validator() {
         }
         Err(panic) => {
             let ledger = localnet.info.ledger.clone();
-            for log in [
-                "keeper",
-                "keeper-2",
-                "keeper-broke",
-                "keeper-3",
-                "worker-1",
-                "worker-2",
-            ] {
-                let path = Path::new(&ledger).join("logs").join(format!("{log}.log"));
-                if let Ok(text) = std::fs::read_to_string(&path) {
-                    let tail: Vec<&str> = text.lines().rev().take(40).collect();
-                    eprintln!("---- {log} (last 40 lines) ----");
-                    tail.iter().rev().for_each(|l| eprintln!("{l}"));
-                }
-            }
+            print_log_tails(
+                &Path::new(&ledger).join("logs"),
+                &[
+                    "keeper",
+                    "keeper-2",
+                    "keeper-broke",
+                    "keeper-3",
+                    "worker-1",
+                    "worker-2",
+                ],
+            );
             localnet.stop().await.unwrap();
             std::panic::resume_unwind(panic.into_panic());
         }

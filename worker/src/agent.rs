@@ -164,6 +164,8 @@ pub struct WorkerArgs {
     /// when this node is its cluster's head.
     #[arg(long)]
     pub outputs_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub serve: crate::serve::ServeArgs,
 }
 
 /// Who got a proof on-chain.
@@ -234,6 +236,7 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         info!("simulated devices: workloads run on the CPU");
     }
     let worker = node.read_worker_key()?;
+    let inference = args.serve.plan(node.listing, &args.node_ip)?;
     let interval = check_listing(rpc, &node.listing, &worker.pubkey(), &devices).await?;
     // Nodes an earlier run left serving assignments the chain still gives
     // this listing are reattached to; the rest are reaped.
@@ -287,6 +290,15 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         stop: AtomicBool::new(false),
     });
     let heartbeat = tokio::spawn(heartbeat_loop(agent.clone(), interval));
+    // Inference beside the jobs; the model server stops with the worker.
+    let _inference = inference.map(|plan| {
+        let key = Arc::new(agent.worker.insecure_clone());
+        AbortOnDrop(tokio::spawn(crate::serve::serve(
+            plan,
+            key,
+            agent.http.clone(),
+        )))
+    });
     let report = agent.clone().serve(args.once).await;
     // Stop the CPU workloads (blocking threads the runtime would wait for).
     agent.stop.store(true, Ordering::Relaxed);

@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Heartbeat for a listing and serve the jobs assigned to it.
-    Run(WorkerArgs),
+    Run(Box<WorkerArgs>),
     /// Check everything serving a listing needs (devices, Ray, container
     /// runtime, disk, cgroups, keeper, RPC, worker key and SOL, the
     /// listing's fit, the owner's stake); each failure says how to fix it.

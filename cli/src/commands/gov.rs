@@ -68,7 +68,8 @@ pub enum GovCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ActionArg {
-    /// Change one parameter (IO amounts for the *_stake ones, else integers).
+    /// Change one parameter (IO amounts for the *_stake ones, else integers:
+    /// seconds, bps, free_tokens_per_io_day in tokens).
     SetParam {
         name: String,
         value: String,
@@ -418,6 +419,19 @@ mod tests {
         );
         let stake = with_param(&params, "min_stake_per_gpu", "250.5").unwrap();
         assert_eq!(stake.min_stake_per_gpu, 250_500_000);
+        // Tokens, not IO: a whole number.
+        let quota = with_param(&params, "free_tokens_per_io_day", "2500").unwrap();
+        assert_eq!(
+            quota,
+            NetworkParams {
+                free_tokens_per_io_day: 2_500,
+                ..params
+            }
+        );
+        let err = with_param(&params, "free_tokens_per_io_day", "1.5")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("whole number"), "{err}");
         let err = with_param(&params, "fee", "1").unwrap_err().to_string();
         assert!(
             err.contains("no parameter \"fee\"") && err.contains("fee_bps"),

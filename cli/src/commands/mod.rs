@@ -1,3 +1,4 @@
+pub mod ai;
 pub mod balance;
 pub mod gov;
 pub mod localnet;

@@ -179,6 +179,11 @@ impl fmt::Display for NetworkSummary {
             "  proposal stake     {}",
             format_io(p.proposal_min_stake)
         )?;
+        writeln!(
+            f,
+            "  free inference     {} tokens a day per IO staked",
+            p.free_tokens_per_io_day
+        )?;
         writeln!(f, "  unbonding          {} s", p.unbonding_secs)?;
         writeln!(
             f,

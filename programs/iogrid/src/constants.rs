@@ -89,6 +89,13 @@ pub const MAX_VOTING_SECS: u32 = 30 * 86_400;
 pub const MAX_TIMELOCK_SECS: u32 = 30 * 86_400;
 pub const MAX_CHALLENGE_WINDOW_SECS: u32 = 7 * 86_400;
 pub const MAX_JOB_GRACE_SECS: u32 = 7 * 86_400;
+/// Free inference tokens a day per whole IO of active stake. At this ceiling
+/// the stake behind one GPU (100 IO at launch) earns 10^8 tokens a day, about
+/// what one GPU can serve in a day (~1,000 tokens/s × 86,400 s ≈ 8.6·10^7),
+/// so governance cannot promise free inference far beyond the capacity the
+/// stake stands for; and the quota of the whole supply (8·10^8 IO × 10^6 =
+/// 8·10^14 tokens) stays far inside u64.
+pub const MAX_FREE_TOKENS_PER_IO_DAY: u64 = 1_000_000;
 
 /// The Rent and Clock sysvars, which the loader's `Upgrade` takes.
 pub const SYSVAR_RENT_ID: Address =

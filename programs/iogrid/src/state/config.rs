@@ -13,6 +13,9 @@ pub struct NetworkParams {
     pub min_stake_per_gpu: u64,
     /// Active stake needed to create a proposal.
     pub proposal_min_stake: u64,
+    /// Free inference tokens per day per whole IO (10^6 base units) of a
+    /// wallet's active stake: the gateway's daily quota rate.
+    pub free_tokens_per_io_day: u64,
     /// Cooldown between `request_unstake` and `withdraw`.
     pub unbonding_secs: u32,
     /// How often a worker must heartbeat.
@@ -39,11 +42,11 @@ pub struct NetworkParams {
     pub threshold_bps: u16,
 }
 
-// SAFETY: repr(C), fields ordered by alignment, 56 bytes without padding
+// SAFETY: repr(C), fields ordered by alignment, 64 bytes without padding
 // (asserted below), every bit pattern is a valid value.
 unsafe impl bytemuck::Pod for NetworkParams {}
 unsafe impl bytemuck::Zeroable for NetworkParams {}
-const _: () = assert!(core::mem::size_of::<NetworkParams>() == 56);
+const _: () = assert!(core::mem::size_of::<NetworkParams>() == 64);
 
 fn bounded<T: PartialOrd>(value: T, min: T, max: T) -> Result<()> {
     if value < min || value > max {
@@ -58,6 +61,7 @@ impl NetworkParams {
     pub fn validate(&self) -> Result<()> {
         bounded(self.min_stake_per_gpu, 1, SUPPLY_CAP)?;
         bounded(self.proposal_min_stake, 1, SUPPLY_CAP)?;
+        bounded(self.free_tokens_per_io_day, 0, MAX_FREE_TOKENS_PER_IO_DAY)?;
         bounded(self.unbonding_secs, 0, MAX_UNBONDING_SECS)?;
         bounded(
             self.heartbeat_interval_secs,
@@ -236,7 +240,7 @@ pub struct Config {
     pub paused: u8,
     pub bump: u8,
     pub version: u8,
-    pub _reserved: [u8; 172],
+    pub _reserved: [u8; 164],
 }
 
 const _: () = assert!(core::mem::size_of::<Config>() == 832);

@@ -56,10 +56,10 @@ pub struct ProposalAction {
     pub params: NetworkParams,
 }
 
-// SAFETY: repr(C), 104 bytes without padding (asserted); any bit pattern valid.
+// SAFETY: repr(C), 112 bytes without padding (asserted); any bit pattern valid.
 unsafe impl bytemuck::Pod for ProposalAction {}
 unsafe impl bytemuck::Zeroable for ProposalAction {}
-const _: () = assert!(core::mem::size_of::<ProposalAction>() == 104);
+const _: () = assert!(core::mem::size_of::<ProposalAction>() == 112);
 
 impl ProposalAction {
     /// Refuses actions that could never execute: parameters outside the hard

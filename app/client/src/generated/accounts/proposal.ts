@@ -99,5 +99,5 @@ export async function fetchAllMaybeProposal(
 }
 
 export function getProposalSize(): number {
-  return 312;
+  return 320;
 }

@@ -18,6 +18,11 @@ export type NetworkParams = {
 minStakePerGpu: bigint; 
 /** Active stake needed to create a proposal. */
 proposalMinStake: bigint; 
+/**
+ * Free inference tokens per day per whole IO (10^6 base units) of a
+ * wallet's active stake: the gateway's daily quota rate.
+ */
+freeTokensPerIoDay: bigint; 
 /** Cooldown between `request_unstake` and `withdraw`. */
 unbondingSecs: number; 
 /** How often a worker must heartbeat. */
@@ -46,6 +51,11 @@ export type NetworkParamsArgs = {
 minStakePerGpu: number | bigint; 
 /** Active stake needed to create a proposal. */
 proposalMinStake: number | bigint; 
+/**
+ * Free inference tokens per day per whole IO (10^6 base units) of a
+ * wallet's active stake: the gateway's daily quota rate.
+ */
+freeTokensPerIoDay: number | bigint; 
 /** Cooldown between `request_unstake` and `withdraw`. */
 unbondingSecs: number; 
 /** How often a worker must heartbeat. */
@@ -70,11 +80,11 @@ quorumBps: number;
 thresholdBps: number;  };
 
 export function getNetworkParamsEncoder(): FixedSizeEncoder<NetworkParamsArgs> {
-    return getStructEncoder([['minStakePerGpu', getU64Encoder()], ['proposalMinStake', getU64Encoder()], ['unbondingSecs', getU32Encoder()], ['heartbeatIntervalSecs', getU32Encoder()], ['heartbeatTimeoutSecs', getU32Encoder()], ['challengeWindowSecs', getU32Encoder()], ['jobGraceSecs', getU32Encoder()], ['votingSecs', getU32Encoder()], ['timelockSecs', getU32Encoder()], ['feeBps', getU16Encoder()], ['burnBps', getU16Encoder()], ['slashBps', getU16Encoder()], ['slashCapBps', getU16Encoder()], ['quorumBps', getU16Encoder()], ['thresholdBps', getU16Encoder()]]);
+    return getStructEncoder([['minStakePerGpu', getU64Encoder()], ['proposalMinStake', getU64Encoder()], ['freeTokensPerIoDay', getU64Encoder()], ['unbondingSecs', getU32Encoder()], ['heartbeatIntervalSecs', getU32Encoder()], ['heartbeatTimeoutSecs', getU32Encoder()], ['challengeWindowSecs', getU32Encoder()], ['jobGraceSecs', getU32Encoder()], ['votingSecs', getU32Encoder()], ['timelockSecs', getU32Encoder()], ['feeBps', getU16Encoder()], ['burnBps', getU16Encoder()], ['slashBps', getU16Encoder()], ['slashCapBps', getU16Encoder()], ['quorumBps', getU16Encoder()], ['thresholdBps', getU16Encoder()]]);
 }
 
 export function getNetworkParamsDecoder(): FixedSizeDecoder<NetworkParams> {
-    return getStructDecoder([['minStakePerGpu', getU64Decoder()], ['proposalMinStake', getU64Decoder()], ['unbondingSecs', getU32Decoder()], ['heartbeatIntervalSecs', getU32Decoder()], ['heartbeatTimeoutSecs', getU32Decoder()], ['challengeWindowSecs', getU32Decoder()], ['jobGraceSecs', getU32Decoder()], ['votingSecs', getU32Decoder()], ['timelockSecs', getU32Decoder()], ['feeBps', getU16Decoder()], ['burnBps', getU16Decoder()], ['slashBps', getU16Decoder()], ['slashCapBps', getU16Decoder()], ['quorumBps', getU16Decoder()], ['thresholdBps', getU16Decoder()]]);
+    return getStructDecoder([['minStakePerGpu', getU64Decoder()], ['proposalMinStake', getU64Decoder()], ['freeTokensPerIoDay', getU64Decoder()], ['unbondingSecs', getU32Decoder()], ['heartbeatIntervalSecs', getU32Decoder()], ['heartbeatTimeoutSecs', getU32Decoder()], ['challengeWindowSecs', getU32Decoder()], ['jobGraceSecs', getU32Decoder()], ['votingSecs', getU32Decoder()], ['timelockSecs', getU32Decoder()], ['feeBps', getU16Decoder()], ['burnBps', getU16Decoder()], ['slashBps', getU16Decoder()], ['slashCapBps', getU16Decoder()], ['quorumBps', getU16Decoder()], ['thresholdBps', getU16Decoder()]]);
 }
 
 export function getNetworkParamsCodec(): FixedSizeCodec<NetworkParamsArgs, NetworkParams> {

@@ -1,0 +1,764 @@
+//! Inference through the gateway on a real local validator: two suppliers'
+//! `iogrid-worker`s serve SmolLM2-135M (llama.cpp on the CPU) and register
+//! with `iogrid-gateway`; a user creates an API key with `iogrid ai key
+//! create` (signed by the wallet) and calls the gateway with the official
+//! OpenAI Python client:
+//!
+//! 1. no stake, no free tokens: 429;
+//! 2. stake 0.5 IO: the quota is stake × the governed rate, exactly;
+//!    models, a chat completion, a streamed one (with and without the usage
+//!    chunk), embeddings, and every token the client saw is what the
+//!    gateway counted;
+//! 3. wrong or foreign key → 401, unknown model → 404, bad request → 400;
+//! 4. the quota runs out → 429 with its reset time; staking more raises it
+//!    at once;
+//! 5. forged, foreign and replayed signed requests are refused (a worker key
+//!    that is not the listing's, a create-key replay, another gateway's);
+//! 6. the gateway's overhead (benchmark, printed): the same model server
+//!    called directly and through the gateway, one request at a time (p50 /
+//!    p99 latency) and four at a time (throughput);
+//! 7. a worker SIGKILLed: requests move to the other, the dead one is
+//!    dropped;
+//! 8. a revoked key → 401; the gateway restarted: keys and usage kept,
+//!    workers back within their registration interval.
+//!
+//! Ignored by default (it needs the validator, node and the model):
+//! `scripts/e2e-gateway`.
+
+use {
+    iogrid_cli::commands::localnet::Localnet,
+    iogrid_sdk::{
+        constants::IO,
+        gateway::{CreateKey, RegisterWorker, Signed},
+        inference::daily_free_tokens,
+        rpc::network_state,
+        Address,
+    },
+    iogrid_tests::{
+        localchain::{
+            key, key_path, localnet_args, print_log_tails, workspace_bin, Chain, Process,
+        },
+        repo_root,
+    },
+    serde_json::{json, Value},
+    solana_keypair::Keypair,
+    solana_signer::Signer,
+    std::{
+        path::PathBuf,
+        process::Command,
+        time::{Duration, Instant},
+    },
+};
+
+const RPC_PORT: u16 = 47_899;
+const FAUCET_PORT: u16 = 47_900;
+const GATEWAY: &str = "http://127.0.0.1:47790";
+const MODEL: &str = "smollm2-135m";
+
+/// The first line a script prints on stdout (its result), or a panic with its stderr.
+fn script_output(script: &str) -> String {
+    let output = Command::new(repo_root().join("scripts").join(script))
+        .output()
+        .unwrap_or_else(|e| panic!("{script}: {e}"));
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+struct Net {
+    rpc_url: String,
+    logs: PathBuf,
+    user: Keypair,
+    user_key_file: String,
+    /// Supplier 1, who lists the benchmark's model server.
+    supplier: Keypair,
+    chain: Chain,
+    /// Each supplier's listing, its worker key file and its running worker.
+    workers: Vec<(Address, String, Option<Process>)>,
+    /// The user's API key, once created.
+    api_key: String,
+    gateway: Option<Process>,
+    python: String,
+    model_file: String,
+    http: reqwest::Client,
+    rate: u64,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs solana-test-validator, node and the model; run by scripts/e2e-gateway"]
+async fn inference_through_the_gateway() {
+    let model_file = script_output("install-model");
+    let python = script_output("openai-env");
+    let localnet = Localnet::start(&localnet_args(RPC_PORT, FAUCET_PORT))
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let logs = PathBuf::from(&localnet.info.ledger).join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut net = Net::new(&localnet, logs.clone(), python, model_file).await;
+    let result = tokio::spawn(async move {
+        net.quota_comes_from_stake().await;
+        net.refusals().await;
+        net.signed_requests_cannot_be_forged_or_replayed().await;
+        net.quota_runs_out_and_grows_with_stake().await;
+        net.gateway_overhead().await;
+        net.a_dead_worker_is_routed_around().await;
+        net.revoked_keys_and_restart().await;
+        net
+    })
+    .await;
+    match result {
+        Ok(mut net) => {
+            net.stop().await;
+            localnet.stop().await.unwrap();
+        }
+        Err(panic) => {
+            print_log_tails(&logs, &["gateway", "worker-1", "worker-2"]);
+            localnet.stop().await.unwrap();
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+}
+
+impl Net {
+    async fn new(localnet: &Localnet, logs: PathBuf, python: String, model_file: String) -> Self {
+        let mut chain = Chain::new(localnet);
+        let rate = network_state(&chain.rpc)
+            .await
+            .unwrap()
+            .config
+            .params
+            .free_tokens_per_io_day;
+        assert!(rate > 0, "the localnet migration sets a free-token rate");
+        let mut workers = Vec::new();
+        for i in 1..=2 {
+            let supplier = key(localnet, &format!("supplier-{i}"));
+            let worker = key(localnet, &format!("worker-{i}"));
+            chain.stake(&supplier, 2_000 * IO).await;
+            let listing = chain
+                .list_gpus(&supplier, 0, worker.pubkey(), ("H100-80GB", 1), 36 * IO)
+                .await;
+            workers.push((listing, key_path(localnet, &format!("worker-{i}")), None));
+        }
+        let mut net = Self {
+            rpc_url: localnet.info.rpc_url.clone(),
+            logs,
+            user: key(localnet, "user"),
+            user_key_file: key_path(localnet, "user"),
+            supplier: key(localnet, "supplier-1"),
+            chain,
+            workers,
+            api_key: String::new(),
+            gateway: None,
+            python,
+            model_file,
+            http: reqwest::Client::new(),
+            rate,
+        };
+        net.start_gateway();
+        for i in 0..2 {
+            net.start_worker(i);
+        }
+        let started = Instant::now();
+        net.wait_for_workers(2).await;
+        eprintln!(
+            "both workers serving {MODEL} through the gateway {:.1} s after they started",
+            started.elapsed().as_secs_f64()
+        );
+        net
+    }
+
+    fn start_gateway(&mut self) {
+        let state = self.logs.join("gateway-state");
+        let args: Vec<String> = [
+            "--url",
+            &self.rpc_url,
+            "--listen",
+            GATEWAY.trim_start_matches("http://"),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--stake-refresh",
+            "1s",
+            "--worker-ttl",
+            "15s",
+        ]
+        .map(String::from)
+        .to_vec();
+        self.gateway = Some(Process::spawn(
+            "gateway",
+            "iogrid-gateway",
+            &args,
+            &self.logs,
+        ));
+    }
+
+    fn start_worker(&mut self, i: usize) {
+        let (listing, key_file, _) = &self.workers[i];
+        let args: Vec<String> = [
+            "-u",
+            &self.rpc_url,
+            "run",
+            "--listing",
+            &listing.to_string(),
+            "--worker-keypair",
+            key_file,
+            "--simulate",
+            "1xH100-80GB",
+            // No keeper: these workers only serve inference.
+            "--keeper-url",
+            "http://127.0.0.1:9",
+            "--serve-model",
+            &self.model_file,
+            "--model-name",
+            MODEL,
+            "--gateway-url",
+            GATEWAY,
+            "--model-parallel",
+            "1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let process = Process::spawn(
+            &format!("worker-{}", i + 1),
+            "iogrid-worker",
+            &args,
+            &self.logs,
+        );
+        self.workers[i].2 = Some(process);
+    }
+
+    async fn stop(&mut self) {
+        for (_, _, worker) in &mut self.workers {
+            if let Some(worker) = worker {
+                worker.terminate().await;
+            }
+        }
+        if let Some(gateway) = &mut self.gateway {
+            let status = gateway.terminate().await;
+            assert!(
+                status.success(),
+                "the gateway exits cleanly on SIGTERM: {status}"
+            );
+        }
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut request = self.http.get(format!("{GATEWAY}{path}"));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        match request.send().await {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.json().await.unwrap_or(Value::Null),
+            ),
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    async fn post(&self, path: &str, body: &impl serde::Serialize) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{GATEWAY}{path}"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    async fn live_workers(&self) -> Vec<Value> {
+        let (_, body) = self.get("/v1/workers", None).await;
+        body["workers"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn wait_for_workers(&self, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        loop {
+            let live = self.live_workers().await;
+            if live.len() == count {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{count} workers never registered (live: {live:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `iogrid <args>` as the user; its JSON output.
+    fn cli(&self, args: &[&str]) -> Value {
+        let output = Command::new(workspace_bin("iogrid"))
+            .args([
+                "-u",
+                &self.rpc_url,
+                "-k",
+                &self.user_key_file,
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "iogrid {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+    }
+
+    fn create_key(&self, name: &str) -> String {
+        let created = self.cli(&[
+            "ai",
+            "--gateway",
+            GATEWAY,
+            "key",
+            "create",
+            "--name",
+            name,
+            "--expires",
+            "1d",
+        ]);
+        created["key"].as_str().unwrap().to_string()
+    }
+
+    /// One step of tests/python/openai_gateway.py; its JSON line.
+    fn python(&self, step: &str, key: &str) -> Value {
+        let started = Instant::now();
+        let output = Command::new(&self.python)
+            .arg(repo_root().join("tests/python/openai_gateway.py"))
+            .args([step, "--base-url", GATEWAY, "--key", key, "--model", MODEL])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "python step {step} failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = String::from_utf8_lossy(&output.stdout);
+        let result: Value = serde_json::from_str(line.trim().lines().last().unwrap()).unwrap();
+        eprintln!(
+            "python {step}: {result} ({:.2} s)",
+            started.elapsed().as_secs_f64()
+        );
+        result
+    }
+
+    async fn usage(&self, key: &str) -> Value {
+        let (status, usage) = self.get("/v1/usage", Some(key)).await;
+        assert_eq!(status, 200, "{usage}");
+        usage
+    }
+
+    /// Waits until the gateway sees `stake` (its cache refreshes each second).
+    async fn wait_for_stake(&self, key: &str, stake: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let usage = self.usage(key).await;
+            if usage["stake"] == stake {
+                return usage;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway never saw stake {stake}: {usage}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn quota_comes_from_stake(&mut self) {
+        let key = self.create_key("e2e");
+        let usage = self.usage(&key).await;
+        assert_eq!(
+            (usage["stake"].as_u64(), usage["limit"].as_u64()),
+            (Some(0), Some(0))
+        );
+        let exhausted = self.python("exhaust", &key);
+        assert_eq!(exhausted["served"], 0, "no stake, no free tokens");
+
+        self.cli(&["stake", "add", "0.5"]);
+        let usage = self.wait_for_stake(&key, IO / 2).await;
+        let limit = daily_free_tokens(IO / 2, self.rate);
+        assert_eq!(usage["limit"], limit);
+        assert_eq!(usage["free_tokens_per_io_day"], self.rate);
+        assert_eq!(usage["used"], 0);
+
+        let basics = self.python("basics", &key);
+        let usage = self.usage(&key).await;
+        assert_eq!(
+            usage["used"], basics["billed"],
+            "the gateway counts exactly the tokens the client was told"
+        );
+        self.python("stream-without-usage", &key);
+        let used_before = self.usage(&key).await["used"].as_u64().unwrap();
+        let embedded = self.python("embeddings", &key);
+        let used_after = self.usage(&key).await["used"].as_u64().unwrap();
+        assert_eq!(
+            used_after - used_before,
+            embedded["billed"].as_u64().unwrap()
+        );
+        self.api_key = key;
+    }
+
+    fn key(&self) -> String {
+        self.api_key.clone()
+    }
+
+    async fn refusals(&mut self) {
+        self.python("bad-key", &self.key());
+        let (status, body) = self.get("/v1/models", None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_api_key"))
+        );
+    }
+
+    async fn signed_requests_cannot_be_forged_or_replayed(&mut self) {
+        // A key the listing does not name cannot offer models for it.
+        let (listing, _, _) = &self.workers[0];
+        let stranger = Keypair::new();
+        let register = RegisterWorker {
+            listing: listing.to_string(),
+            url: "http://127.0.0.1:9".into(),
+            models: vec![MODEL.into()],
+            parallel: 1,
+            token: "0123456789abcdef".into(),
+        };
+        let forged = Signed::sign(register.clone(), &stranger, GATEWAY, unix_now());
+        let (status, body) = self.post("/v1/workers", &forged).await;
+        assert_eq!(status, 403, "{body}");
+        // Nor for an address that is no listing.
+        let fake = RegisterWorker {
+            listing: Address::new_unique().to_string(),
+            ..register
+        };
+        let (status, _) = self
+            .post(
+                "/v1/workers",
+                &Signed::sign(fake, &stranger, GATEWAY, unix_now()),
+            )
+            .await;
+        assert_eq!(status, 403);
+
+        let create = CreateKey {
+            name: "replayed".into(),
+            expires_at: unix_now() + 3_600,
+        };
+        let signed = Signed::sign(create.clone(), &self.user, GATEWAY, unix_now());
+        let (status, _) = self.post("/v1/keys", &signed).await;
+        assert_eq!(status, 200);
+        let (status, body) = self.post("/v1/keys", &signed).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_signature"))
+        );
+        // Signed for another gateway, or long ago.
+        let elsewhere = Signed::sign(
+            create.clone(),
+            &self.user,
+            "http://evil.example",
+            unix_now(),
+        );
+        assert_eq!(self.post("/v1/keys", &elsewhere).await.0, 401);
+        let stale = Signed::sign(create, &self.user, GATEWAY, unix_now() - 3_600);
+        assert_eq!(self.post("/v1/keys", &stale).await.0, 401);
+        let keys = self.cli(&["ai", "--gateway", GATEWAY, "key", "list"]);
+        assert_eq!(keys["keys"].as_array().unwrap().len(), 2, "{keys}");
+    }
+
+    async fn quota_runs_out_and_grows_with_stake(&mut self) {
+        let key = self.key();
+        let exhausted = self.python("exhaust", &key);
+        assert!(exhausted["served"].as_u64().unwrap() > 0, "{exhausted}");
+        let usage = self.usage(&key).await;
+        assert_eq!(usage["remaining"], 0, "{usage}");
+        let limit = usage["limit"].as_u64().unwrap();
+        // The last request may be cut short by the cap, never past it by
+        // more than one prompt.
+        assert!(usage["used"].as_u64().unwrap() >= limit, "{usage}");
+
+        self.cli(&["stake", "add", "10"]);
+        let usage = self.wait_for_stake(&key, IO / 2 + 10 * IO).await;
+        assert_eq!(
+            usage["limit"],
+            daily_free_tokens(IO / 2 + 10 * IO, self.rate)
+        );
+        assert!(usage["remaining"].as_u64().unwrap() > 0);
+        self.python("chat", &key);
+    }
+
+    /// Gateway overhead: a model server of its own (a model id no other
+    /// worker serves), registered for a third listing, called directly and
+    /// through the gateway with the same one-token request.
+    async fn gateway_overhead(&mut self) {
+        const BENCH_MODEL: &str = "smollm2-135m-bench";
+        let requests: usize = std::env::var("IOGRID_GATEWAY_BENCH_REQUESTS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(40);
+        // Enough quota for the run (each request ≈ 25 tokens).
+        self.cli(&["stake", "add", "100"]);
+        let server = BenchServer::start(&self.model_file, BENCH_MODEL).await;
+        let worker = Keypair::new();
+        let listing = self
+            .chain
+            .list_gpus(
+                &self.supplier,
+                1,
+                worker.pubkey(),
+                ("H100-80GB", 1),
+                36 * IO,
+            )
+            .await;
+        let offer = RegisterWorker {
+            listing: listing.to_string(),
+            url: server.url.clone(),
+            models: vec![BENCH_MODEL.into()],
+            parallel: 2,
+            token: server.token.clone(),
+        };
+        let (status, body) = self
+            .post(
+                "/v1/workers",
+                &Signed::sign(offer, &worker, GATEWAY, unix_now()),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let request = json!({
+            "model": BENCH_MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 1,
+            "temperature": 0,
+        });
+        let direct = Endpoint::new(&self.http, &server.url, &server.token, &request);
+        let gateway = Endpoint::new(&self.http, GATEWAY, &self.api_key, &request);
+        // Warm both paths (connections, the prompt cache).
+        for _ in 0..3 {
+            direct.call().await;
+            gateway.call().await;
+        }
+        // Interleaved, so drift in the machine's load hits both alike.
+        let (mut through, mut around) = (Vec::new(), Vec::new());
+        for _ in 0..requests {
+            around.push(direct.call().await);
+            through.push(gateway.call().await);
+        }
+        let (direct_rps, gateway_rps) = (
+            direct.throughput(4, requests).await,
+            gateway.throughput(4, requests).await,
+        );
+        let (p50_d, p99_d) = percentiles(&mut around);
+        let (p50_g, p99_g) = percentiles(&mut through);
+        eprintln!(
+            "gateway overhead over {requests} one-token requests: direct p50 {p50_d:.1} ms p99 {p99_d:.1} ms; \
+             through the gateway p50 {p50_g:.1} ms p99 {p99_g:.1} ms; added p50 {:.1} ms p99 {:.1} ms; \
+             throughput 4 at a time: direct {direct_rps:.1} req/s, gateway {gateway_rps:.1} req/s ({:.0} %)",
+            p50_g - p50_d,
+            p99_g - p99_d,
+            100.0 * gateway_rps / direct_rps
+        );
+    }
+
+    async fn a_dead_worker_is_routed_around(&mut self) {
+        let key = self.key();
+        let dead = self.workers[0].0.to_string();
+        self.workers[0].2.as_mut().unwrap().kill().await;
+        let killed = Instant::now();
+        for _ in 0..4 {
+            self.python("chat", &key);
+        }
+        let live = self.live_workers().await;
+        let dead_entry = live.iter().find(|w| w["listing"] == dead);
+        assert!(
+            dead_entry.is_none_or(|w| w["benched"] == true || w["failures"].as_u64() > Some(0)),
+            "the dead worker still looks healthy: {live:?}"
+        );
+        self.wait_for_workers(1).await;
+        eprintln!(
+            "dead worker dropped {:.1} s after SIGKILL; every request served by the other",
+            killed.elapsed().as_secs_f64()
+        );
+        self.start_worker(0);
+        self.wait_for_workers(2).await;
+    }
+
+    async fn revoked_keys_and_restart(&mut self) {
+        let key = self.key();
+        let spare = self.create_key("spare");
+        let listed = self.cli(&["ai", "--gateway", GATEWAY, "key", "list"]);
+        let spare_id = listed["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["name"] == "spare")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let revoked = self.cli(&["ai", "--gateway", GATEWAY, "key", "revoke", &spare_id]);
+        assert!(revoked["revoked_at"].is_i64(), "{revoked}");
+        let (status, body) = self.get("/v1/usage", Some(&spare)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_api_key"))
+        );
+
+        let used = self.usage(&key).await["used"].clone();
+        let status = self.gateway.as_mut().unwrap().terminate().await;
+        assert!(
+            status.success(),
+            "the gateway exits cleanly on SIGTERM: {status}"
+        );
+        let restarted = Instant::now();
+        self.start_gateway();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.get("/healthz", None).await.0 != 200 {
+            assert!(Instant::now() < deadline, "the gateway did not come back");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            self.usage(&key).await["used"],
+            used,
+            "usage survives a restart"
+        );
+        assert_eq!(self.get("/v1/usage", Some(&spare)).await.0, 401);
+        self.wait_for_workers(2).await;
+        eprintln!(
+            "gateway restarted: both workers registered again {:.1} s later",
+            restarted.elapsed().as_secs_f64()
+        );
+        self.python("chat", &key);
+    }
+}
+
+/// A model server started by the test, with a token it knows.
+struct BenchServer {
+    url: String,
+    token: String,
+    _child: tokio::process::Child,
+}
+
+impl BenchServer {
+    async fn start(model_file: &str, name: &str) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let token = iogrid_sdk::gateway::new_secret();
+        let mut child = tokio::process::Command::new("node")
+            .arg(repo_root().join("worker/model-server/server.mjs"))
+            .args([
+                "--model",
+                model_file,
+                "--name",
+                name,
+                "--port",
+                "0",
+                "--parallel",
+                "2",
+            ])
+            .env("IOGRID_MODEL_SERVER_TOKEN", &token)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("listening ") {
+                    return url.to_string();
+                }
+            }
+            panic!("the model server exited")
+        })
+        .await
+        .expect("the model server listens");
+        Self {
+            url,
+            token,
+            _child: child,
+        }
+    }
+}
+
+/// One way to reach the model: its URL and the bearer token it takes.
+#[derive(Clone)]
+struct Endpoint {
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    request: Value,
+}
+
+impl Endpoint {
+    fn new(http: &reqwest::Client, base: &str, token: &str, request: &Value) -> Self {
+        Self {
+            http: http.clone(),
+            url: format!("{base}/v1/chat/completions"),
+            token: token.to_string(),
+            request: request.clone(),
+        }
+    }
+
+    /// One request's latency in milliseconds.
+    async fn call(&self) -> f64 {
+        let started = Instant::now();
+        let response = self
+            .http
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .json(&self.request)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        let answer: Value = response.json().await.unwrap();
+        assert!(answer["usage"]["total_tokens"].as_u64() > Some(0));
+        started.elapsed().as_secs_f64() * 1_000.0
+    }
+
+    /// Requests per second with `clients` calling `each` times at once.
+    async fn throughput(&self, clients: usize, each: usize) -> f64 {
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let endpoint = self.clone();
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        endpoint.call().await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        (clients * each) as f64 / started.elapsed().as_secs_f64()
+    }
+}
+
+/// p50 and p99 of `samples` (sorted in place).
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.50), at(0.99))
+}
