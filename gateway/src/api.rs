@@ -11,7 +11,7 @@
 //!
 //! Signed by a listing's worker key: `POST /v1/workers` registers (and
 //! renews) the models it serves. `GET /v1/workers` lists live workers;
-//! `GET /healthz`.
+//! `GET /metrics` (Prometheus), `GET /healthz`.
 
 use {
     crate::{
@@ -22,8 +22,9 @@ use {
     },
     axum::{
         body::Bytes,
-        extract::{DefaultBodyLimit, State},
+        extract::{DefaultBodyLimit, Request, State},
         http::{header, HeaderMap},
+        middleware::{self, Next},
         response::{IntoResponse, Response},
         routing::{get, post},
         Json, Router,
@@ -57,6 +58,38 @@ const MAX_WORKER_URL_CHARS: usize = 256;
 
 type Shared = State<Arc<Gateway>>;
 
+/// The routes metrics are labelled with; anything else is `other`.
+const ROUTES: [&str; 11] = [
+    "/healthz",
+    "/metrics",
+    "/v1/models",
+    "/v1/chat/completions",
+    "/v1/embeddings",
+    "/v1/usage",
+    "/v1/keys",
+    "/v1/keys/list",
+    "/v1/keys/revoke",
+    "/v1/workers",
+    "other",
+];
+
+/// Counts each request by route and status, with its time to the answer's
+/// first byte (a stream's full length is not the gateway's latency).
+async fn observe(State(gateway): Shared, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let route = ROUTES
+        .iter()
+        .find(|route| **route == path)
+        .copied()
+        .unwrap_or("other");
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    gateway
+        .metrics
+        .observe(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
 pub fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -68,8 +101,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/keys/list", post(list_keys))
         .route("/v1/keys/revoke", post(revoke_key))
         .route("/v1/workers", post(register_worker).get(workers))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("Unknown route; see https://platform.openai.com/docs/api-reference for the ones served") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(gateway.clone(), observe))
         .with_state(gateway)
 }
 
@@ -315,6 +350,20 @@ async fn register_worker(State(gateway): Shared, body: Bytes) -> Result<Json<Val
         "models": models,
         "ttl_secs": gateway.workers.ttl().as_secs(),
     })))
+}
+
+async fn metrics(State(gateway): Shared) -> impl IntoResponse {
+    gateway
+        .metrics
+        .workers
+        .set(gateway.workers.view().len() as i64);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        gateway.metrics.render(),
+    )
 }
 
 async fn workers(State(gateway): Shared) -> impl IntoResponse {

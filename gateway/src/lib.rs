@@ -7,13 +7,17 @@
 
 pub mod api;
 pub mod error;
+pub mod metrics;
 pub mod proxy;
 pub mod quota;
 pub mod store;
 pub mod workers;
 
 use {
-    crate::{error::ApiError, proxy::Caller, quota::Quotas, store::Store, workers::Registry},
+    crate::{
+        error::ApiError, metrics::Metrics, proxy::Caller, quota::Quotas, store::Store,
+        workers::Registry,
+    },
     anyhow::{Context, Result},
     iogrid_node::Shutdown,
     iogrid_sdk::{
@@ -49,6 +53,7 @@ pub struct Gateway {
     pub quotas: Quotas,
     pub workers: Registry,
     pub http: reqwest::Client,
+    pub metrics: Metrics,
 }
 
 /// Seconds since the Unix epoch by this machine's clock: key expiry, the
@@ -77,6 +82,7 @@ impl Gateway {
             quotas: Quotas::new(settings.stake_refresh),
             workers: Registry::new(settings.worker_ttl),
             http,
+            metrics: Metrics::new(),
         })
     }
 
@@ -87,8 +93,15 @@ impl Gateway {
             .map_err(|err| ApiError::internal(format!("cannot read the wallet's stake: {err}")))
     }
 
+    /// A worker could not serve a request: it is benched (see `workers`).
+    pub fn worker_failed(&self, listing: &Address) {
+        self.metrics.worker_failures.inc();
+        self.workers.failed(listing);
+    }
+
     pub fn record_usage(&self, caller: &Caller, tokens: u64) {
         if tokens > 0 {
+            self.metrics.tokens.inc_by(tokens);
             self.store
                 .add_usage(&caller.wallet.to_string(), tokens, unix_now());
         }

@@ -206,13 +206,13 @@ pub async fn forward(
         match sent {
             Err(err) => {
                 warn!("worker {} did not answer: {err}", lease.listing);
-                gateway.workers.failed(&lease.listing);
+                gateway.worker_failed(&lease.listing);
             }
             // Busy: no fault of the worker's, but another may have room.
             Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {}
             Ok(response) if response.status().is_server_error() => {
                 warn!("worker {} answered {}", lease.listing, response.status());
-                gateway.workers.failed(&lease.listing);
+                gateway.worker_failed(&lease.listing);
             }
             Ok(response) => {
                 gateway.workers.succeeded(&lease.listing);
@@ -249,7 +249,7 @@ impl Answer {
             return Ok(self.relay_stream(response, lease));
         }
         let bytes = response.bytes().await.map_err(|err| {
-            self.gateway.workers.failed(&lease.listing);
+            self.gateway.worker_failed(&lease.listing);
             ApiError::upstream(format!("the worker stopped answering: {err}"))
         })?;
         let mut billed = 0;
@@ -413,7 +413,7 @@ fn tap_stream(
                     }
                 }
                 Some(Err(err)) => {
-                    tap.gateway.workers.failed(&tap.lease.listing);
+                    tap.gateway.worker_failed(&tap.lease.listing);
                     tap.bill();
                     return Some((Err(std::io::Error::other(err)), None));
                 }

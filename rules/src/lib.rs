@@ -9,6 +9,8 @@
 //! - [`assign`]: which listing may serve (part of) a job, and when a
 //!   listing or an assignment counts as silent.
 //! - [`proof`]: the statement a worker signs to prove its assignment.
+//! - [`usage`]: the receipt a worker signs for paid inference it served,
+//!   and its charge.
 //!
 //! `no_std` and without dependencies: addresses are `[u8; 32]`, errors are
 //! this crate's, and each user maps them to its own.
@@ -20,6 +22,7 @@ pub mod assign;
 pub mod math;
 pub mod pay;
 pub mod proof;
+pub mod usage;
 
 /// Basis points in a whole.
 pub const BPS_DENOMINATOR: u64 = 10_000;

@@ -327,6 +327,18 @@ impl Net {
         serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
     }
 
+    /// `iogrid <args>` as the user, expected to fail; its error message.
+    fn cli_error(&self, args: &[&str]) -> String {
+        let output = Command::new(workspace_bin("iogrid"))
+            .args(["-u", &self.rpc_url, "-k", &self.user_key_file])
+            .args(args)
+            .env_remove("IOGRID_API_KEY")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "iogrid {args:?} succeeded");
+        String::from_utf8_lossy(&output.stderr).trim().to_string()
+    }
+
     fn create_key(&self, name: &str) -> String {
         let created = self.cli(&[
             "ai",
@@ -432,6 +444,54 @@ impl Net {
             (status, body["error"]["code"].as_str()),
             (401, Some("invalid_api_key"))
         );
+        // A worker's model server answers the gateway only (it holds the token).
+        let url = self.live_workers().await[0]["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let direct = self
+            .http
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            direct.status().as_u16(),
+            401,
+            "a model server served around the gateway"
+        );
+
+        // The CLI says what is wrong in one sentence.
+        let ai = ["ai", "--gateway", GATEWAY];
+        for (args, expected) in [
+            (vec!["models"], "no API key"),
+            (vec!["usage", "--api-key", "iog-wrong"], "Incorrect API key"),
+            (
+                vec!["key", "create", "--name", "x", "--expires", "400d"],
+                "within 366 days",
+            ),
+            (
+                vec!["key", "create", "--name", "x", "--expires", "soon"],
+                "invalid value",
+            ),
+            (
+                vec!["key", "revoke", "key_000000000000"],
+                "has no key key_000000000000",
+            ),
+        ] {
+            let error = self.cli_error(&[&ai[..], &args[..]].concat());
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+        let error = self.cli_error(&[
+            "ai",
+            "--gateway",
+            "http://127.0.0.1:9",
+            "models",
+            "--api-key",
+            "iog-x",
+        ]);
+        assert!(error.contains("cannot reach the gateway"), "{error}");
     }
 
     async fn signed_requests_cannot_be_forged_or_replayed(&mut self) {
@@ -625,6 +685,27 @@ impl Net {
         );
 
         let used = self.usage(&key).await["used"].clone();
+        // One wallet used the gateway: its metrics count exactly its tokens.
+        let metrics = self
+            .http
+            .get(format!("{GATEWAY}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics.contains(&format!("iogrid_gateway_tokens_total {used}")),
+            "{metrics}"
+        );
+        for counted in [
+            "iogrid_gateway_requests_total{route=\"/v1/chat/completions\",status=\"200\"}",
+            "iogrid_gateway_requests_total{route=\"/v1/chat/completions\",status=\"429\"}",
+            "iogrid_gateway_workers 2",
+        ] {
+            assert!(metrics.contains(counted), "{counted} missing:\n{metrics}");
+        }
         let status = self.gateway.as_mut().unwrap().terminate().await;
         assert!(
             status.success(),
