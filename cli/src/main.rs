@@ -5,6 +5,7 @@ use {
         commands::{
             ai::{self, AiArgs},
             balance::{self, BalanceArgs},
+            credit::{self, CreditArgs},
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
             market::{self, JobArgs, JobsArgs, ListingArgs, ListingsArgs},
@@ -54,6 +55,8 @@ enum Command {
     Balance(BalanceArgs),
     /// Inference: API keys, models, chat and quota on an iogrid gateway.
     Ai(AiArgs),
+    /// Inference: your prepaid IO credit on-chain (open, deposit, withdraw).
+    Credit(CreditArgs),
 }
 
 #[tokio::main]
@@ -81,6 +84,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             rewards::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
         Command::Gov(args) => gov::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
+        Command::Credit(args) => {
+            credit::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
+        }
         Command::Balance(args) => {
             balance::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }

@@ -25,7 +25,11 @@ pub struct UsageReceipt<'a> {
     /// The listing whose worker served (and signs).
     pub listing: &'a [u8; 32],
     /// The receipt's number in the credit account's sequence: settled
-    /// strictly increasing, so no receipt is paid twice.
+    /// strictly increasing, so no receipt is paid twice. Numbered in
+    /// microseconds since the Unix epoch (a gateway issues at most one per
+    /// microsecond per credit): a credit starts its sequence at the time it
+    /// is opened, so one closed and opened again refuses receipts of its
+    /// earlier life.
     pub seq: u64,
     pub tokens: u64,
     /// IO base units per million tokens.

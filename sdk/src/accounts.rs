@@ -862,3 +862,41 @@ impl ProgramAccount for VoteRecord {
     const NAME: &'static str = "VoteRecord";
     const DISCRIMINATOR: [u8; 8] = [112, 9, 123, 165, 234, 9, 157, 167];
 }
+
+/// A wallet's prepaid inference credit (`state::InferenceCredit`), PDA
+/// `["credit", owner]`; its IO sits in `pda::credit_escrow(credit)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct InferenceCredit {
+    pub owner: Address,
+    /// The only key that may settle receipts against this credit.
+    pub gateway: Address,
+    pub escrow: Address,
+    /// IO the escrow holds for this credit.
+    pub balance: u64,
+    /// The highest price per million tokens the owner accepts.
+    pub max_price_per_mtok: u64,
+    /// The highest receipt sequence number settled; the next must be above.
+    pub last_seq: u64,
+    pub spent: u64,
+    pub withdrawal_pending: u64,
+    pub withdrawal_available_at: i64,
+    pub bump: u8,
+    pub escrow_bump: u8,
+    pub version: u8,
+    pub padding: [u8; 5],
+    pub reserved: [u8; 64],
+}
+
+impl ProgramAccount for InferenceCredit {
+    const NAME: &'static str = "InferenceCredit";
+    const DISCRIMINATOR: [u8; 8] = [174, 220, 200, 123, 53, 194, 188, 1];
+}
+
+impl InferenceCredit {
+    /// What a withdrawal requested now would pay when it runs, if nothing
+    /// is settled meanwhile.
+    pub fn withdrawable(&self) -> u64 {
+        self.withdrawal_pending.min(self.balance)
+    }
+}

@@ -23,6 +23,12 @@ pub const SLASH_OWNER_SHARE_BPS: u16 = 5_000;
 /// Hard bound on the governed `free_tokens_per_io_day` (free inference tokens
 /// a day per whole IO of active stake).
 pub const MAX_FREE_TOKENS_PER_IO_DAY: u64 = 1_000_000;
+/// The highest price ceiling a credit account may accept: 1,000 IO per
+/// million tokens.
+pub const MAX_CREDIT_PRICE_PER_MTOK: u64 = 1_000 * IO;
+/// Time between `request_credit_withdrawal` and `withdraw_credit`: the
+/// gateway's window to settle usage already served.
+pub const CREDIT_WITHDRAWAL_DELAY_SECS: i64 = 3_600;
 
 /// Formats base units as IO with six decimals, e.g. `1.500000 IO`.
 pub fn format_io(base_units: u64) -> String {

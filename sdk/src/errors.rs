@@ -92,8 +92,8 @@ iogrid_errors! {
     6041 WrongJobStatus "The job is not in a state that allows this.",
     6042 ProofMissing "The proof needs an Ed25519 signature-verify instruction right before this one.",
     6043 ProofMalformed "The Ed25519 instruction is malformed: one signature, all data inside that instruction.",
-    6044 ProofWrongSigner "The proof is not signed by the assigned listing's worker key.",
-    6045 ProofWrongMessage "The signed message is not this job's and listing's completion statement.",
+    6044 ProofWrongSigner "The proof or receipt is not signed by the listing's worker key.",
+    6045 ProofWrongMessage "The signed message is not the statement this instruction checks: this job's and listing's completion proof, or this usage receipt.",
     6046 ChallengeWindowOpen "The challenge window is still open.",
     6047 ChallengeWindowClosed "The challenge window has closed.",
     6048 NotArbiter "The signer is not the network's arbiter.",
@@ -120,6 +120,16 @@ iogrid_errors! {
     6069 TooManyPayouts "More token movements than one settlement can make.",
     6070 WrongConfig "The config account is not the network's Config PDA.",
     6071 WrongGovernance "The governance account is not the governance PDA.",
+    6072 NotCreditOwner "The signer does not own this credit account.",
+    6073 NotCreditGateway "The signer is not the gateway this credit account accepts usage receipts from.",
+    6074 InvalidCreditTerms "A credit account needs a gateway and a price ceiling between 1 base unit and 1,000 IO per million tokens.",
+    6075 ReceiptReplayed "The receipt's sequence number is not above the last one settled for this credit account.",
+    6076 ReceiptPriceTooHigh "The receipt's price per million tokens is above the credit owner's ceiling.",
+    6077 ReceiptEmpty "The receipt charges nothing: it needs tokens, and a charge of at least one base unit.",
+    6078 InsufficientCredit "The credit balance is below the amount.",
+    6079 NoCreditWithdrawal "There is no credit withdrawal pending.",
+    6080 CreditWithdrawalNotReady "The credit withdrawal delay has not passed yet.",
+    6081 CreditNotEmpty "The credit account still holds a balance or a pending withdrawal.",
 }
 
 impl fmt::Display for IogridError {

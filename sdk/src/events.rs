@@ -125,6 +125,26 @@ events! {
     AuthorityTransferred [245, 109, 179, 54, 135, 92, 22, 64] {
         previous: Address, governance: Address,
     }
+    CreditOpened [210, 51, 122, 154, 254, 42, 109, 153] {
+        credit: Address, owner: Address, gateway: Address, escrow: Address, max_price_per_mtok: u64,
+    }
+    CreditDeposited [249, 87, 223, 209, 9, 119, 31, 117] {
+        credit: Address, amount: u64, balance_after: u64,
+    }
+    CreditWithdrawalRequested [178, 157, 15, 218, 176, 197, 209, 7] {
+        credit: Address, amount: u64, available_at: i64, balance: u64,
+    }
+    CreditWithdrawn [139, 168, 232, 108, 145, 249, 85, 58] {
+        credit: Address, destination: Address, amount: u64, requested: u64, balance_after: u64,
+    }
+    UsageSettled [34, 78, 6, 42, 206, 77, 112, 167] {
+        credit: Address, listing: Address, payee: Address, seq: u64, tokens: u64,
+        price_per_mtok: u64, charge: u64, net: u64, fee: u64, burned: u64, balance_after: u64,
+        spent_after: u64,
+    }
+    CreditClosed [143, 225, 97, 78, 165, 165, 172, 54] {
+        credit: Address, owner: Address, spent: u64, swept: u64,
+    }
 }
 
 /// The raw payloads of every `Program data:` line in `logs`.

@@ -49,6 +49,12 @@ pub mod discriminator {
     pub const FINALIZE_PROPOSAL: [u8; 8] = [23, 68, 51, 167, 109, 173, 187, 164];
     pub const EXECUTE_PROPOSAL: [u8; 8] = [186, 60, 116, 133, 108, 128, 111, 28];
     pub const TRANSFER_AUTHORITY_TO_GOVERNANCE: [u8; 8] = [224, 202, 84, 68, 212, 72, 57, 181];
+    pub const OPEN_CREDIT: [u8; 8] = [230, 209, 181, 155, 78, 201, 99, 216];
+    pub const DEPOSIT_CREDIT: [u8; 8] = [41, 246, 186, 72, 221, 109, 1, 65];
+    pub const REQUEST_CREDIT_WITHDRAWAL: [u8; 8] = [235, 123, 103, 131, 85, 200, 186, 209];
+    pub const WITHDRAW_CREDIT: [u8; 8] = [8, 173, 134, 129, 40, 255, 134, 30];
+    pub const SETTLE_USAGE: [u8; 8] = [61, 174, 167, 9, 21, 219, 242, 117];
+    pub const CLOSE_CREDIT: [u8; 8] = [151, 225, 136, 142, 221, 237, 105, 183];
 }
 
 /// Every instruction's name with its discriminator, for the IDL check.
@@ -89,6 +95,15 @@ pub const ALL_DISCRIMINATORS: &[(&str, [u8; 8])] = &[
         "transfer_authority_to_governance",
         discriminator::TRANSFER_AUTHORITY_TO_GOVERNANCE,
     ),
+    ("open_credit", discriminator::OPEN_CREDIT),
+    ("deposit_credit", discriminator::DEPOSIT_CREDIT),
+    (
+        "request_credit_withdrawal",
+        discriminator::REQUEST_CREDIT_WITHDRAWAL,
+    ),
+    ("withdraw_credit", discriminator::WITHDRAW_CREDIT),
+    ("settle_usage", discriminator::SETTLE_USAGE),
+    ("close_credit", discriminator::CLOSE_CREDIT),
 ];
 
 fn data_of(discriminator: [u8; 8], args: &impl BorshSerialize) -> Vec<u8> {
@@ -1085,5 +1100,205 @@ impl TransferAuthorityAccounts {
 
     pub fn instruction(&self) -> Instruction {
         self.instruction_with(discriminator::TRANSFER_AUTHORITY_TO_GOVERNANCE.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `open_credit`: creates the owner's credit account and its escrow.
+    OpenCreditAccounts {
+        owner: [mut signer],
+        config: [],
+        credit: [mut],
+        escrow: [mut],
+        io_mint: [],
+        token_program: [],
+        system_program: [],
+    }
+);
+
+impl OpenCreditAccounts {
+    pub fn new(owner: Address) -> Self {
+        let credit = pda::credit(&owner).0;
+        Self {
+            owner,
+            config: pda::config().0,
+            credit,
+            escrow: pda::credit_escrow(&credit).0,
+            io_mint: pda::io_mint().0,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        }
+    }
+
+    /// Only `gateway` may settle receipts, at up to `max_price_per_mtok`
+    /// IO base units per million tokens.
+    pub fn instruction(&self, gateway: &Address, max_price_per_mtok: u64) -> Instruction {
+        self.instruction_with(data_of(
+            discriminator::OPEN_CREDIT,
+            &(gateway, max_price_per_mtok),
+        ))
+    }
+}
+
+instruction_accounts!(
+    /// `deposit_credit`: moves IO from `owner_tokens` into the credit's escrow.
+    DepositCreditAccounts {
+        owner: [signer],
+        config: [],
+        credit: [mut],
+        escrow: [mut],
+        owner_tokens: [mut],
+        token_program: [],
+    }
+);
+
+impl DepositCreditAccounts {
+    pub fn new(owner: Address, owner_tokens: Address) -> Self {
+        let credit = pda::credit(&owner).0;
+        Self {
+            owner,
+            config: pda::config().0,
+            credit,
+            escrow: pda::credit_escrow(&credit).0,
+            owner_tokens,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self, amount: u64) -> Instruction {
+        self.instruction_with(data_of(discriminator::DEPOSIT_CREDIT, &amount))
+    }
+}
+
+instruction_accounts!(
+    /// `request_credit_withdrawal`: payable after the withdrawal delay.
+    RequestCreditWithdrawalAccounts {
+        owner: [signer],
+        credit: [mut],
+    }
+);
+
+impl RequestCreditWithdrawalAccounts {
+    pub fn new(owner: Address) -> Self {
+        Self {
+            owner,
+            credit: pda::credit(&owner).0,
+        }
+    }
+
+    pub fn instruction(&self, amount: u64) -> Instruction {
+        self.instruction_with(data_of(discriminator::REQUEST_CREDIT_WITHDRAWAL, &amount))
+    }
+}
+
+instruction_accounts!(
+    /// `withdraw_credit`: pays the pending withdrawal to `destination`.
+    WithdrawCreditAccounts {
+        owner: [signer],
+        config: [],
+        credit: [mut],
+        escrow: [mut],
+        destination: [mut],
+        token_program: [],
+    }
+);
+
+impl WithdrawCreditAccounts {
+    pub fn new(owner: Address, destination: Address) -> Self {
+        let credit = pda::credit(&owner).0;
+        Self {
+            owner,
+            config: pda::config().0,
+            credit,
+            escrow: pda::credit_escrow(&credit).0,
+            destination,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::WITHDRAW_CREDIT.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `settle_usage`, signed by the credit's gateway; `payee` is an IO
+    /// account of the serving listing's owner.
+    SettleUsageAccounts {
+        gateway: [signer],
+        config: [mut],
+        credit: [mut],
+        escrow: [mut],
+        listing: [],
+        payee: [mut],
+        treasury: [mut],
+        io_mint: [mut],
+        token_program: [],
+        instructions: [],
+    }
+);
+
+impl SettleUsageAccounts {
+    /// `credit` is the paying credit account (`pda::credit(user)`).
+    pub fn new(gateway: Address, credit: Address, listing: Address, payee: Address) -> Self {
+        Self {
+            gateway,
+            config: pda::config().0,
+            credit,
+            escrow: pda::credit_escrow(&credit).0,
+            listing,
+            payee,
+            treasury: pda::treasury().0,
+            io_mint: pda::io_mint().0,
+            token_program: TOKEN_PROGRAM_ID,
+            instructions: crate::INSTRUCTIONS_SYSVAR_ID,
+        }
+    }
+
+    pub fn instruction(&self, seq: u64, tokens: u64, price_per_mtok: u64) -> Instruction {
+        self.instruction_with(data_of(
+            discriminator::SETTLE_USAGE,
+            &(seq, tokens, price_per_mtok),
+        ))
+    }
+
+    /// The Ed25519 verification of the worker's signature over `receipt`
+    /// followed by `settle_usage`: the two instructions the gateway sends
+    /// together (several pairs may share a transaction).
+    pub fn with_receipt(&self, receipt: &crate::proof::SignedUsageReceipt) -> [Instruction; 2] {
+        [
+            receipt.ed25519_instruction(),
+            self.instruction(receipt.seq, receipt.tokens, receipt.price_per_mtok),
+        ]
+    }
+}
+
+instruction_accounts!(
+    /// `close_credit`: closes an empty credit and its escrow.
+    CloseCreditAccounts {
+        owner: [mut signer],
+        config: [],
+        credit: [mut],
+        escrow: [mut],
+        owner_tokens: [mut],
+        token_program: [],
+    }
+);
+
+impl CloseCreditAccounts {
+    pub fn new(owner: Address, owner_tokens: Address) -> Self {
+        let credit = pda::credit(&owner).0;
+        Self {
+            owner,
+            config: pda::config().0,
+            credit,
+            escrow: pda::credit_escrow(&credit).0,
+            owner_tokens,
+            token_program: TOKEN_PROGRAM_ID,
+        }
+    }
+
+    pub fn instruction(&self) -> Instruction {
+        self.instruction_with(discriminator::CLOSE_CREDIT.to_vec())
     }
 }

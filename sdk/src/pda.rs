@@ -16,6 +16,8 @@ pub const SEED_ESCROW: &[u8] = b"escrow";
 pub const SEED_GOVERNANCE: &[u8] = b"governance";
 pub const SEED_PROPOSAL: &[u8] = b"proposal";
 pub const SEED_VOTE: &[u8] = b"vote";
+pub const SEED_CREDIT: &[u8] = b"credit";
+pub const SEED_CREDIT_ESCROW: &[u8] = b"credit_escrow";
 
 fn find(seeds: &[&[u8]]) -> (Address, u8) {
     Address::find_program_address(seeds, &PROGRAM_ID)
@@ -88,6 +90,16 @@ pub fn fast_job_id(owner: &Address, from: u64) -> u64 {
 /// A job's escrow token account (its authority is the job PDA).
 pub fn escrow(job: &Address) -> (Address, u8) {
     find(&[SEED_ESCROW, job.as_ref()])
+}
+
+/// `owner`'s prepaid inference credit account (one per wallet).
+pub fn credit(owner: &Address) -> (Address, u8) {
+    find(&[SEED_CREDIT, owner.as_ref()])
+}
+
+/// A credit's escrow token account (its authority is the credit PDA).
+pub fn credit_escrow(credit: &Address) -> (Address, u8) {
+    find(&[SEED_CREDIT_ESCROW, credit.as_ref()])
 }
 
 /// Governance's PDA: Config's authority once the bootstrap key hands over.

@@ -1,13 +1,17 @@
-//! Completion proofs: the statement a worker signs and the Ed25519
-//! signature-verify instruction that carries its signature on-chain.
-//! The statement itself is `iogrid_rules::proof`, the program's own.
+//! Worker-signed statements: completion proofs and usage receipts, and the
+//! Ed25519 signature-verify instruction that carries a signature on-chain.
+//! The statements themselves are `iogrid_rules::proof` and
+//! `iogrid_rules::usage`, the program's own.
 
 use {
     crate::{Address, PROGRAM_ID},
     solana_instruction::Instruction,
 };
 
-pub use iogrid_rules::proof::{PROOF_DOMAIN, PROOF_MESSAGE_LEN};
+pub use iogrid_rules::{
+    proof::{PROOF_DOMAIN, PROOF_MESSAGE_LEN},
+    usage::{usage_charge, USAGE_DOMAIN, USAGE_MESSAGE_LEN},
+};
 
 /// `iogrid/proof/v2 ‖ program ‖ job ‖ listing ‖ nonce ‖ result_hash ‖ gpu_seconds`
 /// for this program: the nonce is the assignment's (`Assignment::nonce`),
@@ -41,6 +45,98 @@ pub fn ed25519_verify_instruction(
         signature,
         &worker.to_bytes(),
     )
+}
+
+/// `iogrid/usage/v1 ‖ program ‖ credit ‖ listing ‖ seq ‖ tokens ‖ price_per_mtok`
+/// for this program: what a serving worker signs for paid inference and
+/// `settle_usage` checks.
+pub fn usage_message(
+    credit: &Address,
+    listing: &Address,
+    seq: u64,
+    tokens: u64,
+    price_per_mtok: u64,
+) -> [u8; USAGE_MESSAGE_LEN] {
+    iogrid_rules::usage::usage_message(&iogrid_rules::usage::UsageReceipt {
+        program: PROGRAM_ID.as_array(),
+        credit: credit.as_array(),
+        listing: listing.as_array(),
+        seq,
+        tokens,
+        price_per_mtok,
+    })
+}
+
+/// A usage receipt signed by the serving listing's worker key, ready for
+/// the credit's gateway to settle (`SettleUsageAccounts::with_receipt`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedUsageReceipt {
+    /// The paying credit account (`pda::credit(user)`).
+    pub credit: Address,
+    pub listing: Address,
+    /// The listing's worker key, which signed.
+    pub worker: Address,
+    pub seq: u64,
+    pub tokens: u64,
+    /// IO base units per million tokens.
+    pub price_per_mtok: u64,
+    pub signature: [u8; 64],
+}
+
+impl SignedUsageReceipt {
+    /// The statement the worker signs: [`usage_message`] of these fields.
+    pub fn message(&self) -> [u8; USAGE_MESSAGE_LEN] {
+        usage_message(
+            &self.credit,
+            &self.listing,
+            self.seq,
+            self.tokens,
+            self.price_per_mtok,
+        )
+    }
+
+    /// What settling it charges the credit, rounded down; `None` on overflow
+    /// (the program refuses such a receipt).
+    pub fn charge(&self) -> Option<u64> {
+        usage_charge(self.tokens, self.price_per_mtok).ok()
+    }
+
+    /// The Ed25519 instruction that must come right before `settle_usage`.
+    pub fn ed25519_instruction(&self) -> Instruction {
+        ed25519_verify_instruction(&self.worker, &self.signature, &self.message())
+    }
+
+    /// Signs a receipt with the listing's worker key.
+    #[cfg(feature = "rpc")]
+    pub fn sign(
+        worker: &solana_keypair::Keypair,
+        credit: Address,
+        listing: Address,
+        seq: u64,
+        tokens: u64,
+        price_per_mtok: u64,
+    ) -> Self {
+        use solana_signer::Signer;
+        let message = usage_message(&credit, &listing, seq, tokens, price_per_mtok);
+        Self {
+            credit,
+            listing,
+            worker: worker.pubkey(),
+            seq,
+            tokens,
+            price_per_mtok,
+            signature: worker.sign_message(&message).into(),
+        }
+    }
+
+    /// Whether the signature is the worker's over [`Self::message`]; the
+    /// gateway checks this before paying for a transaction the chain would
+    /// refuse.
+    #[cfg(feature = "rpc")]
+    pub fn verify(&self) -> bool {
+        solana_signature::Signature::from(self.signature)
+            .verify(self.worker.as_ref(), &self.message())
+    }
 }
 
 /// A worker's signed completion proof as it travels to a relayer (the
@@ -211,6 +307,34 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn usage_message_is_the_rules_layout_for_this_program() {
+        let (credit, listing) = (
+            Address::new_from_array([1; 32]),
+            Address::new_from_array([2; 32]),
+        );
+        let message = usage_message(&credit, &listing, 3, 4, 5);
+        assert_eq!(message.len(), USAGE_MESSAGE_LEN);
+        assert_eq!(&message[..15], USAGE_DOMAIN);
+        assert_eq!(&message[15..47], PROGRAM_ID.as_ref());
+        assert_eq!(&message[47..79], credit.as_ref());
+        assert_eq!(&message[79..111], listing.as_ref());
+        assert_eq!(&message[111..119], &3u64.to_le_bytes());
+        let receipt = SignedUsageReceipt {
+            credit,
+            listing,
+            worker: Address::new_from_array([9; 32]),
+            seq: 3,
+            tokens: 2_000_000,
+            price_per_mtok: 5,
+            signature: [0; 64],
+        };
+        assert_eq!(receipt.charge(), Some(10));
+        let ix = receipt.ed25519_instruction();
+        assert_eq!(ix.program_id, crate::ED25519_PROGRAM_ID);
+        assert!(ix.data.ends_with(&receipt.message()));
+    }
 
     #[test]
     fn message_is_159_bytes_in_the_program_layout() {

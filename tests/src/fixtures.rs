@@ -5,9 +5,9 @@ use {
     crate::{cu, TestEnv, TxFailure},
     iogrid_sdk::{
         accounts::{
-            ascii_field, Assignment, AssignmentStatus, Config, GpuListing, GpuSpec, JobAccount,
-            JobSpec, NetworkParams, ProgramAccount, Proposal, ProposalStatus, StakeAccount,
-            VoteRecord,
+            ascii_field, Assignment, AssignmentStatus, Config, GpuListing, GpuSpec,
+            InferenceCredit, JobAccount, JobSpec, NetworkParams, ProgramAccount, Proposal,
+            ProposalStatus, StakeAccount, VoteRecord,
         },
         constants::{IO, MAX_CLUSTER, SUPPLY_CAP},
         emission,
@@ -41,6 +41,7 @@ pub struct ProgramState {
     pub jobs: Vec<Keyed<JobAccount>>,
     pub proposals: Vec<Keyed<Proposal>>,
     pub votes: Vec<Keyed<VoteRecord>>,
+    pub credits: Vec<Keyed<InferenceCredit>>,
 }
 
 /// A supplier: a wallet, its IO account and its worker node's key.
@@ -354,6 +355,16 @@ impl Network {
         assert_eq!(self.config().params, *params);
     }
 
+    /// Sets Config's pause flag as an executed Pause/Unpause proposal would
+    /// (the vote itself is tested in governance.rs).
+    pub fn set_paused(&mut self, paused: bool) {
+        let config = pda::config().0;
+        let mut account = self.env.account(&config).unwrap();
+        account.data[8 + std::mem::offset_of!(Config, paused)] = u8::from(paused);
+        self.env.svm.set_account(config, account).unwrap();
+        assert_eq!(self.config().is_paused(), paused);
+    }
+
     pub fn config(&self) -> Config {
         self.env.program_account(&pda::config().0)
     }
@@ -390,6 +401,8 @@ impl Network {
                 state.proposals.push((address, proposal));
             } else if let Ok(vote) = VoteRecord::decode(&account.data) {
                 state.votes.push((address, vote));
+            } else if let Ok(credit) = InferenceCredit::decode(&account.data) {
+                state.credits.push((address, credit));
             }
         }
         state
@@ -424,6 +437,7 @@ impl Network {
             jobs,
             proposals,
             votes,
+            credits,
         } = self.program_state();
         let owed_to_stakers: u64 = stakes.iter().map(|(_, s)| s.staked + s.unbonding).sum();
         assert_eq!(
@@ -512,6 +526,32 @@ impl Network {
             assert_eq!(
                 escrow, owed,
                 "{address}: escrow != deposit + compensation − paid out"
+            );
+        }
+        // Every credit escrow holds exactly its credit's balance (so Σ credit
+        // escrows == Σ credit balances); what settlements burned is in
+        // `config.burned`, which the supply check above subtracts.
+        for (address, credit) in &credits {
+            assert_eq!(
+                credit.escrow,
+                pda::credit_escrow(address).0,
+                "{address}: credit escrow address"
+            );
+            assert_eq!(
+                *address,
+                pda::credit(&credit.owner).0,
+                "{address}: credit PDA"
+            );
+            let escrow = env.token_account_state(&credit.escrow);
+            assert_eq!(
+                escrow.amount, credit.balance,
+                "{address}: credit escrow != balance"
+            );
+            assert_eq!(escrow.owner, *address, "{address}: escrow authority");
+            assert_eq!(
+                credit.withdrawal_pending == 0,
+                credit.withdrawal_available_at == 0,
+                "{address}: withdrawal request half set"
             );
         }
         // The treasury holds what the program recorded for it.

@@ -14,12 +14,15 @@
 //!    at once;
 //! 5. forged, foreign and replayed signed requests are refused (a worker key
 //!    that is not the listing's, a create-key replay, another gateway's);
-//! 6. the gateway's overhead (benchmark, printed): the same model server
+//! 6. the prepaid credit with `iogrid credit`: opened for a gateway key,
+//!    funded, a withdrawal asked for (paid only after the hour), refusals in
+//!    the program's words;
+//! 7. the gateway's overhead (benchmark, printed): the same model server
 //!    called directly and through the gateway, one request at a time (p50 /
 //!    p99 latency) and four at a time (throughput);
-//! 7. a worker SIGKILLed: requests move to the other, the dead one is
+//! 8. a worker SIGKILLed: requests move to the other, the dead one is
 //!    dropped;
-//! 8. a revoked key → 401; the gateway restarted: keys and usage kept,
+//! 9. a revoked key → 401; the gateway restarted: keys and usage kept,
 //!    workers back within their registration interval.
 //!
 //! Ignored by default (it needs the validator, node and the model):
@@ -117,6 +120,7 @@ async fn inference_through_the_gateway() {
         net.signed_requests_cannot_be_forged_or_replayed().await;
         net.quota_runs_out_and_grows_with_stake().await;
         net.gateway_overhead().await;
+        net.prepaid_credit_on_chain();
         net.a_dead_worker_is_routed_around().await;
         net.revoked_keys_and_restart().await;
         net
@@ -566,6 +570,51 @@ impl Net {
         );
         assert!(usage["remaining"].as_u64().unwrap() > 0);
         self.python("chat", &key);
+    }
+
+    /// `iogrid credit`: the on-chain prepaid balance paid usage will draw on.
+    fn prepaid_credit_on_chain(&mut self) {
+        let gateway_key = Keypair::new().pubkey().to_string();
+        let error = self.cli_error(&["credit", "show"]);
+        assert!(error.contains("no inference credit"), "{error}");
+        let opened = self.cli(&[
+            "credit",
+            "open",
+            "--gateway",
+            &gateway_key,
+            "--max-price",
+            "0.5",
+        ]);
+        assert_eq!(
+            (
+                opened["gateway"].as_str(),
+                opened["max_price_per_mtok"].as_u64(),
+                opened["balance"].as_u64()
+            ),
+            (Some(gateway_key.as_str()), Some(IO / 2), Some(0))
+        );
+        let funded = self.cli(&["credit", "deposit", "5"]);
+        assert_eq!(funded["balance"], 5 * IO);
+        let asked = self.cli(&["credit", "request-withdrawal", "2"]);
+        assert_eq!(asked["withdrawal_pending"], 2 * IO);
+        assert!(asked["withdrawal_available_at"].as_i64() > Some(unix_now() + 3_000));
+        for (args, expected) in [
+            (vec!["credit", "withdraw"], "delay has not passed"),
+            (vec!["credit", "close"], "still holds a balance"),
+            (vec!["credit", "deposit", "0"], "more than 0 IO"),
+            (vec!["credit", "request-withdrawal", "6"], "credit balance is below"),
+        ] {
+            let error = self.cli_error(&args);
+            assert!(error.contains(expected), "{args:?}: {error}");
+        }
+        let unchanged = self.cli(&["credit", "show"]);
+        assert_eq!(
+            (
+                unchanged["balance"].as_u64(),
+                unchanged["withdrawal_pending"].as_u64()
+            ),
+            (Some(5 * IO), Some(2 * IO))
+        );
     }
 
     /// Gateway overhead: a model server of its own (a model id no other

@@ -5,9 +5,9 @@
 use {
     iogrid_sdk::{
         accounts::{
-            Assignment, Config, GpuListing, GpuSpec, Job, JobSpec, JobTerms, NetworkParams,
-            ProgramAccount, Proposal, ProposalAction, RewardPool, StakeAccount, VoteChoice,
-            VoteRecord,
+            Assignment, Config, GpuListing, GpuSpec, InferenceCredit, Job, JobSpec, JobTerms,
+            NetworkParams, ProgramAccount, Proposal, ProposalAction, RewardPool, StakeAccount,
+            VoteChoice, VoteRecord,
         },
         errors::IogridError,
         events::*,
@@ -143,6 +143,7 @@ fn account_layouts_match() {
         (Job::NAME, Job::DISCRIMINATOR),
         (Proposal::NAME, Proposal::DISCRIMINATOR),
         (VoteRecord::NAME, VoteRecord::DISCRIMINATOR),
+        (InferenceCredit::NAME, InferenceCredit::DISCRIMINATOR),
     ] {
         assert_eq!(
             discriminator(by_name(&idl["accounts"], name)),
@@ -152,8 +153,29 @@ fn account_layouts_match() {
     }
     assert_eq!(
         idl["accounts"].as_array().unwrap().len(),
-        6,
+        7,
         "the sdk decodes every account"
+    );
+    assert_layout(
+        &idl,
+        "InferenceCredit",
+        std::mem::size_of::<InferenceCredit>(),
+        offsets!(InferenceCredit {
+            owner,
+            gateway,
+            escrow,
+            balance,
+            max_price_per_mtok,
+            last_seq,
+            spent,
+            withdrawal_pending,
+            withdrawal_available_at,
+            bump,
+            escrow_bump,
+            version,
+            padding,
+            reserved
+        }),
     );
     assert_layout(
         &idl,
@@ -464,6 +486,15 @@ fn event_layouts_match() {
         VoteChanged { proposal, voter, weight_change, yes, no, abstain, choice, padding }
         ProposalStatusChanged { proposal, at, executable_at, status, padding }
         AuthorityTransferred { previous, governance }
+        CreditOpened { credit, owner, gateway, escrow, max_price_per_mtok }
+        CreditDeposited { credit, amount, balance_after }
+        CreditWithdrawalRequested { credit, amount, available_at, balance }
+        CreditWithdrawn { credit, destination, amount, requested, balance_after }
+        UsageSettled {
+            credit, listing, payee, seq, tokens, price_per_mtok, charge, net, fee, burned,
+            balance_after, spent_after
+        }
+        CreditClosed { credit, owner, spent, swept }
     );
 }
 
@@ -738,6 +769,55 @@ fn instruction_accounts_and_args_match() {
         "transfer_authority_to_governance",
         &[],
         handover.instruction().data.len(),
+    );
+
+    let open = OpenCreditAccounts::new(a);
+    assert_instruction_accounts(&idl, "open_credit", &open.named_metas());
+    assert_args(
+        &idl,
+        "open_credit",
+        &["gateway", "max_price_per_mtok"],
+        open.instruction(&b, 1).data.len(),
+    );
+    let deposit = DepositCreditAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "deposit_credit", &deposit.named_metas());
+    assert_args(
+        &idl,
+        "deposit_credit",
+        &["amount"],
+        deposit.instruction(1).data.len(),
+    );
+    let request = RequestCreditWithdrawalAccounts::new(a);
+    assert_instruction_accounts(&idl, "request_credit_withdrawal", &request.named_metas());
+    assert_args(
+        &idl,
+        "request_credit_withdrawal",
+        &["amount"],
+        request.instruction(1).data.len(),
+    );
+    let withdraw_credit = WithdrawCreditAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "withdraw_credit", &withdraw_credit.named_metas());
+    assert_args(
+        &idl,
+        "withdraw_credit",
+        &[],
+        withdraw_credit.instruction().data.len(),
+    );
+    let settle = SettleUsageAccounts::new(a, b, c, a);
+    assert_instruction_accounts(&idl, "settle_usage", &settle.named_metas());
+    assert_args(
+        &idl,
+        "settle_usage",
+        &["seq", "tokens", "price_per_mtok"],
+        settle.instruction(1, 1, 1).data.len(),
+    );
+    let close_credit = CloseCreditAccounts::new(a, b);
+    assert_instruction_accounts(&idl, "close_credit", &close_credit.named_metas());
+    assert_args(
+        &idl,
+        "close_credit",
+        &[],
+        close_credit.instruction().data.len(),
     );
 
     // Option args: the sdk's borsh encoding of ListingUpdate matches the IDL's

@@ -31,6 +31,11 @@ pub const SEED_VOTE: &[u8] = b"vote";
 pub const SEED_JOB: &[u8] = b"job";
 /// A job's escrow token account `["escrow", job]`, owned by the job PDA.
 pub const SEED_ESCROW: &[u8] = b"escrow";
+/// A wallet's prepaid inference credit `["credit", owner]`.
+pub const SEED_CREDIT: &[u8] = b"credit";
+/// A credit's escrow token account `["credit_escrow", credit]`, owned by the
+/// credit PDA.
+pub const SEED_CREDIT_ESCROW: &[u8] = b"credit_escrow";
 
 // ---- IO token --------------------------------------------------------------
 pub const IO_DECIMALS: u8 = 6;
@@ -70,6 +75,20 @@ pub const ED25519_PROGRAM_ID: Address =
 pub const MAX_KEEPERS: usize = 8;
 /// Layout version written into every account this program creates.
 pub const ACCOUNT_VERSION: u8 = 1;
+/// The highest price ceiling a credit account may accept: 1,000 IO per
+/// million tokens, far above any plausible inference price. It bounds what a
+/// ceiling mistyped in the wrong unit exposes, and keeps every charge the
+/// ceiling allows (`tokens × price / 10^6`) within u64 for any token count
+/// below 1.8·10^13.
+pub const MAX_CREDIT_PRICE_PER_MTOK: u64 = 1_000 * IO;
+/// Time between `request_credit_withdrawal` and `withdraw_credit`: the
+/// gateway's window to settle receipts for inference already served, so a
+/// user cannot take the balance out from under usage it has received.
+/// Settlement keeps running in the window and the withdrawal then pays at
+/// most what is left.
+pub const CREDIT_WITHDRAWAL_DELAY_SECS: i64 = 3_600;
+/// Receipt numbers count microseconds (see `InferenceCredit::open`).
+pub const MICROS_PER_SEC: u64 = 1_000_000;
 
 // ---- Hard bounds on governable parameters ----------------------------------
 pub use iogrid_rules::BPS_DENOMINATOR;

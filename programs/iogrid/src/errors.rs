@@ -141,10 +141,10 @@ pub enum IogridError {
     )]
     ProofMalformed,
     /// 6044
-    #[msg("The proof is not signed by the assigned listing's worker key.")]
+    #[msg("The proof or receipt is not signed by the listing's worker key.")]
     ProofWrongSigner,
     /// 6045
-    #[msg("The signed message is not this job's and listing's completion statement.")]
+    #[msg("The signed message is not the statement this instruction checks: this job's and listing's completion proof, or this usage receipt.")]
     ProofWrongMessage,
     /// 6046
     #[msg("The challenge window is still open.")]
@@ -224,4 +224,36 @@ pub enum IogridError {
     /// 6071
     #[msg("The governance account is not the governance PDA.")]
     WrongGovernance,
+    /// 6072
+    #[msg("The signer does not own this credit account.")]
+    NotCreditOwner,
+    /// 6073
+    #[msg("The signer is not the gateway this credit account accepts usage receipts from.")]
+    NotCreditGateway,
+    /// 6074
+    #[msg("A credit account needs a gateway and a price ceiling between 1 base unit and 1,000 IO per million tokens.")]
+    InvalidCreditTerms,
+    /// 6075
+    #[msg(
+        "The receipt's sequence number is not above the last one settled for this credit account."
+    )]
+    ReceiptReplayed,
+    /// 6076
+    #[msg("The receipt's price per million tokens is above the credit owner's ceiling.")]
+    ReceiptPriceTooHigh,
+    /// 6077
+    #[msg("The receipt charges nothing: it needs tokens, and a charge of at least one base unit.")]
+    ReceiptEmpty,
+    /// 6078
+    #[msg("The credit balance is below the amount.")]
+    InsufficientCredit,
+    /// 6079
+    #[msg("There is no credit withdrawal pending.")]
+    NoCreditWithdrawal,
+    /// 6080
+    #[msg("The credit withdrawal delay has not passed yet.")]
+    CreditWithdrawalNotReady,
+    /// 6081
+    #[msg("The credit account still holds a balance or a pending withdrawal.")]
+    CreditNotEmpty,
 }

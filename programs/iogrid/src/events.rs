@@ -272,3 +272,65 @@ pub struct AuthorityTransferred {
     pub previous: Address,
     pub governance: Address,
 }
+
+#[event(bytemuck)]
+pub struct CreditOpened {
+    pub credit: Address,
+    pub owner: Address,
+    pub gateway: Address,
+    pub escrow: Address,
+    pub max_price_per_mtok: u64,
+}
+
+#[event(bytemuck)]
+pub struct CreditDeposited {
+    pub credit: Address,
+    pub amount: u64,
+    pub balance_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct CreditWithdrawalRequested {
+    pub credit: Address,
+    pub amount: u64,
+    pub available_at: i64,
+    pub balance: u64,
+}
+
+#[event(bytemuck)]
+pub struct CreditWithdrawn {
+    pub credit: Address,
+    pub destination: Address,
+    /// What was paid: the request, or the balance left if less.
+    pub amount: u64,
+    pub requested: u64,
+    pub balance_after: u64,
+}
+
+/// One settled usage receipt: `charge == net + fee + burned`, out of the
+/// credit's balance.
+#[event(bytemuck)]
+pub struct UsageSettled {
+    pub credit: Address,
+    pub listing: Address,
+    pub payee: Address,
+    pub seq: u64,
+    pub tokens: u64,
+    pub price_per_mtok: u64,
+    pub charge: u64,
+    pub net: u64,
+    pub fee: u64,
+    pub burned: u64,
+    pub balance_after: u64,
+    pub spent_after: u64,
+}
+
+#[event(bytemuck)]
+pub struct CreditClosed {
+    pub credit: Address,
+    pub owner: Address,
+    pub spent: u64,
+    /// IO found in the escrow beyond the balance (sent to it by someone
+    /// else), returned to the owner before the escrow closed.
+    pub swept: u64,
+}

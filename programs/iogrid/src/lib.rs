@@ -243,6 +243,62 @@ pub mod iogrid {
         ctx.accounts.scale_job(extra_gpus, capacity)
     }
 
+    /// Opens the signer's prepaid inference credit and its escrow; `gateway`
+    /// alone may settle receipts, at up to `max_price_per_mtok`.
+    pub fn open_credit(
+        ctx: &mut Context<OpenCredit>,
+        gateway: Address,
+        max_price_per_mtok: u64,
+    ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        let bumps = (ctx.bumps.credit, ctx.bumps.escrow);
+        ctx.accounts
+            .open_credit(&gateway, max_price_per_mtok, bumps)
+    }
+
+    /// The owner moves IO into its credit's escrow.
+    pub fn deposit_credit(ctx: &mut Context<DepositCredit>, amount: u64) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        ctx.accounts.deposit_credit(amount)
+    }
+
+    /// The owner asks for credit back, payable after the withdrawal delay.
+    pub fn request_credit_withdrawal(
+        ctx: &mut Context<RequestCreditWithdrawal>,
+        amount: u64,
+    ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        ctx.accounts.request_credit_withdrawal(amount)
+    }
+
+    /// Pays a requested withdrawal after its delay (at most the balance left).
+    pub fn withdraw_credit(ctx: &mut Context<WithdrawCredit>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        ctx.accounts.withdraw_credit()
+    }
+
+    /// The credit's gateway settles a worker-signed usage receipt (Ed25519
+    /// instruction before it): listing owner, fee and burn paid from the credit.
+    pub fn settle_usage(
+        ctx: &mut Context<SettleUsage>,
+        seq: u64,
+        tokens: u64,
+        price_per_mtok: u64,
+    ) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        ctx.accounts.settle_usage(&ReceiptArgs {
+            seq,
+            tokens,
+            price_per_mtok,
+        })
+    }
+
+    /// Closes an empty credit and its escrow, rent to the owner.
+    pub fn close_credit(ctx: &mut Context<CloseCredit>) -> Result<()> {
+        reject_remaining_accounts(ctx)?;
+        ctx.accounts.close_credit()
+    }
+
     /// A staker proposes one typed action (needs `proposal_min_stake`).
     pub fn create_proposal(ctx: &mut Context<CreateProposal>, args: ProposalArgs) -> Result<()> {
         reject_remaining_accounts(ctx)?;

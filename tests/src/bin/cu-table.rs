@@ -7,7 +7,8 @@
 use {
     anyhow::{bail, Context, Result},
     iogrid_sdk::accounts::{
-        job_space, Config, GpuListing, ProgramAccount, Proposal, StakeAccount, VoteRecord,
+        job_space, Config, GpuListing, InferenceCredit, ProgramAccount, Proposal, StakeAccount,
+        VoteRecord,
     },
     iogrid_tests::cu,
 };
@@ -59,6 +60,7 @@ fn account_sizes() -> String {
         (GpuListing::NAME, GpuListing::SPACE),
         (Proposal::NAME, Proposal::SPACE),
         (VoteRecord::NAME, VoteRecord::SPACE),
+        (InferenceCredit::NAME, InferenceCredit::SPACE),
     ] {
         out.push_str(&format!("| {name} | {size} |\n"));
     }

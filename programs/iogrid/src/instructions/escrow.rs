@@ -1,13 +1,14 @@
-//! Money movement shared by the job instructions: the job PDA's signature
-//! over its escrow, payee checks, the fee/burn split and closing a job out.
+//! Money movement shared by the job and credit instructions: the job's and
+//! the credit's PDA signatures over their escrows, payee checks, the
+//! fee/burn split and closing a job out.
 
 use {
     crate::{
-        constants::SEED_JOB,
+        constants::{SEED_CREDIT, SEED_JOB},
         errors::IogridError,
         events::{emit_event, JobClosed, JobPayment, JobStatusChanged},
         spl::{self, cpi::Payouts},
-        state::{Assignment, Config, GpuListing, Job, JobTerms},
+        state::{Assignment, Config, GpuListing, InferenceCredit, Job, JobTerms},
     },
     anchor_lang::{accounts::Slab, prelude::*},
     iogrid_rules::pay,
@@ -22,6 +23,20 @@ pub(crate) fn with_job_signer<R>(job: &Job, f: impl FnOnce(&[PdaSigner]) -> R) -
         Seed::from(SEED_JOB),
         Seed::from(job.owner.as_ref()),
         Seed::from(&id),
+        Seed::from(&bump),
+    ];
+    f(&[PdaSigner::from(&seeds)])
+}
+
+/// Runs `f` with the credit PDA's signature: the credit owns its escrow.
+pub(crate) fn with_credit_signer<R>(
+    credit: &InferenceCredit,
+    f: impl FnOnce(&[PdaSigner]) -> R,
+) -> R {
+    let bump = [credit.bump];
+    let seeds = [
+        Seed::from(SEED_CREDIT),
+        Seed::from(credit.owner.as_ref()),
         Seed::from(&bump),
     ];
     f(&[PdaSigner::from(&seeds)])

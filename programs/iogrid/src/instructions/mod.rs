@@ -5,6 +5,7 @@ pub mod arbiter;
 pub mod bench;
 pub mod crank;
 pub(crate) mod escrow;
+pub mod gateway;
 pub mod governance;
 pub mod keeper;
 pub(crate) mod rewards;
@@ -14,8 +15,8 @@ pub mod user;
 pub mod worker;
 
 pub use {
-    admin::*, arbiter::*, bench::*, crank::*, governance::*, keeper::*, staker::*, supplier::*,
-    user::*, worker::*,
+    admin::*, arbiter::*, bench::*, crank::*, gateway::*, governance::*, keeper::*, staker::*,
+    supplier::*, user::*, worker::*,
 };
 
 use {

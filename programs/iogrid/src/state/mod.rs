@@ -1,7 +1,8 @@
 pub mod config;
+pub mod credit;
 pub mod job;
 pub mod listing;
 pub mod proposal;
 pub mod stake;
 
-pub use {config::*, job::*, listing::*, proposal::*, stake::*};
+pub use {config::*, credit::*, job::*, listing::*, proposal::*, stake::*};

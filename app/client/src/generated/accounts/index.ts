@@ -8,6 +8,7 @@
 
 export * from './config';
 export * from './gpuListing';
+export * from './inferenceCredit';
 export * from './job';
 export * from './proposal';
 export * from './stakeAccount';

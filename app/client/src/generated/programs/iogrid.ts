@@ -7,16 +7,17 @@
  */
 
 import { assertIsInstructionWithAccounts, containsBytes, fixEncoderSize, getBytesEncoder, type Address, type Instruction, type InstructionWithData, type ReadonlyUint8Array } from '@solana/kit';
-import { parseApproveJobInstruction, parseAssignJobInstruction, parseCancelJobInstruction, parseCancelUnstakeInstruction, parseCastVoteInstruction, parseClaimRewardsInstruction, parseCompleteJobInstruction, parseCrankEmissionInstruction, parseCreateJobInstruction, parseCreateProposalInstruction, parseDelistInstruction, parseDisputeJobInstruction, parseExecuteProposalInstruction, parseExpireJobInstruction, parseExtendJobInstruction, parseFinalizeProposalInstruction, parseHeartbeatInstruction, parseInitializeInstruction, parseListGpuInstruction, parseMarkOfflineInstruction, parseReassignInstruction, parseReportFaultInstruction, parseRequestUnstakeInstruction, parseResolveDisputeInstruction, parseScaleJobInstruction, parseSetKeepersInstruction, parseSettleJobInstruction, parseStakeInstruction, parseSweepRewardsInstruction, parseTransferAuthorityToGovernanceInstruction, parseUpdateListingInstruction, parseWithdrawInstruction, parseWithdrawVoteInstruction, type ParsedApproveJobInstruction, type ParsedAssignJobInstruction, type ParsedCancelJobInstruction, type ParsedCancelUnstakeInstruction, type ParsedCastVoteInstruction, type ParsedClaimRewardsInstruction, type ParsedCompleteJobInstruction, type ParsedCrankEmissionInstruction, type ParsedCreateJobInstruction, type ParsedCreateProposalInstruction, type ParsedDelistInstruction, type ParsedDisputeJobInstruction, type ParsedExecuteProposalInstruction, type ParsedExpireJobInstruction, type ParsedExtendJobInstruction, type ParsedFinalizeProposalInstruction, type ParsedHeartbeatInstruction, type ParsedInitializeInstruction, type ParsedListGpuInstruction, type ParsedMarkOfflineInstruction, type ParsedReassignInstruction, type ParsedReportFaultInstruction, type ParsedRequestUnstakeInstruction, type ParsedResolveDisputeInstruction, type ParsedScaleJobInstruction, type ParsedSetKeepersInstruction, type ParsedSettleJobInstruction, type ParsedStakeInstruction, type ParsedSweepRewardsInstruction, type ParsedTransferAuthorityToGovernanceInstruction, type ParsedUpdateListingInstruction, type ParsedWithdrawInstruction, type ParsedWithdrawVoteInstruction } from '../instructions';
+import { parseApproveJobInstruction, parseAssignJobInstruction, parseCancelJobInstruction, parseCancelUnstakeInstruction, parseCastVoteInstruction, parseClaimRewardsInstruction, parseCloseCreditInstruction, parseCompleteJobInstruction, parseCrankEmissionInstruction, parseCreateJobInstruction, parseCreateProposalInstruction, parseDelistInstruction, parseDepositCreditInstruction, parseDisputeJobInstruction, parseExecuteProposalInstruction, parseExpireJobInstruction, parseExtendJobInstruction, parseFinalizeProposalInstruction, parseHeartbeatInstruction, parseInitializeInstruction, parseListGpuInstruction, parseMarkOfflineInstruction, parseOpenCreditInstruction, parseReassignInstruction, parseReportFaultInstruction, parseRequestCreditWithdrawalInstruction, parseRequestUnstakeInstruction, parseResolveDisputeInstruction, parseScaleJobInstruction, parseSetKeepersInstruction, parseSettleJobInstruction, parseSettleUsageInstruction, parseStakeInstruction, parseSweepRewardsInstruction, parseTransferAuthorityToGovernanceInstruction, parseUpdateListingInstruction, parseWithdrawCreditInstruction, parseWithdrawInstruction, parseWithdrawVoteInstruction, type ParsedApproveJobInstruction, type ParsedAssignJobInstruction, type ParsedCancelJobInstruction, type ParsedCancelUnstakeInstruction, type ParsedCastVoteInstruction, type ParsedClaimRewardsInstruction, type ParsedCloseCreditInstruction, type ParsedCompleteJobInstruction, type ParsedCrankEmissionInstruction, type ParsedCreateJobInstruction, type ParsedCreateProposalInstruction, type ParsedDelistInstruction, type ParsedDepositCreditInstruction, type ParsedDisputeJobInstruction, type ParsedExecuteProposalInstruction, type ParsedExpireJobInstruction, type ParsedExtendJobInstruction, type ParsedFinalizeProposalInstruction, type ParsedHeartbeatInstruction, type ParsedInitializeInstruction, type ParsedListGpuInstruction, type ParsedMarkOfflineInstruction, type ParsedOpenCreditInstruction, type ParsedReassignInstruction, type ParsedReportFaultInstruction, type ParsedRequestCreditWithdrawalInstruction, type ParsedRequestUnstakeInstruction, type ParsedResolveDisputeInstruction, type ParsedScaleJobInstruction, type ParsedSetKeepersInstruction, type ParsedSettleJobInstruction, type ParsedSettleUsageInstruction, type ParsedStakeInstruction, type ParsedSweepRewardsInstruction, type ParsedTransferAuthorityToGovernanceInstruction, type ParsedUpdateListingInstruction, type ParsedWithdrawCreditInstruction, type ParsedWithdrawInstruction, type ParsedWithdrawVoteInstruction } from '../instructions';
 
 export const IOGRID_PROGRAM_ADDRESS = '56uC97afJv9SQFUK7jkUFVDJjSEnY6mQbo2VE7tF3yvi' as Address<'56uC97afJv9SQFUK7jkUFVDJjSEnY6mQbo2VE7tF3yvi'>;
 
-export enum IogridAccount { VoteRecord, Config, Proposal, GpuListing, Job, StakeAccount }
+export enum IogridAccount { VoteRecord, Config, InferenceCredit, Proposal, GpuListing, Job, StakeAccount }
 
 export function identifyIogridAccount(account: { data: ReadonlyUint8Array } | ReadonlyUint8Array): IogridAccount {
 const data = 'data' in account ? account.data : account;
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([112, 9, 123, 165, 234, 9, 157, 167])), 0)) { return IogridAccount.VoteRecord; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([155, 12, 170, 224, 30, 250, 204, 130])), 0)) { return IogridAccount.Config; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([174, 220, 200, 123, 53, 194, 188, 1])), 0)) { return IogridAccount.InferenceCredit; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([26, 94, 189, 187, 116, 136, 53, 33])), 0)) { return IogridAccount.Proposal; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([59, 252, 47, 41, 254, 195, 245, 252])), 0)) { return IogridAccount.GpuListing; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([75, 124, 80, 203, 161, 180, 202, 80])), 0)) { return IogridAccount.Job; }
@@ -24,7 +25,7 @@ if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Arr
 throw new Error("The provided account could not be identified as a iogrid account.")
 }
 
-export enum IogridInstruction { Initialize, Stake, RequestUnstake, Withdraw, CancelUnstake, ListGpu, UpdateListing, Delist, ClaimRewards, Heartbeat, CrankEmission, SweepRewards, MarkOffline, SetKeepers, CreateJob, CancelJob, AssignJob, Reassign, CompleteJob, ApproveJob, DisputeJob, ResolveDispute, SettleJob, ExpireJob, ReportFault, ExtendJob, ScaleJob, CreateProposal, CastVote, WithdrawVote, FinalizeProposal, ExecuteProposal, TransferAuthorityToGovernance }
+export enum IogridInstruction { Initialize, Stake, RequestUnstake, Withdraw, CancelUnstake, ListGpu, UpdateListing, Delist, ClaimRewards, Heartbeat, CrankEmission, SweepRewards, MarkOffline, SetKeepers, CreateJob, CancelJob, AssignJob, Reassign, CompleteJob, ApproveJob, DisputeJob, ResolveDispute, SettleJob, ExpireJob, ReportFault, ExtendJob, ScaleJob, OpenCredit, DepositCredit, RequestCreditWithdrawal, WithdrawCredit, SettleUsage, CloseCredit, CreateProposal, CastVote, WithdrawVote, FinalizeProposal, ExecuteProposal, TransferAuthorityToGovernance }
 
 export function identifyIogridInstruction(instruction: { data: ReadonlyUint8Array } | ReadonlyUint8Array): IogridInstruction {
 const data = 'data' in instruction ? instruction.data : instruction;
@@ -55,6 +56,12 @@ if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Arr
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([157, 41, 238, 215, 248, 106, 98, 222])), 0)) { return IogridInstruction.ReportFault; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([161, 112, 86, 185, 160, 145, 91, 179])), 0)) { return IogridInstruction.ExtendJob; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([137, 112, 45, 128, 108, 1, 97, 121])), 0)) { return IogridInstruction.ScaleJob; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([230, 209, 181, 155, 78, 201, 99, 216])), 0)) { return IogridInstruction.OpenCredit; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([41, 246, 186, 72, 221, 109, 1, 65])), 0)) { return IogridInstruction.DepositCredit; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([235, 123, 103, 131, 85, 200, 186, 209])), 0)) { return IogridInstruction.RequestCreditWithdrawal; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([8, 173, 134, 129, 40, 255, 134, 30])), 0)) { return IogridInstruction.WithdrawCredit; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([61, 174, 167, 9, 21, 219, 242, 117])), 0)) { return IogridInstruction.SettleUsage; }
+if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([151, 225, 136, 142, 221, 237, 105, 183])), 0)) { return IogridInstruction.CloseCredit; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([132, 116, 68, 174, 216, 160, 198, 22])), 0)) { return IogridInstruction.CreateProposal; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([20, 212, 15, 189, 69, 180, 69, 151])), 0)) { return IogridInstruction.CastVote; }
 if (containsBytes(data, fixEncoderSize(getBytesEncoder(), 8).encode(new Uint8Array([243, 255, 70, 200, 3, 242, 103, 137])), 0)) { return IogridInstruction.WithdrawVote; }
@@ -92,6 +99,12 @@ export type ParsedIogridInstruction<TProgram extends string = '56uC97afJv9SQFUK7
 | { instructionType: IogridInstruction.ReportFault } & ParsedReportFaultInstruction<TProgram>
 | { instructionType: IogridInstruction.ExtendJob } & ParsedExtendJobInstruction<TProgram>
 | { instructionType: IogridInstruction.ScaleJob } & ParsedScaleJobInstruction<TProgram>
+| { instructionType: IogridInstruction.OpenCredit } & ParsedOpenCreditInstruction<TProgram>
+| { instructionType: IogridInstruction.DepositCredit } & ParsedDepositCreditInstruction<TProgram>
+| { instructionType: IogridInstruction.RequestCreditWithdrawal } & ParsedRequestCreditWithdrawalInstruction<TProgram>
+| { instructionType: IogridInstruction.WithdrawCredit } & ParsedWithdrawCreditInstruction<TProgram>
+| { instructionType: IogridInstruction.SettleUsage } & ParsedSettleUsageInstruction<TProgram>
+| { instructionType: IogridInstruction.CloseCredit } & ParsedCloseCreditInstruction<TProgram>
 | { instructionType: IogridInstruction.CreateProposal } & ParsedCreateProposalInstruction<TProgram>
 | { instructionType: IogridInstruction.CastVote } & ParsedCastVoteInstruction<TProgram>
 | { instructionType: IogridInstruction.WithdrawVote } & ParsedWithdrawVoteInstruction<TProgram>
@@ -160,6 +173,18 @@ case IogridInstruction.ExtendJob: { assertIsInstructionWithAccounts(instruction)
 return { instructionType: IogridInstruction.ExtendJob, ...parseExtendJobInstruction(instruction) }; }
 case IogridInstruction.ScaleJob: { assertIsInstructionWithAccounts(instruction);
 return { instructionType: IogridInstruction.ScaleJob, ...parseScaleJobInstruction(instruction) }; }
+case IogridInstruction.OpenCredit: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.OpenCredit, ...parseOpenCreditInstruction(instruction) }; }
+case IogridInstruction.DepositCredit: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.DepositCredit, ...parseDepositCreditInstruction(instruction) }; }
+case IogridInstruction.RequestCreditWithdrawal: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.RequestCreditWithdrawal, ...parseRequestCreditWithdrawalInstruction(instruction) }; }
+case IogridInstruction.WithdrawCredit: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.WithdrawCredit, ...parseWithdrawCreditInstruction(instruction) }; }
+case IogridInstruction.SettleUsage: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.SettleUsage, ...parseSettleUsageInstruction(instruction) }; }
+case IogridInstruction.CloseCredit: { assertIsInstructionWithAccounts(instruction);
+return { instructionType: IogridInstruction.CloseCredit, ...parseCloseCreditInstruction(instruction) }; }
 case IogridInstruction.CreateProposal: { assertIsInstructionWithAccounts(instruction);
 return { instructionType: IogridInstruction.CreateProposal, ...parseCreateProposalInstruction(instruction) }; }
 case IogridInstruction.CastVote: { assertIsInstructionWithAccounts(instruction);

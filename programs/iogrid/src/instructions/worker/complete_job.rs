@@ -1,10 +1,8 @@
 use {
     super::super::escrow::{active_assignment, emit_status},
     crate::{
-        constants::ED25519_PROGRAM_ID,
-        errors::IogridError,
         events::{emit_event, ProofAccepted},
-        proof::{check_ed25519_instruction, proof_message, ProofStatement},
+        proof::{check_preceding_ed25519, proof_message, ProofStatement},
         state::{Assignment, GpuListing, Job},
     },
     anchor_lang::{accounts::Slab, prelude::*},
@@ -42,7 +40,7 @@ impl CompleteJob {
             result_hash,
             gpu_seconds,
         });
-        self.check_signature(&message)?;
+        check_preceding_ed25519(&self.instructions, &self.listing.spec.worker, &message)?;
 
         let now = Clock::get()?.unix_timestamp;
         let until = now.min(self.job.end_time()?);
@@ -68,27 +66,6 @@ impl CompleteJob {
             emit_status(&self.job)?;
         }
         Ok(())
-    }
-
-    /// The instruction before this one must be the Ed25519 program verifying
-    /// the listing's worker key over `message`.
-    fn check_signature(&self, message: &[u8]) -> Result<()> {
-        let current = self.instructions.load_current_index();
-        if current == 0 {
-            return Err(IogridError::ProofMissing.into());
-        }
-        let previous = self
-            .instructions
-            .load_instruction_at(usize::from(current).saturating_sub(1))
-            .map_err(|_| IogridError::ProofMissing)?;
-        if previous.get_program_id() != &ED25519_PROGRAM_ID {
-            return Err(IogridError::ProofMissing.into());
-        }
-        check_ed25519_instruction(
-            previous.get_instruction_data(),
-            &self.listing.spec.worker,
-            message,
-        )
     }
 
     fn release_listing(&mut self, gpus: u16) -> Result<()> {

@@ -1,0 +1,3 @@
+pub mod settle_usage;
+
+pub use settle_usage::*;
