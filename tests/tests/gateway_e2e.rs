@@ -602,7 +602,10 @@ impl Net {
             (vec!["credit", "withdraw"], "delay has not passed"),
             (vec!["credit", "close"], "still holds a balance"),
             (vec!["credit", "deposit", "0"], "more than 0 IO"),
-            (vec!["credit", "request-withdrawal", "6"], "credit balance is below"),
+            (
+                vec!["credit", "request-withdrawal", "6"],
+                "credit balance is below",
+            ),
         ] {
             let error = self.cli_error(&args);
             assert!(error.contains(expected), "{args:?}: {error}");

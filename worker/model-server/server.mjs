@@ -752,10 +752,21 @@ async function main() {
         const fail = (e) => {
             if (e instanceof ClientGone || controller.signal.aborted) return;
             if (e instanceof ApiError) {
-                if (e.status === 413) {
-                    // Stop reading the rest of a large body: answer, then close.
+                if (e.status === 413 && !req.complete) {
+                    // Read and drop the rest of the body, then answer and
+                    // close: answering first would close the connection under
+                    // a client still sending, which then sees a reset or a
+                    // broken pipe instead of the answer. A body far past the
+                    // limit is cut off.
                     res.setHeader("Connection", "close");
-                    res.on("finish", () => req.destroy());
+                    let dropped = 0;
+                    req.on("data", (/** @type {Buffer} */ chunk) => {
+                        dropped += chunk.length;
+                        if (dropped > 16 * MAX_BODY_BYTES) req.destroy();
+                    });
+                    req.on("end", () => sendError(res, e));
+                    req.resume();
+                    return;
                 }
                 sendError(res, e);
             } else {
