@@ -90,8 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Balance(args) => {
             balance::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        // It speaks to the gateway, not the cluster.
-        Command::Ai(args) => ai::execute(args, output, cli.keypair.as_deref()).await,
+        Command::Ai(args) => ai::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, output).await,
     }

@@ -33,7 +33,7 @@ use {
         accounts::GpuListing,
         gateway::{
             api_key_hash, api_key_id, new_api_key, Action, CreateKey, KeyRecord, ListKeys,
-            RegisterWorker, RevokeKey, Signed, API_KEY_PREFIX, MAX_KEY_NAME_CHARS,
+            ReceiptBatch, RegisterWorker, RevokeKey, Signed, API_KEY_PREFIX, MAX_KEY_NAME_CHARS,
             MAX_REQUEST_AGE_SECS,
         },
         rpc::{program_account, RpcReadError},
@@ -55,11 +55,16 @@ const MAX_LIVE_KEYS: usize = 32;
 const MAX_WORKER_MODELS: usize = 16;
 const MAX_MODEL_ID_CHARS: usize = 64;
 const MAX_WORKER_URL_CHARS: usize = 256;
+/// A worker's price ceiling: what a credit may accept at most (the program's
+/// `MAX_CREDIT_PRICE_PER_MTOK`).
+const MAX_PRICE_PER_MTOK: u64 = iogrid_sdk::constants::MAX_CREDIT_PRICE_PER_MTOK;
+/// Receipts one request may hand in.
+const MAX_RECEIPTS_PER_REQUEST: usize = 1_000;
 
 type Shared = State<Arc<Gateway>>;
 
 /// The routes metrics are labelled with; anything else is `other`.
-const ROUTES: [&str; 11] = [
+const ROUTES: [&str; 13] = [
     "/healthz",
     "/metrics",
     "/v1/models",
@@ -70,6 +75,8 @@ const ROUTES: [&str; 11] = [
     "/v1/keys/list",
     "/v1/keys/revoke",
     "/v1/workers",
+    "/v1/gateway",
+    "/v1/receipts",
     "other",
 ];
 
@@ -101,6 +108,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/keys/list", post(list_keys))
         .route("/v1/keys/revoke", post(revoke_key))
         .route("/v1/workers", post(register_worker).get(workers))
+        .route("/v1/gateway", get(about))
+        .route("/v1/receipts", post(receipts))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found("Unknown route; see https://platform.openai.com/docs/api-reference for the ones served") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -304,6 +313,12 @@ fn check_registration(body: &RegisterWorker) -> Result<Address, ApiError> {
     if !(1..=1_024).contains(&body.parallel) {
         return Err(ApiError::bad_request("`parallel` is 1 to 1024").param("parallel"));
     }
+    if body.price_per_mtok > MAX_PRICE_PER_MTOK {
+        return Err(ApiError::bad_request(
+            "`price_per_mtok` is at most 1,000 IO (10^9 base units) per million tokens",
+        )
+        .param("price_per_mtok"));
+    }
     if !(16..=128).contains(&body.token.len())
         || !body.token.bytes().all(|b| b.is_ascii_alphanumeric())
     {
@@ -368,4 +383,91 @@ async fn metrics(State(gateway): Shared) -> impl IntoResponse {
 
 async fn workers(State(gateway): Shared) -> impl IntoResponse {
     Json(json!({ "workers": gateway.workers.view() }))
+}
+
+/// What clients need to pay beyond the free quota: the key their credit
+/// must name, and what the live workers ask per model.
+async fn about(State(gateway): Shared) -> Json<Value> {
+    let mut prices: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for worker in gateway.workers.view() {
+        for model in worker.models {
+            prices.entry(model).or_default().push(worker.price_per_mtok);
+        }
+    }
+    let models: Vec<Value> = prices
+        .into_iter()
+        .map(|(id, mut prices)| {
+            prices.sort_unstable();
+            json!({ "id": id, "prices_per_mtok": prices })
+        })
+        .collect();
+    Json(json!({
+        "audience": gateway.audience,
+        "settlement_key": gateway.credits.as_ref().map(|credits| credits.key().to_string()),
+        "models": models,
+    }))
+}
+
+/// Workers hand in usage receipts they signed. A request with a receipt
+/// that does not parse or verify, or that is not from the listing's
+/// registered worker at no more than its registered price, is refused whole.
+/// Then each receipt is accepted only for tokens this gateway served through
+/// that listing for that credit; the others are listed with the reason.
+async fn receipts(State(gateway): Shared, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let Some(credits) = &gateway.credits else {
+        return Err(ApiError::not_found("this gateway settles no paid usage"));
+    };
+    let batch: ReceiptBatch = parse(&body)?;
+    if batch.receipts.len() > MAX_RECEIPTS_PER_REQUEST {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_RECEIPTS_PER_REQUEST} receipts per request"
+        )));
+    }
+    let workers = gateway.workers.view();
+    let mut accepted = Vec::with_capacity(batch.receipts.len());
+    for (index, submitted) in batch.receipts.iter().enumerate() {
+        let receipt = submitted
+            .parse()
+            .map_err(|err| ApiError::bad_request(format!("receipt {index}: {err}")))?;
+        if !receipt.verify() {
+            return Err(ApiError::bad_signature(format!(
+                "receipt {index} is not signed by {}",
+                receipt.worker
+            )));
+        }
+        let registered = workers.iter().find(|w| {
+            w.listing == receipt.listing.to_string() && w.worker == receipt.worker.to_string()
+        });
+        match registered {
+            None => {
+                return Err(ApiError::forbidden(format!(
+                    "receipt {index}: {} is not a registered worker of listing {}",
+                    receipt.worker, receipt.listing
+                )))
+            }
+            Some(w) if receipt.price_per_mtok > w.price_per_mtok => {
+                return Err(ApiError::forbidden(format!(
+                    "receipt {index}: price {} is above the worker's registered {}",
+                    receipt.price_per_mtok, w.price_per_mtok
+                )))
+            }
+            Some(_) => {}
+        }
+        accepted.push(receipt);
+    }
+    // Each receipt stands alone from here: one refused (for more than this
+    // gateway counted) does not hold back the others.
+    let mut count = 0;
+    let mut refused = Vec::new();
+    for (index, receipt) in accepted.into_iter().enumerate() {
+        match credits.accept(receipt) {
+            Ok(()) => count += 1,
+            Err(reason) => refused.push(json!({ "index": index, "reason": reason })),
+        }
+    }
+    Ok(Json(json!({
+        "accepted": count,
+        "refused": refused,
+        "queued": credits.queued(),
+    })))
 }

@@ -93,7 +93,7 @@ impl ApiError {
             StatusCode::TOO_MANY_REQUESTS,
             "insufficient_quota",
             format!(
-                "You have used today's free quota of {limit} tokens; it resets at {resets_at} (unix seconds, in {wait} s). Stake more IO for a larger quota."
+                "You have used today's free quota of {limit} tokens; it resets at {resets_at} (unix seconds, in {wait} s). Stake more IO for a larger quota, or pay beyond it from a prepaid credit naming this gateway (GET /v1/gateway, `iogrid credit open`)."
             ),
         )
         .code("daily_quota_exceeded")
@@ -101,6 +101,12 @@ impl ApiError {
         .header("x-ratelimit-limit-tokens", limit)
         .header("x-ratelimit-remaining-tokens", 0)
         .header("x-ratelimit-reset-tokens", format!("{wait}s"))
+    }
+
+    /// 429 for paid usage the wallet's credit cannot pay.
+    pub fn credit_exhausted(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "insufficient_quota", message)
+            .code("insufficient_credit")
     }
 
     /// 503: the model is known but no healthy worker serves it now.

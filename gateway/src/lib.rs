@@ -2,10 +2,13 @@
 //! `/v1/chat/completions` with streaming, `/v1/embeddings`) in front of the
 //! model servers that suppliers' workers run. API keys are bound to wallets
 //! by a signed request; each wallet gets a free daily token quota from its
-//! staked IO at the governed rate. The gateway holds no key that can move
-//! anyone's IO.
+//! staked IO at the governed rate; beyond it, the wallet's prepaid credit
+//! pays per token, through worker-signed receipts the gateway settles
+//! on-chain (`credits`). The gateway's one key can only settle receipts
+//! against credits whose owners named it; it cannot move IO anywhere else.
 
 pub mod api;
+pub mod credits;
 pub mod error;
 pub mod metrics;
 pub mod proxy;
@@ -15,7 +18,12 @@ pub mod workers;
 
 use {
     crate::{
-        error::ApiError, metrics::Metrics, proxy::Caller, quota::Quotas, store::Store,
+        credits::Credits,
+        error::ApiError,
+        metrics::Metrics,
+        proxy::{Billing, Caller},
+        quota::Quotas,
+        store::Store,
         workers::Registry,
     },
     anyhow::{Context, Result},
@@ -44,6 +52,11 @@ pub struct Settings {
     pub worker_ttl: Duration,
     /// Longest wait for a worker's (non-streamed) answer.
     pub request_timeout: Duration,
+    /// The key wallets' credits name for this gateway to charge paid usage
+    /// and settle receipts (it pays the settlement fees); none: free quota only.
+    pub settlement_keypair: Option<PathBuf>,
+    /// How often due receipts are settled.
+    pub settle_every: Duration,
 }
 
 pub struct Gateway {
@@ -54,6 +67,8 @@ pub struct Gateway {
     pub workers: Registry,
     pub http: reqwest::Client,
     pub metrics: Metrics,
+    /// Paid usage, when the gateway has a settlement key.
+    pub credits: Option<Credits>,
 }
 
 /// Seconds since the Unix epoch by this machine's clock: key expiry, the
@@ -83,6 +98,7 @@ impl Gateway {
             workers: Registry::new(settings.worker_ttl),
             http,
             metrics: Metrics::new(),
+            credits: settlement_key(settings)?.map(|key| Credits::new(key, settings.stake_refresh)),
         })
     }
 
@@ -99,13 +115,42 @@ impl Gateway {
         self.workers.failed(listing);
     }
 
-    pub fn record_usage(&self, caller: &Caller, tokens: u64) {
+    /// Counts a request's tokens against the free quota, or charges them
+    /// to the credit that paid.
+    pub fn record_usage(&self, caller: &Caller, billing: Billing, tokens: u64) {
+        if let Billing::Paid {
+            credit,
+            listing,
+            price_per_mtok,
+        } = billing
+        {
+            if let Some(credits) = &self.credits {
+                credits.charge(&credit, &listing, tokens, price_per_mtok);
+            }
+            self.metrics.paid_tokens.inc_by(tokens);
+            return;
+        }
         if tokens > 0 {
             self.metrics.tokens.inc_by(tokens);
             self.store
                 .add_usage(&caller.wallet.to_string(), tokens, unix_now());
         }
     }
+}
+
+fn settlement_key(settings: &Settings) -> Result<Option<solana_keypair::Keypair>> {
+    settings
+        .settlement_keypair
+        .as_ref()
+        .map(|path| {
+            solana_keypair::read_keypair_file(path).map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot read the settlement keypair {}: {err}",
+                    path.display()
+                )
+            })
+        })
+        .transpose()
 }
 
 /// Serves until `shutdown`; usage is written every second and at the end.
@@ -121,6 +166,11 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<()> {
         settings.rpc_url
     );
     let flusher = tokio::spawn(flush_usage(gateway.clone(), shutdown.clone()));
+    let settler = tokio::spawn(settle_receipts(
+        gateway.clone(),
+        settings.settle_every,
+        shutdown.clone(),
+    ));
     let app = api::router(gateway.clone());
     let stop = shutdown.clone();
     axum::serve(listener, app)
@@ -129,6 +179,7 @@ pub async fn run(settings: Settings, shutdown: Shutdown) -> Result<()> {
         .context("serving the API")?;
     shutdown.trigger();
     let _ = flusher.await;
+    let _ = settler.await;
     gateway.store.flush()
 }
 
@@ -142,5 +193,30 @@ async fn flush_usage(gateway: Arc<Gateway>, shutdown: Shutdown) {
         if let Err(err) = gateway.store.flush() {
             warn!("cannot write usage: {err:#}");
         }
+    }
+}
+
+/// Settles the workers' receipts every `every` (and once more at shutdown).
+async fn settle_receipts(gateway: Arc<Gateway>, every: Duration, shutdown: Shutdown) {
+    let Some(credits) = &gateway.credits else {
+        return;
+    };
+    info!("settling paid usage with key {}", credits.key());
+    let mut tick = tokio::time::interval(every);
+    while !shutdown.is_triggered() {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait() => {}
+        }
+        let settled = credits.settle_due(&gateway.rpc).await;
+        gateway
+            .metrics
+            .receipts_settled
+            .inc_by(settled.receipts as u64);
+        gateway
+            .metrics
+            .receipts_dropped
+            .inc_by(settled.dropped as u64);
+        gateway.metrics.settled_base_units.inc_by(settled.charged);
     }
 }

@@ -41,6 +41,14 @@ struct Args {
     /// Longest silence from a worker while it answers.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
     request_timeout: Duration,
+    /// The key wallets name in `iogrid credit open --gateway` for this
+    /// gateway to charge paid usage and settle workers' receipts (it pays
+    /// the settlement fees, so it needs SOL). Without it: free quota only.
+    #[arg(long, env = "IOGRID_GATEWAY_KEYPAIR")]
+    keypair: Option<PathBuf>,
+    /// How often workers' receipts are settled on-chain.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    settle_every: Duration,
 }
 
 #[tokio::main]
@@ -68,6 +76,8 @@ async fn start(args: Args) -> anyhow::Result<()> {
         stake_refresh: args.stake_refresh,
         worker_ttl: args.worker_ttl,
         request_timeout: args.request_timeout,
+        settlement_keypair: args.keypair,
+        settle_every: args.settle_every,
     };
     let shutdown = Shutdown::new();
     shutdown.on_signals()?;

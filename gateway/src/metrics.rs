@@ -29,6 +29,10 @@ pub struct Metrics {
     pub tokens: Counter,
     pub worker_failures: Counter,
     pub workers: Gauge,
+    pub paid_tokens: Counter,
+    pub receipts_settled: Counter,
+    pub receipts_dropped: Counter,
+    pub settled_base_units: Counter,
 }
 
 impl Default for Metrics {
@@ -52,6 +56,10 @@ impl Metrics {
             tokens: Counter::default(),
             worker_failures: Counter::default(),
             workers: Gauge::default(),
+            paid_tokens: Counter::default(),
+            receipts_settled: Counter::default(),
+            receipts_dropped: Counter::default(),
+            settled_base_units: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -78,6 +86,26 @@ impl Metrics {
             "workers",
             "Workers registered and live",
             metrics.workers.clone(),
+        );
+        registry.register(
+            "paid_tokens",
+            "Tokens charged to wallets' prepaid credits",
+            metrics.paid_tokens.clone(),
+        );
+        registry.register(
+            "receipts_settled",
+            "Worker usage receipts settled on-chain",
+            metrics.receipts_settled.clone(),
+        );
+        registry.register(
+            "receipts_dropped",
+            "Worker usage receipts the program refused",
+            metrics.receipts_dropped.clone(),
+        );
+        registry.register(
+            "settled_base_units",
+            "IO base units settled from credits (supplier, fee and burn)",
+            metrics.settled_base_units.clone(),
         );
         Self {
             registry,
@@ -121,6 +149,7 @@ mod tests {
             "iogrid_gateway_requests_total{route=\"/v1/chat/completions\",status=\"429\"} 1"
         ));
         assert!(text.contains("iogrid_gateway_tokens_total 42"));
+        assert!(text.contains("iogrid_gateway_receipts_dropped_total 0"));
         assert!(
             text.contains("iogrid_gateway_request_seconds_count{route=\"/v1/chat/completions\"} 2")
         );

@@ -5,7 +5,7 @@
 //! client did not ask for it.
 
 use {
-    crate::{error::ApiError, unix_now, workers::Lease, Gateway},
+    crate::{credits::PaidPlan, error::ApiError, unix_now, workers::Lease, Gateway},
     axum::{
         body::Body,
         http::{header, HeaderValue, StatusCode},
@@ -13,7 +13,10 @@ use {
     },
     bytes::Bytes,
     futures_util::{Stream, StreamExt},
-    iogrid_sdk::{gateway::Allowance, Address},
+    iogrid_sdk::{
+        gateway::{Allowance, CREDIT_HEADER},
+        Address,
+    },
     serde_json::{Map, Value},
     std::sync::Arc,
     tracing::warn,
@@ -178,32 +181,53 @@ pub async fn forward(
     };
     let now = unix_now();
     let allowance = gateway.allowance(&caller.wallet, now).await?;
-    if allowance.remaining == 0 {
-        return Err(ApiError::quota_exceeded(
-            allowance.limit,
-            allowance.resets_at,
-            now,
-        ));
-    }
-    if endpoint == Endpoint::ChatCompletions {
-        cap_completion(&mut request, &mut plan, allowance.remaining);
-    }
-    let body = Bytes::from(serde_json::to_vec(&request).expect("JSON values serialize"));
+    let paid = if allowance.remaining == 0 {
+        Some(paid_plan(&gateway, &caller, &allowance, now).await?)
+    } else {
+        if endpoint == Endpoint::ChatCompletions {
+            cap_completion(&mut request, &mut plan, allowance.remaining);
+        }
+        None
+    };
     let mut tried = Vec::new();
     while tried.len() < MAX_ATTEMPTS {
-        let Some(lease) = gateway.workers.lease(&model, &tried) else {
+        let max_price = paid.map(|paid| paid.max_price_per_mtok);
+        let Some(lease) = gateway.workers.lease(&model, &tried, max_price) else {
             break;
         };
         tried.push(lease.listing);
-        let sent = gateway
+        let billing = match paid {
+            None => Billing::Free,
+            Some(paid) => {
+                // What the credit can still buy at this worker's price.
+                let affordable = iogrid_sdk::rules::usage::usage_tokens_for(
+                    paid.spendable,
+                    lease.price_per_mtok,
+                );
+                if affordable == 0 {
+                    continue;
+                }
+                if endpoint == Endpoint::ChatCompletions {
+                    cap_completion(&mut request, &mut plan, affordable);
+                }
+                Billing::Paid {
+                    credit: paid.credit,
+                    listing: lease.listing,
+                    price_per_mtok: lease.price_per_mtok,
+                }
+            }
+        };
+        let body = Bytes::from(serde_json::to_vec(&request).expect("JSON values serialize"));
+        let mut upstream = gateway
             .http
             .post(format!("{}{}", lease.url, endpoint.path()))
             .header(header::CONTENT_TYPE, "application/json")
             .bearer_auth(&lease.token)
-            .body(body.clone())
-            .send()
-            .await;
-        match sent {
+            .body(body);
+        if let Billing::Paid { credit, .. } = billing {
+            upstream = upstream.header(CREDIT_HEADER, credit.to_string());
+        }
+        match upstream.send().await {
             Err(err) => {
                 warn!("worker {} did not answer: {err}", lease.listing);
                 gateway.worker_failed(&lease.listing);
@@ -221,12 +245,59 @@ pub async fn forward(
                     caller,
                     allowance,
                     plan,
+                    billing,
                 };
                 return answer.relay(response, lease).await;
             }
         }
     }
+    if paid.is_some() {
+        return Err(ApiError::credit_exhausted(
+            "no worker of this model serves within your credit's price ceiling and balance",
+        ));
+    }
     Err(ApiError::no_worker(&model))
+}
+
+/// Who pays for a request's tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Billing {
+    /// The wallet's free daily quota.
+    Free,
+    /// The wallet's prepaid credit, at the serving worker's price.
+    Paid {
+        credit: Address,
+        listing: Address,
+        price_per_mtok: u64,
+    },
+}
+
+/// The free quota is used up: the wallet's credit pays, if it names this
+/// gateway and has something left.
+async fn paid_plan(
+    gateway: &Gateway,
+    caller: &Caller,
+    allowance: &Allowance,
+    now: i64,
+) -> Result<PaidPlan, ApiError> {
+    let Some(credits) = &gateway.credits else {
+        return Err(ApiError::quota_exceeded(
+            allowance.limit,
+            allowance.resets_at,
+            now,
+        ));
+    };
+    let plan = credits
+        .plan(&gateway.rpc, &caller.wallet)
+        .await
+        .map_err(|err| ApiError::internal(format!("cannot read the wallet's credit: {err}")))?;
+    match plan {
+        None => Err(ApiError::quota_exceeded(allowance.limit, allowance.resets_at, now)),
+        Some(plan) if plan.spendable == 0 => Err(ApiError::credit_exhausted(
+            "your prepaid credit is spent (or all of it is asked to be withdrawn); deposit more with `iogrid credit deposit`",
+        )),
+        Some(plan) => Ok(plan),
+    }
 }
 
 /// What is needed to pass a worker's answer back and count its tokens.
@@ -235,6 +306,7 @@ struct Answer {
     caller: Caller,
     allowance: Allowance,
     plan: Plan,
+    billing: Billing,
 }
 
 impl Answer {
@@ -259,7 +331,8 @@ impl Answer {
                 .and_then(|answer| answer.get("usage").cloned())
                 .unwrap_or(Value::Null);
             billed = billed_tokens(&usage, &self.plan);
-            self.gateway.record_usage(&self.caller, billed);
+            self.gateway
+                .record_usage(&self.caller, self.billing, billed);
         }
         let mut reply = Response::builder()
             .status(status.as_u16())
@@ -291,6 +364,7 @@ impl Answer {
         // Billed as the stream ends; the headers show the quota before it.
         self.rate_headers(&mut reply, 0);
         let tap = Tap {
+            billing: self.billing,
             keep_usage_chunk: self.plan.client_wants_usage,
             plan: self.plan,
             gateway: self.gateway,
@@ -312,6 +386,7 @@ impl Answer {
 struct Tap {
     gateway: Arc<Gateway>,
     caller: Caller,
+    billing: Billing,
     plan: Plan,
     keep_usage_chunk: bool,
     buffer: Vec<u8>,
@@ -373,8 +448,11 @@ impl Tap {
             .usage
             .clone()
             .unwrap_or_else(|| serde_json::json!({ "completion_tokens": self.content_chunks }));
-        self.gateway
-            .record_usage(&self.caller, billed_tokens(&usage, &self.plan));
+        self.gateway.record_usage(
+            &self.caller,
+            self.billing,
+            billed_tokens(&usage, &self.plan),
+        );
     }
 }
 

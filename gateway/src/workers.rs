@@ -28,6 +28,8 @@ struct Entry {
     url: String,
     /// Its model server's bearer token (never shown).
     token: String,
+    /// Its supplier's price for paid usage, base units per million tokens.
+    price_per_mtok: u64,
     models: Vec<String>,
     parallel: u32,
     registered: Instant,
@@ -55,6 +57,7 @@ pub struct Lease {
     pub listing: Address,
     pub url: String,
     pub token: String,
+    pub price_per_mtok: u64,
     in_flight: Arc<AtomicU32>,
 }
 
@@ -71,6 +74,7 @@ pub struct WorkerView {
     pub worker: String,
     pub url: String,
     pub models: Vec<String>,
+    pub price_per_mtok: u64,
     pub parallel: u32,
     pub in_flight: u32,
     pub failures: u32,
@@ -114,6 +118,7 @@ impl Registry {
             models,
             parallel,
             token,
+            price_per_mtok,
             ..
         } = offer;
         self.known_models
@@ -130,6 +135,7 @@ impl Registry {
                 }
                 entry.url = url;
                 entry.token = token;
+                entry.price_per_mtok = price_per_mtok;
                 entry.models = models;
                 entry.parallel = parallel;
                 entry.registered = now;
@@ -141,6 +147,7 @@ impl Registry {
                         worker,
                         url,
                         token,
+                        price_per_mtok,
                         models,
                         parallel,
                         registered: now,
@@ -160,16 +167,19 @@ impl Registry {
             .contains(model)
     }
 
-    /// The least-loaded live worker of `model` not in `tried`; ties go
+    /// The least-loaded live worker of `model` not in `tried`, and within
+    /// `max_price` (per million tokens) when the request is paid; ties go
     /// round-robin so equal workers share the traffic.
-    pub fn lease(&self, model: &str, tried: &[Address]) -> Option<Lease> {
+    pub fn lease(&self, model: &str, tried: &[Address], max_price: Option<u64>) -> Option<Lease> {
         let now = Instant::now();
         let mut entries = self.entries();
         entries.retain(|_, entry| now.duration_since(entry.registered) < self.ttl);
         let mut candidates: Vec<(&Address, &Entry)> = entries
             .iter()
             .filter(|(listing, entry)| {
-                entry.serves(model, now, self.ttl) && !tried.contains(listing)
+                entry.serves(model, now, self.ttl)
+                    && !tried.contains(listing)
+                    && max_price.is_none_or(|max| entry.price_per_mtok <= max)
             })
             .collect();
         if candidates.is_empty() {
@@ -188,6 +198,7 @@ impl Registry {
             listing: *listing,
             url: entry.url.clone(),
             token: entry.token.clone(),
+            price_per_mtok: entry.price_per_mtok,
             in_flight: entry.in_flight.clone(),
         })
     }
@@ -238,6 +249,7 @@ impl Registry {
                 worker: entry.worker.to_string(),
                 url: entry.url.clone(),
                 models: entry.models.clone(),
+                price_per_mtok: entry.price_per_mtok,
                 parallel: entry.parallel,
                 in_flight: entry.in_flight.load(Ordering::Relaxed),
                 failures: entry.failures,
@@ -261,6 +273,7 @@ mod tests {
             models: vec![model.into()],
             parallel,
             token: "t".into(),
+            price_per_mtok: 100,
         }
     }
 
@@ -280,13 +293,13 @@ mod tests {
     fn requests_go_to_the_least_loaded_worker() {
         let (a, b) = (Address::new_unique(), Address::new_unique());
         let registry = registry_with(&[(a, 1), (b, 4)]);
-        let first = registry.lease("smollm2-135m", &[]).unwrap();
-        let second = registry.lease("smollm2-135m", &[]).unwrap();
+        let first = registry.lease("smollm2-135m", &[], None).unwrap();
+        let second = registry.lease("smollm2-135m", &[], None).unwrap();
         assert_ne!(first.listing, second.listing, "ties are shared");
         // a (1 slot) is full; b has 3 of 4 slots free.
         let busy = if first.listing == a { &first } else { &second };
         assert_eq!(busy.listing, a);
-        let third = registry.lease("smollm2-135m", &[]).unwrap();
+        let third = registry.lease("smollm2-135m", &[], None).unwrap();
         assert_eq!(third.listing, b);
         drop(first);
         drop(second);
@@ -298,11 +311,14 @@ mod tests {
     fn tried_and_failed_workers_are_skipped_and_dropped_after_three_failures() {
         let (a, b) = (Address::new_unique(), Address::new_unique());
         let registry = registry_with(&[(a, 1), (b, 1)]);
-        let lease = registry.lease("smollm2-135m", &[a]).unwrap();
+        let lease = registry.lease("smollm2-135m", &[a], None).unwrap();
         assert_eq!(lease.listing, b);
-        assert!(registry.lease("smollm2-135m", &[a, b]).is_none());
+        assert!(registry.lease("smollm2-135m", &[a, b], None).is_none());
         registry.failed(&b);
-        assert_eq!(registry.lease("smollm2-135m", &[]).unwrap().listing, a);
+        assert_eq!(
+            registry.lease("smollm2-135m", &[], None).unwrap().listing,
+            a
+        );
         assert!(registry.view().iter().any(|w| w.benched));
         registry.failed(&b);
         registry.failed(&b);
@@ -312,12 +328,20 @@ mod tests {
     }
 
     #[test]
+    fn paid_requests_go_only_to_workers_within_the_price_ceiling() {
+        let registry = registry_with(&[(Address::new_unique(), 1)]);
+        assert!(registry.lease("smollm2-135m", &[], Some(99)).is_none());
+        let lease = registry.lease("smollm2-135m", &[], Some(100)).unwrap();
+        assert_eq!(lease.price_per_mtok, 100);
+    }
+
+    #[test]
     fn registrations_expire() {
         let registry = Registry::new(Duration::from_millis(50));
         registry.register(Address::new_unique(), Address::new_unique(), offer("m", 1));
         assert_eq!(registry.live_models().get("m"), Some(&1));
         std::thread::sleep(Duration::from_millis(60));
-        assert!(registry.lease("m", &[]).is_none());
+        assert!(registry.lease("m", &[], None).is_none());
         assert!(registry.live_models().is_empty());
         assert!(
             registry.is_known("m"),

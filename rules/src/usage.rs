@@ -66,6 +66,15 @@ pub fn usage_charge(tokens: u64, price_per_mtok: u64) -> MathResult<u64> {
     math::mul_div_floor(tokens, price_per_mtok, TOKENS_PER_PRICE_UNIT)
 }
 
+/// The most tokens `budget` base units pay for at `price_per_mtok` (all of
+/// them, `u64::MAX`, when the price is 0).
+pub fn usage_tokens_for(budget: u64, price_per_mtok: u64) -> u64 {
+    if price_per_mtok == 0 {
+        return u64::MAX;
+    }
+    math::mul_div_floor(budget, TOKENS_PER_PRICE_UNIT, price_per_mtok).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +105,18 @@ mod tests {
         assert_eq!(usage_charge(1, 999_999), Ok(0));
         assert_eq!(usage_charge(0, u64::MAX), Ok(0));
         assert!(usage_charge(u64::MAX, u64::MAX).is_err());
+    }
+
+    #[test]
+    fn a_budget_buys_what_its_charge_covers() {
+        assert_eq!(usage_tokens_for(250_000, 250_000), 1_000_000);
+        assert_eq!(usage_tokens_for(1, 500_000), 2);
+        assert_eq!(usage_tokens_for(0, 500_000), 0);
+        assert_eq!(usage_tokens_for(5, 0), u64::MAX);
+        for (budget, price) in [(7, 3), (1_000, 999_999), (123_456, 77)] {
+            let tokens = usage_tokens_for(budget, price);
+            assert!(usage_charge(tokens, price).unwrap() <= budget);
+            assert!(usage_charge(tokens + 1, price).unwrap() >= budget);
+        }
     }
 }

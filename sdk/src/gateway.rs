@@ -83,7 +83,75 @@ pub struct RegisterWorker {
     /// The bearer token its model server requires: given to the gateway
     /// only, so the server cannot be used around the gateway's quotas.
     pub token: String,
+    /// The supplier's price for paid usage, IO base units per million tokens.
+    pub price_per_mtok: u64,
 }
+
+/// A worker's signed usage receipt as it travels to the gateway
+/// (`POST /v1/receipts`): addresses and the signature in base58.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptSubmission {
+    pub credit: String,
+    pub listing: String,
+    pub worker: String,
+    pub seq: u64,
+    pub tokens: u64,
+    pub price_per_mtok: u64,
+    pub signature: String,
+}
+
+impl From<&crate::proof::SignedUsageReceipt> for ReceiptSubmission {
+    fn from(receipt: &crate::proof::SignedUsageReceipt) -> Self {
+        Self {
+            credit: receipt.credit.to_string(),
+            listing: receipt.listing.to_string(),
+            worker: receipt.worker.to_string(),
+            seq: receipt.seq,
+            tokens: receipt.tokens,
+            price_per_mtok: receipt.price_per_mtok,
+            signature: bs58::encode(receipt.signature).into_string(),
+        }
+    }
+}
+
+impl ReceiptSubmission {
+    /// The receipt, if every field parses (the signature is not checked here).
+    pub fn parse(&self) -> Result<crate::proof::SignedUsageReceipt, String> {
+        let address = |field: &str, text: &str| {
+            text.parse::<crate::Address>()
+                .map_err(|_| format!("`{field}` is not an address"))
+        };
+        let mut signature = [0u8; 64];
+        let decoded = bs58::decode(&self.signature)
+            .into_vec()
+            .map_err(|_| "`signature` is not base58".to_string())?;
+        if decoded.len() != 64 {
+            return Err("`signature` is not 64 bytes".into());
+        }
+        signature.copy_from_slice(&decoded);
+        Ok(crate::proof::SignedUsageReceipt {
+            credit: address("credit", &self.credit)?,
+            listing: address("listing", &self.listing)?,
+            worker: address("worker", &self.worker)?,
+            seq: self.seq,
+            tokens: self.tokens,
+            price_per_mtok: self.price_per_mtok,
+            signature,
+        })
+    }
+}
+
+/// `POST /v1/receipts`: receipts a worker hands to the gateway.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptBatch {
+    pub receipts: Vec<ReceiptSubmission>,
+}
+
+/// The header a gateway puts on a paid request to a worker: the credit the
+/// worker's receipts for it are to name.
+pub const CREDIT_HEADER: &str = "x-iogrid-credit";
 
 impl Action for RegisterWorker {
     const NAME: &'static str = "register-worker";
@@ -335,6 +403,29 @@ mod tests {
             "https://ai.iogrid.net"
         );
         assert_eq!(audience_of("127.0.0.1:8790"), "http://127.0.0.1:8790");
+    }
+
+    #[test]
+    fn receipts_travel_as_text_and_parse_back() {
+        let worker = Keypair::new();
+        let receipt = crate::proof::SignedUsageReceipt::sign(
+            &worker,
+            crate::Address::new_unique(),
+            crate::Address::new_unique(),
+            1_767_225_600_000_001,
+            1_234,
+            500_000,
+        );
+        let wire = ReceiptSubmission::from(&receipt);
+        let back = wire.parse().unwrap();
+        assert_eq!(back, receipt);
+        assert!(back.verify());
+        let mut bad = wire.clone();
+        bad.signature = "abc".into();
+        assert!(bad.parse().unwrap_err().contains("64 bytes"));
+        let mut bad = wire;
+        bad.credit = "nope".into();
+        assert!(bad.parse().unwrap_err().contains("credit"));
     }
 
     #[test]

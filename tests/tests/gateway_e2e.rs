@@ -17,13 +17,17 @@
 //! 6. the prepaid credit with `iogrid credit`: opened for a gateway key,
 //!    funded, a withdrawal asked for (paid only after the hour), refusals in
 //!    the program's words;
-//! 7. the gateway's overhead (benchmark, printed): the same model server
+//! 7. paid usage: a wallet without stake pays from its credit; the
+//!    workers sign receipts for what they served, the gateway settles them,
+//!    and the credit, both suppliers, the treasury and the burned supply move
+//!    by exactly the tokens served at the workers' price;
+//! 8. the gateway's overhead (benchmark, printed): the same model server
 //!    called directly and through the gateway, one request at a time (p50 /
 //!    p99 latency) and four at a time (throughput);
-//! 8. a worker SIGKILLed: requests move to the other, the dead one is
+//! 9. a worker SIGKILLed: requests move to the other, the dead one is
 //!    dropped;
-//! 9. a revoked key → 401; the gateway restarted: keys and usage kept,
-//!    workers back within their registration interval.
+//! 10. a revoked key → 401; the gateway restarted: keys and usage kept,
+//!     workers back within their registration interval.
 //!
 //! Ignored by default (it needs the validator, node and the model):
 //! `scripts/e2e-gateway`.
@@ -101,6 +105,11 @@ struct Net {
     model_file: String,
     http: reqwest::Client,
     rate: u64,
+    /// The gateway's settlement key (credits name it) and its file.
+    settler: Keypair,
+    settler_file: PathBuf,
+    /// A wallet without stake, which pays from a prepaid credit.
+    payer_key_file: String,
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,6 +130,7 @@ async fn inference_through_the_gateway() {
         net.quota_runs_out_and_grows_with_stake().await;
         net.gateway_overhead().await;
         net.prepaid_credit_on_chain();
+        net.paid_usage_settles_on_chain().await;
         net.a_dead_worker_is_routed_around().await;
         net.revoked_keys_and_restart().await;
         net
@@ -159,7 +169,21 @@ impl Net {
                 .await;
             workers.push((listing, key_path(localnet, &format!("worker-{i}")), None));
         }
+        let settler = Keypair::new();
+        let settler_file = logs.join("gateway-settler.json");
+        solana_keypair::write_keypair_file(&settler, &settler_file).unwrap();
+        iogrid_sdk::send::airdrop(
+            &chain.rpc,
+            &settler.pubkey(),
+            10_000_000_000,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         let mut net = Self {
+            settler,
+            settler_file,
+            payer_key_file: key_path(localnet, "voter"),
             rpc_url: localnet.info.rpc_url.clone(),
             logs,
             user: key(localnet, "user"),
@@ -200,6 +224,10 @@ impl Net {
             "1s",
             "--worker-ttl",
             "15s",
+            "--keypair",
+            self.settler_file.to_str().unwrap(),
+            "--settle-every",
+            "1s",
         ]
         .map(String::from)
         .to_vec();
@@ -234,6 +262,10 @@ impl Net {
             GATEWAY,
             "--model-parallel",
             "1",
+            // 100 IO per million tokens: a receipt charges 100 base units a
+            // token, exactly.
+            "--model-price",
+            "100",
         ]
         .map(String::from)
         .to_vec();
@@ -311,15 +343,13 @@ impl Net {
 
     /// `iogrid <args>` as the user; its JSON output.
     fn cli(&self, args: &[&str]) -> Value {
+        self.cli_as(&self.user_key_file, args)
+    }
+
+    /// `iogrid <args>` signed by `key_file`; its JSON output.
+    fn cli_as(&self, key_file: &str, args: &[&str]) -> Value {
         let output = Command::new(workspace_bin("iogrid"))
-            .args([
-                "-u",
-                &self.rpc_url,
-                "-k",
-                &self.user_key_file,
-                "--output",
-                "json",
-            ])
+            .args(["-u", &self.rpc_url, "-k", key_file, "--output", "json"])
             .args(args)
             .output()
             .unwrap();
@@ -508,6 +538,7 @@ impl Net {
             models: vec![MODEL.into()],
             parallel: 1,
             token: "0123456789abcdef".into(),
+            price_per_mtok: 0,
         };
         let forged = Signed::sign(register.clone(), &stranger, GATEWAY, unix_now());
         let (status, body) = self.post("/v1/workers", &forged).await;
@@ -620,6 +651,214 @@ impl Net {
         );
     }
 
+    /// The IO that paid usage moves: both suppliers', the treasury's, the
+    /// supply, and the payer's credit (balance, spent).
+    async fn paid_balances(&self) -> [u64; 6] {
+        let rpc = &self.chain.rpc;
+        let owner = |i: usize| listing_owner(&self.workers[i].0, rpc);
+        let (s1, s2) = (owner(0).await, owner(1).await);
+        let treasury = token_balance(rpc, &iogrid_sdk::pda::treasury().0).await;
+        let supply = rpc
+            .get_token_supply(&iogrid_sdk::pda::io_mint().0)
+            .await
+            .unwrap()
+            .amount
+            .parse()
+            .unwrap();
+        let credit = self.cli_as(&self.payer_key_file, &["credit", "show"]);
+        [
+            self.chain.balance(&s1).await,
+            self.chain.balance(&s2).await,
+            treasury,
+            supply,
+            credit["balance"].as_u64().unwrap(),
+            credit["spent"].as_u64().unwrap(),
+        ]
+    }
+
+    async fn paid_usage_settles_on_chain(&mut self) {
+        let (_, about) = self.get("/v1/gateway", None).await;
+        let settlement_key = self.settler.pubkey().to_string();
+        assert_eq!(about["settlement_key"], settlement_key, "{about}");
+        let payer = &self.payer_key_file.clone();
+        // The first deposit opens the credit for this gateway's key.
+        let opened = self.cli_as(
+            payer,
+            &[
+                "ai",
+                "--gateway",
+                GATEWAY,
+                "deposit",
+                "3",
+                "--max-price",
+                "100",
+            ],
+        );
+        assert_eq!(
+            (opened["gateway"].as_str(), opened["balance"].as_u64()),
+            (Some(settlement_key.as_str()), Some(3 * IO))
+        );
+        // A withdrawal asked for is no longer spendable.
+        let asked = self.cli_as(payer, &["ai", "--gateway", GATEWAY, "withdraw", "1"]);
+        assert_eq!(asked["withdrawal_pending"], IO);
+        let created = self.cli_as(
+            payer,
+            &[
+                "ai",
+                "--gateway",
+                GATEWAY,
+                "key",
+                "create",
+                "--name",
+                "paid",
+                "--expires",
+                "1d",
+            ],
+        );
+        let key = created["key"].as_str().unwrap().to_string();
+        assert_eq!(self.usage(&key).await["limit"], 0, "the payer has no stake");
+
+        let before = self.paid_balances().await;
+        let mut served = 0;
+        for _ in 0..3 {
+            served += self.python("chat", &key)["billed"].as_u64().unwrap();
+        }
+        let charge = served * 100;
+        let started = Instant::now();
+        let after = loop {
+            let now = self.paid_balances().await;
+            if now[5] - before[5] >= charge {
+                break now;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the receipts for {served} tokens ({charge} base units) were not settled: {now:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        eprintln!(
+            "paid usage: {served} tokens charged {charge} base units, settled on-chain {:.1} s after the last answer",
+            started.elapsed().as_secs_f64()
+        );
+        let [s1, s2, treasury, supply, balance, spent] =
+            std::array::from_fn(|i| after[i].abs_diff(before[i]));
+        assert_eq!(
+            spent, charge,
+            "the credit paid exactly the tokens served at the price"
+        );
+        assert_eq!(balance, charge);
+        assert_eq!(after[4], 3 * IO - charge);
+        assert!(after[3] <= before[3], "the burn only lowers the supply");
+        assert_eq!(
+            s1 + s2 + treasury + supply,
+            charge,
+            "suppliers + fee + burn == what the credit paid"
+        );
+        assert!(
+            s1 + s2 > 0 && treasury > 0 && supply > 0,
+            "{after:?} vs {before:?}"
+        );
+        // The settlement pass counts what it settled once it ends.
+        let counted = [
+            format!("iogrid_gateway_paid_tokens_total {served}"),
+            format!("iogrid_gateway_settled_base_units_total {charge}"),
+        ];
+        let started = Instant::now();
+        loop {
+            let metrics = self.metrics().await;
+            if counted.iter().all(|line| metrics.contains(line)) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(15),
+                "{counted:?} in:\n{metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.receipts_cannot_be_forged_or_replayed(&after).await;
+    }
+
+    /// Receipts a worker did not sign are refused at the door; receipts it
+    /// signed that the program refuses (a replay, one over the balance) are
+    /// dropped at settlement and move no IO.
+    async fn receipts_cannot_be_forged_or_replayed(&mut self, balances: &[u64; 6]) {
+        use iogrid_sdk::{
+            gateway::{ReceiptBatch, ReceiptSubmission},
+            proof::SignedUsageReceipt,
+        };
+        let payer = solana_keypair::read_keypair_file(&self.payer_key_file).unwrap();
+        let credit = iogrid_sdk::pda::credit(&payer.pubkey()).0;
+        let listing = self.workers[0].0;
+        let worker = solana_keypair::read_keypair_file(&self.workers[0].1).unwrap();
+        let batch = |receipt: &SignedUsageReceipt| ReceiptBatch {
+            receipts: vec![ReceiptSubmission::from(receipt)],
+        };
+        // The workers' price: 100 IO per million tokens.
+        const PRICE: u64 = 100 * IO;
+        let now_us = unix_now() as u64 * 1_000_000;
+        let forged = SignedUsageReceipt::sign(&Keypair::new(), credit, listing, now_us, 10, PRICE);
+        let (status, body) = self.post("/v1/receipts", &batch(&forged)).await;
+        assert_eq!(status, 403, "{body}");
+        let mut tampered = ReceiptSubmission::from(&SignedUsageReceipt::sign(
+            &worker, credit, listing, now_us, 10, PRICE,
+        ));
+        tampered.tokens = 1_000_000;
+        let (status, body) = self
+            .post(
+                "/v1/receipts",
+                &ReceiptBatch {
+                    receipts: vec![tampered],
+                },
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (401, Some("invalid_signature"))
+        );
+        let dear = SignedUsageReceipt::sign(&worker, credit, listing, now_us, 10, PRICE + 1);
+        let (status, body) = self.post("/v1/receipts", &batch(&dear)).await;
+        assert_eq!(status, 403, "above the registered price: {body}");
+
+        // Signed by the worker, but for more than this gateway served
+        // through it for that credit (everything served is settled by now):
+        // a replayed receipt, and one over the balance.
+        let replayed = SignedUsageReceipt::sign(&worker, credit, listing, now_us + 5, 10, PRICE);
+        let over =
+            SignedUsageReceipt::sign(&worker, credit, listing, now_us + 7, 1_000_000_000, PRICE);
+        let (status, body) = self
+            .post(
+                "/v1/receipts",
+                &ReceiptBatch {
+                    receipts: vec![(&replayed).into(), (&over).into()],
+                },
+            )
+            .await;
+        assert_eq!(
+            (status, body["accepted"].as_u64()),
+            (200, Some(0)),
+            "{body}"
+        );
+        let reasons = body["refused"].to_string();
+        assert!(reasons.contains("served nothing"), "{reasons}");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            &self.paid_balances().await,
+            balances,
+            "refused receipts moved no IO"
+        );
+    }
+
+    async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{GATEWAY}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Gateway overhead: a model server of its own (a model id no other
     /// worker serves), registered for a third listing, called directly and
     /// through the gateway with the same one-token request.
@@ -649,6 +888,7 @@ impl Net {
             models: vec![BENCH_MODEL.into()],
             parallel: 2,
             token: server.token.clone(),
+            price_per_mtok: 0,
         };
         let (status, body) = self
             .post(
@@ -738,15 +978,7 @@ impl Net {
 
         let used = self.usage(&key).await["used"].clone();
         // One wallet used the gateway: its metrics count exactly its tokens.
-        let metrics = self
-            .http
-            .get(format!("{GATEWAY}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = self.metrics().await;
         assert!(
             metrics.contains(&format!("iogrid_gateway_tokens_total {used}")),
             "{metrics}"
@@ -894,4 +1126,18 @@ fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     samples.sort_by(f64::total_cmp);
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     (at(0.50), at(0.99))
+}
+
+/// The owner of `listing`.
+async fn listing_owner(listing: &Address, rpc: &iogrid_sdk::rpc::NonblockingRpcClient) -> Address {
+    iogrid_sdk::rpc::program_account::<iogrid_sdk::accounts::GpuListing>(rpc, listing, "listing")
+        .await
+        .unwrap()
+        .owner
+}
+
+/// The IO held by the token account `address`.
+async fn token_balance(rpc: &iogrid_sdk::rpc::NonblockingRpcClient, address: &Address) -> u64 {
+    let data = rpc.get_account_data(address).await.unwrap();
+    iogrid_sdk::token::balance(&data).unwrap()
 }

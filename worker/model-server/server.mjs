@@ -22,6 +22,11 @@
 // up to parallel*4 more wait in a queue, beyond that 503 server_busy.
 // SIGTERM/SIGINT: stop accepting, abort generations, exit 0.
 //
+// Paid usage: a request the gateway tags `x-iogrid-credit: <credit address>`
+// adds the tokens it served to that credit's line in a ledger; the worker
+// drains it (POST /v1/ledger/drain: {"credits": {address: tokens}}) and
+// signs usage receipts for exactly those tokens.
+//
 // IOGRID_MODEL_SERVER_TOKEN (environment, so `ps` does not show it): when
 // set, /v1/* answers only requests with `Authorization: Bearer <token>`. The
 // worker gives it only to the gateway (in its signed registration), so the
@@ -41,6 +46,34 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_STOP_SEQUENCES = 4;
 const MAX_EMBEDDING_INPUTS = 2048;
 const TOKEN = process.env.IOGRID_MODEL_SERVER_TOKEN ?? "";
+const CREDIT_HEADER = "x-iogrid-credit";
+const BASE58_ADDRESS = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/;
+
+/** Tokens served per credit since the worker last drained the ledger. */
+const ledger = new Map();
+
+/**
+ * The credit a paid request is charged to, if the gateway named one.
+ * @param {import("node:http").IncomingMessage} req
+ * @returns {string | null}
+ */
+function creditOf(req) {
+    const value = req.headers[CREDIT_HEADER];
+    if (value === undefined) return null;
+    if (typeof value !== "string" || !BASE58_ADDRESS.test(value)) {
+        throw badRequest(`'${CREDIT_HEADER}' must be a base58 address.`);
+    }
+    return value;
+}
+
+/**
+ * @param {string | null} credit
+ * @param {number} tokens
+ */
+function record(credit, tokens) {
+    if (credit === null || tokens <= 0) return;
+    ledger.set(credit, (ledger.get(credit) ?? 0) + tokens);
+}
 
 /**
  * Whether the request carries the server's token (always, when it has none).
@@ -497,6 +530,7 @@ async function main() {
      * @param {AbortSignal} signal
      */
     async function chatCompletions(req, res, signal) {
+        const credit = creditOf(req);
         const body = await readJsonBody(req);
         checkModel(body, cfg.name);
         const history = toChatHistory(body.messages);
@@ -547,11 +581,11 @@ async function main() {
         inFlight++;
         const chat = new LlamaChat({ contextSequence: sequence, chatWrapper, autoDisposeSequence: false });
         let clean = false;
+        let completionTokens = 0;
         try {
             const maxTokens = Math.min(requested ?? cfg.maxTokens, cfg.maxTokens, room);
             const id = newId("chatcmpl");
             const createdAt = unixNow();
-            let completionTokens = 0;
 
             /** @param {Record<string, unknown>} chunk */
             const writeEvent = (chunk) => {
@@ -648,6 +682,10 @@ async function main() {
             }
             throw e;
         } finally {
+            // Billed only when answered in full: the gateway counts a dropped
+            // stream by what reached the client, and accepts receipts for no
+            // more than it counted.
+            if (clean) record(credit, promptTokens + completionTokens);
             chat.dispose({ disposeSequence: false });
             if (!clean) {
                 // An aborted or failed generation may leave partial state:
@@ -666,6 +704,7 @@ async function main() {
      * @param {AbortSignal} signal
      */
     async function embeddings(req, res, signal) {
+        const credit = creditOf(req);
         const body = await readJsonBody(req);
         checkModel(body, cfg.name);
         const input = body.input;
@@ -712,6 +751,7 @@ async function main() {
                 const embedding = format === "base64" ? Buffer.from(new Float32Array(vector).buffer).toString("base64") : [...vector];
                 data.push({ object: "embedding", index: i, embedding });
             }
+            record(credit, promptTokens);
             sendJson(res, 200, { object: "list", data, model: cfg.name, usage: { prompt_tokens: promptTokens, total_tokens: promptTokens } });
         } finally {
             inFlight--;
@@ -746,6 +786,15 @@ async function main() {
             },
             "/v1/chat/completions": { method: "POST", handler: () => chatCompletions(req, res, controller.signal) },
             "/v1/embeddings": { method: "POST", handler: () => embeddings(req, res, controller.signal) },
+            "/v1/ledger/drain": {
+                method: "POST",
+                handler: () => {
+                    req.resume();
+                    const credits = Object.fromEntries(ledger);
+                    ledger.clear();
+                    sendJson(res, 200, { credits });
+                },
+            },
         };
         const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
         /** @param {unknown} e */

@@ -10,11 +10,13 @@ use {
     clap::Args,
     iogrid_node::backoff::backoff,
     iogrid_sdk::{
-        gateway::{new_secret, RegisterWorker, Signed},
+        gateway::{new_secret, ReceiptBatch, ReceiptSubmission, RegisterWorker, Signed},
+        proof::SignedUsageReceipt,
         Address,
     },
     solana_keypair::Keypair,
     std::{
+        collections::BTreeMap,
         path::{Path, PathBuf},
         process::Stdio,
         sync::Arc,
@@ -56,6 +58,10 @@ pub struct ServeArgs {
     /// Requests served at once.
     #[arg(long, default_value_t = 2)]
     pub model_parallel: u32,
+    /// The price of paid usage beyond wallets' free quotas, IO per million
+    /// tokens (e.g. 0.1): what this worker's receipts charge.
+    #[arg(long, default_value = "0.1")]
+    pub model_price: String,
 }
 
 /// What the serving task needs.
@@ -69,6 +75,8 @@ pub struct Serving {
     /// The address the gateway reaches this machine at.
     pub host: String,
     pub listing: Address,
+    /// IO base units per million tokens.
+    pub price_per_mtok: u64,
 }
 
 impl ServeArgs {
@@ -108,6 +116,8 @@ impl ServeArgs {
             parallel: self.model_parallel.max(1),
             host: host.to_string(),
             listing,
+            price_per_mtok: iogrid_sdk::constants::parse_io(&self.model_price)
+                .map_err(|e| anyhow!("--model-price: {e}"))?,
         }))
     }
 }
@@ -197,6 +207,7 @@ impl Serving {
             models: vec![self.name.clone()],
             parallel: self.parallel,
             token: server.token.clone(),
+            price_per_mtok: self.price_per_mtok,
         };
         let request = Signed::sign(body, worker, &self.gateway_url, unix_now());
         let response = http
@@ -261,6 +272,8 @@ pub async fn serve(serving: Serving, worker: Arc<Keypair>, http: reqwest::Client
     }
 }
 
+/// Registers every [`REGISTER_EVERY`], and each time turns what paid
+/// requests used since into signed receipts for the gateway.
 async fn keep_registered(
     serving: &Serving,
     worker: &Keypair,
@@ -268,6 +281,7 @@ async fn keep_registered(
     server: &Server,
 ) {
     let mut registered = false;
+    let mut unsent: Vec<SignedUsageReceipt> = Vec::new();
     loop {
         match serving.register(http, worker, server).await {
             Ok(()) if !registered => {
@@ -280,7 +294,98 @@ async fn keep_registered(
                 registered = false;
             }
         }
+        match serving.drain_ledger(http, server).await {
+            Ok(served) => unsent.extend(serving.sign_receipts(worker, &served)),
+            Err(err) => warn!("cannot read the model server's paid usage: {err:#}"),
+        }
+        if !unsent.is_empty() {
+            match serving.hand_in(http, &unsent).await {
+                Ok(()) => {
+                    info!("handed {} usage receipt(s) to the gateway", unsent.len());
+                    unsent.clear();
+                }
+                // Kept for the next round; the oldest go first if it grows.
+                Err(err) => {
+                    warn!("receipts not handed in ({} kept): {err:#}", unsent.len());
+                    let excess = unsent.len().saturating_sub(MAX_UNSENT_RECEIPTS);
+                    unsent.drain(..excess);
+                }
+            }
+        }
         tokio::time::sleep(REGISTER_EVERY).await;
+    }
+}
+
+/// Receipts a worker keeps while the gateway is unreachable.
+const MAX_UNSENT_RECEIPTS: usize = 10_000;
+
+impl Serving {
+    /// Tokens paid requests used per credit since the last call (the model
+    /// server forgets them as it answers).
+    async fn drain_ledger(
+        &self,
+        http: &reqwest::Client,
+        server: &Server,
+    ) -> Result<BTreeMap<String, u64>> {
+        #[derive(serde::Deserialize)]
+        struct Drained {
+            credits: BTreeMap<String, u64>,
+        }
+        let drained: Drained = http
+            .post(format!("{}/v1/ledger/drain", server.url))
+            .bearer_auth(&server.token)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(drained.credits)
+    }
+
+    /// One receipt per credit for the tokens served, numbered by the time
+    /// in microseconds (the order `settle_usage` needs).
+    fn sign_receipts(
+        &self,
+        worker: &Keypair,
+        served: &BTreeMap<String, u64>,
+    ) -> Vec<SignedUsageReceipt> {
+        let now_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_micros() as u64);
+        served
+            .iter()
+            .filter(|(_, tokens)| **tokens > 0)
+            .filter_map(|(credit, tokens)| Some((credit.parse::<Address>().ok()?, *tokens)))
+            .enumerate()
+            .map(|(i, (credit, tokens))| {
+                SignedUsageReceipt::sign(
+                    worker,
+                    credit,
+                    self.listing,
+                    now_us + i as u64,
+                    tokens,
+                    self.price_per_mtok,
+                )
+            })
+            .collect()
+    }
+
+    async fn hand_in(&self, http: &reqwest::Client, receipts: &[SignedUsageReceipt]) -> Result<()> {
+        let batch = ReceiptBatch {
+            receipts: receipts.iter().map(ReceiptSubmission::from).collect(),
+        };
+        let response = http
+            .post(format!("{}/v1/receipts", self.gateway_url))
+            .json(&batch)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {}", self.gateway_url))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            bail!("the gateway refused the receipts ({status}): {body}");
+        }
+        Ok(())
     }
 }
 
@@ -305,6 +410,7 @@ mod tests {
             model_server: None,
             model_threads: 1,
             model_parallel: 2,
+            model_price: "0.1".into(),
         };
         let err = args.plan(Address::new_unique(), "127.0.0.1").err().unwrap();
         assert!(err.to_string().contains("no such file"), "{err}");

@@ -4,15 +4,26 @@
 
 use {
     crate::{
+        commands::{balance::ensure_io, credit},
         keys::load_keypair,
         output::{print, OutputFormat},
     },
-    anyhow::{anyhow, bail, Context, Result},
+    anyhow::{anyhow, bail, ensure, Context, Result},
     clap::{Args, Subcommand},
     futures_util::StreamExt,
-    iogrid_sdk::gateway::{Action, Allowance, CreateKey, KeyRecord, ListKeys, RevokeKey, Signed},
+    iogrid_sdk::{
+        constants::parse_io,
+        gateway::{Action, Allowance, CreateKey, KeyRecord, ListKeys, RevokeKey, Signed},
+        instructions::{
+            DepositCreditAccounts, OpenCreditAccounts, RequestCreditWithdrawalAccounts,
+            WithdrawCreditAccounts,
+        },
+        rpc::NonblockingRpcClient as RpcClient,
+        token, Address,
+    },
     serde::{de::DeserializeOwned, Deserialize, Serialize},
     serde_json::{json, Value},
+    solana_signer::Signer,
     std::{fmt, io::Write, path::Path, time::Duration},
 };
 
@@ -57,6 +68,20 @@ pub enum AiCommand {
     },
     /// Today's free quota: from your stake, what is used, when it resets.
     Usage,
+    /// Prepay IO for usage beyond the free quota on this gateway. The first
+    /// deposit opens your credit naming the gateway's settlement key.
+    Deposit {
+        /// IO to add, e.g. 5.
+        amount: String,
+        /// The highest price you accept, IO per million tokens (first
+        /// deposit only; default: the highest the gateway's workers ask).
+        #[arg(long)]
+        max_price: Option<String>,
+    },
+    /// Take unspent prepaid IO back: with an amount, ask (it is payable an
+    /// hour later, the gateway's time to settle what was served); without,
+    /// receive what was asked for once the hour is over.
+    Withdraw { amount: Option<String> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,9 +101,29 @@ pub enum KeyCommand {
     Revoke { id: String },
 }
 
-pub async fn execute(args: &AiArgs, output: OutputFormat, keypair: Option<&Path>) -> Result<()> {
+pub async fn execute(
+    args: &AiArgs,
+    rpc: &RpcClient,
+    output: OutputFormat,
+    keypair: Option<&Path>,
+) -> Result<()> {
     let gateway = Gateway::new(&args.gateway, args.api_key.clone())?;
     match &args.command {
+        AiCommand::Deposit { amount, max_price } => {
+            deposit(&gateway, rpc, amount, max_price.as_deref(), output, keypair).await
+        }
+        AiCommand::Withdraw { amount } => {
+            let signer = load_keypair(keypair)?;
+            let owner = signer.pubkey();
+            let ix = match amount {
+                Some(amount) => RequestCreditWithdrawalAccounts::new(owner)
+                    .instruction(parse_io(amount).map_err(anyhow::Error::msg)?),
+                None => {
+                    WithdrawCreditAccounts::new(owner, token::io_account_of(&owner)).instruction()
+                }
+            };
+            credit::send_and_show(rpc, &signer, &[ix], output).await
+        }
         AiCommand::Key(KeyCommand::Create { name, expires }) => {
             let expires_at = unix_now() + i64::try_from(expires.as_secs()).unwrap_or(i64::MAX / 2);
             let body = CreateKey {
@@ -136,6 +181,74 @@ pub async fn execute(args: &AiArgs, output: OutputFormat, keypair: Option<&Path>
                 print(output, &Json(answer))
             }
         }
+    }
+}
+
+/// `ai deposit`: opens the credit for this gateway on the first deposit.
+async fn deposit(
+    gateway: &Gateway,
+    rpc: &RpcClient,
+    amount: &str,
+    max_price: Option<&str>,
+    output: OutputFormat,
+    keypair: Option<&Path>,
+) -> Result<()> {
+    let signer = load_keypair(keypair)?;
+    let owner = signer.pubkey();
+    let amount = parse_io(amount).map_err(anyhow::Error::msg)?;
+    ensure!(amount > 0, "the amount must be more than 0 IO");
+    let about: About = gateway.about().await?;
+    let key: Address = about
+        .settlement_key
+        .as_deref()
+        .ok_or_else(|| {
+            anyhow!(
+                "the gateway at {} takes no paid usage (it has no settlement key)",
+                gateway.url
+            )
+        })?
+        .parse()
+        .map_err(|_| anyhow!("the gateway's settlement key is not an address"))?;
+    let mut ixs = Vec::new();
+    match credit::credit_of(rpc, &owner).await? {
+        Some(existing) => ensure!(
+            existing.gateway == key,
+            "your credit names the gateway key {}, not this gateway's {key}: `iogrid credit close` it once empty, then deposit again",
+            existing.gateway
+        ),
+        None => {
+            let max_price = match max_price {
+                Some(price) => parse_io(price).map_err(anyhow::Error::msg)?,
+                None => about.highest_price().ok_or_else(|| {
+                    anyhow!("no worker serves on {} now: pass --max-price", gateway.url)
+                })?,
+            };
+            ixs.push(OpenCreditAccounts::new(owner).instruction(&key, max_price));
+        }
+    }
+    ensure_io(rpc, &owner, amount, "the deposit").await?;
+    ixs.push(DepositCreditAccounts::new(owner, token::io_account_of(&owner)).instruction(amount));
+    credit::send_and_show(rpc, &signer, &ixs, output).await
+}
+
+/// `GET /v1/gateway`.
+#[derive(Debug, Deserialize)]
+struct About {
+    settlement_key: Option<String>,
+    models: Vec<ModelPrices>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ModelPrices {
+    prices_per_mtok: Vec<u64>,
+}
+
+impl About {
+    fn highest_price(&self) -> Option<u64> {
+        self.models
+            .iter()
+            .flat_map(|model| model.prices_per_mtok.iter().copied())
+            .max()
     }
 }
 
@@ -240,6 +353,15 @@ impl Gateway {
             .and_then(Value::as_str)
             .unwrap_or("no message");
         bail!("the gateway refused ({status}): {message}")
+    }
+
+    async fn about(&self) -> Result<About> {
+        let response = self
+            .http
+            .get(format!("{}/v1/gateway", self.url))
+            .send()
+            .await;
+        self.answer(response).await
     }
 
     async fn first_model(&self) -> Result<String> {

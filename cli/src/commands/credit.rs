@@ -24,6 +24,8 @@ use {
         token, Address,
     },
     serde::Serialize,
+    solana_instruction::Instruction,
+    solana_keypair::Keypair,
     solana_signer::Signer,
     std::{fmt, path::Path},
 };
@@ -155,13 +157,41 @@ pub async fn execute(
         }
         CreditCommand::Show { .. } => return show(rpc, &owner, None, output).await,
     };
-    let sent = send_and_confirm(rpc, &[ix], &[&signer], &SendOptions::default())
-        .await
-        .context("the credit transaction failed")?;
     if matches!(args.command, CreditCommand::Close) {
+        let sent = send_and_confirm(rpc, &[ix], &[&signer], &SendOptions::default())
+            .await
+            .context("the credit transaction failed")?;
         return print(output, &Closed(sent.signature.to_string()));
     }
-    show(rpc, &owner, Some(sent.signature.to_string()), output).await
+    send_and_show(rpc, &signer, &[ix], output).await
+}
+
+/// Sends credit instructions signed by the owner, then shows the credit.
+pub async fn send_and_show(
+    rpc: &RpcClient,
+    signer: &Keypair,
+    ixs: &[Instruction],
+    output: OutputFormat,
+) -> Result<()> {
+    let sent = send_and_confirm(rpc, ixs, &[signer], &SendOptions::default())
+        .await
+        .context("the credit transaction failed")?;
+    show(
+        rpc,
+        &signer.pubkey(),
+        Some(sent.signature.to_string()),
+        output,
+    )
+    .await
+}
+
+/// The wallet's credit, if it has one.
+pub async fn credit_of(rpc: &RpcClient, owner: &Address) -> Result<Option<InferenceCredit>> {
+    match program_account::<InferenceCredit>(rpc, &pda::credit(owner).0, NO_CREDIT).await {
+        Ok(credit) => Ok(Some(credit)),
+        Err(iogrid_sdk::rpc::RpcReadError::Missing { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }
 
 async fn show(

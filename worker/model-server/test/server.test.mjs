@@ -309,6 +309,32 @@ describe("model server", { skip: !MODEL, timeout: 300_000 }, () => {
         assert.equal((await get("/health")).status, 200, "still serving after bad input");
     });
 
+    test("paid requests are counted per credit until the ledger is drained", async () => {
+        const credit = "8AokDfzD2yAGb7ZLEzztkpbeyc8km42FpUFYoSTChxDs";
+        const paid = async () => {
+            const res = await fetch(base + "/v1/chat/completions", {
+                method: "POST",
+                headers: { "Content-Type": "application/json", "x-iogrid-credit": credit },
+                body: JSON.stringify(chatBody(3)),
+            });
+            assert.equal(res.status, 200);
+            return (await res.json()).usage.total_tokens;
+        };
+        await post("/v1/ledger/drain", {});
+        const served = (await paid()) + (await paid());
+        await post("/v1/chat/completions", chatBody(2)); // unpaid: not in the ledger
+        const drained = await post("/v1/ledger/drain", {});
+        assert.equal(drained.status, 200);
+        assert.deepEqual(drained.json.credits, { [credit]: served });
+        assert.deepEqual((await post("/v1/ledger/drain", {})).json.credits, {});
+        const res = await fetch(base + "/v1/chat/completions", {
+            method: "POST",
+            headers: { "Content-Type": "application/json", "x-iogrid-credit": "not an address" },
+            body: JSON.stringify(chatBody(2)),
+        });
+        assert.equal(res.status, 400);
+    });
+
     test("two concurrent requests both succeed", async () => {
         const [a, b] = await Promise.all([
             post("/v1/chat/completions", chatBody(16)),
