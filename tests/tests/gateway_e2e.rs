@@ -374,7 +374,12 @@ impl Net {
     }
 
     fn create_key(&self, name: &str) -> String {
-        let created = self.cli(&[
+        self.create_key_as(&self.user_key_file, name)
+    }
+
+    /// A day-long API key of the wallet in `key_file`.
+    fn create_key_as(&self, key_file: &str, name: &str) -> String {
+        let args = [
             "ai",
             "--gateway",
             GATEWAY,
@@ -384,8 +389,11 @@ impl Net {
             name,
             "--expires",
             "1d",
-        ]);
-        created["key"].as_str().unwrap().to_string()
+        ];
+        self.cli_as(key_file, &args)["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     /// One step of tests/python/openai_gateway.py; its JSON line.
@@ -701,21 +709,7 @@ impl Net {
         // A withdrawal asked for is no longer spendable.
         let asked = self.cli_as(payer, &["ai", "--gateway", GATEWAY, "withdraw", "1"]);
         assert_eq!(asked["withdrawal_pending"], IO);
-        let created = self.cli_as(
-            payer,
-            &[
-                "ai",
-                "--gateway",
-                GATEWAY,
-                "key",
-                "create",
-                "--name",
-                "paid",
-                "--expires",
-                "1d",
-            ],
-        );
-        let key = created["key"].as_str().unwrap().to_string();
+        let key = self.create_key_as(payer, "paid");
         assert_eq!(self.usage(&key).await["limit"], 0, "the payer has no stake");
 
         let before = self.paid_balances().await;

@@ -210,16 +210,28 @@ impl Serving {
             price_per_mtok: self.price_per_mtok,
         };
         let request = Signed::sign(body, worker, &self.gateway_url, unix_now());
+        self.post(http, "/v1/workers", &request, "registration")
+            .await
+    }
+
+    /// POSTs `body` to the gateway; a refusal comes back with its reason.
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        path: &str,
+        body: &impl serde::Serialize,
+        what: &str,
+    ) -> Result<()> {
         let response = http
-            .post(format!("{}/v1/workers", self.gateway_url))
-            .json(&request)
+            .post(format!("{}{path}", self.gateway_url))
+            .json(body)
             .send()
             .await
             .with_context(|| format!("cannot reach the gateway at {}", self.gateway_url))?;
         if !response.status().is_success() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            bail!("the gateway refused the registration ({status}): {body}");
+            bail!("the gateway refused the {what} ({status}): {body}");
         }
         Ok(())
     }
@@ -374,18 +386,7 @@ impl Serving {
         let batch = ReceiptBatch {
             receipts: receipts.iter().map(ReceiptSubmission::from).collect(),
         };
-        let response = http
-            .post(format!("{}/v1/receipts", self.gateway_url))
-            .json(&batch)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach the gateway at {}", self.gateway_url))?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            bail!("the gateway refused the receipts ({status}): {body}");
-        }
-        Ok(())
+        self.post(http, "/v1/receipts", &batch, "receipts").await
     }
 }
 
