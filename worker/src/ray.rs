@@ -54,7 +54,7 @@ use {
         time::{Duration, Instant, SystemTime, UNIX_EPOCH},
     },
     tokio::time::sleep,
-    tracing::{info, warn},
+    tracing::{debug, info, warn},
 };
 
 /// How the node runs Ray.
@@ -1496,23 +1496,36 @@ impl<'a> JobsApi<'a> {
         Ok(format!("gcs://{name}"))
     }
 
+    /// Submits the job. Ray answers "No available agent to submit job" while
+    /// the head's dashboard agent is still registering (seen a few seconds
+    /// after `ray start` on a loaded machine): that is retried for up to a
+    /// minute; any other refusal fails the workload.
     async fn submit(&self, id: &str, entrypoint: &str, runtime_env: Value) -> Result<(), RunError> {
-        let response = self
-            .http
-            .post(format!("{}/api/jobs/", self.base))
-            .json(&json!({
-                "entrypoint": entrypoint,
-                "submission_id": id,
-                "runtime_env": runtime_env,
-            }))
-            .send()
-            .await
-            .map_err(|e| failed(format!("submitting the Ray job: {e}")))?;
-        if !response.status().is_success() {
+        const AGENT_NOT_READY: &str = "No available agent to submit job";
+        let request = json!({
+            "entrypoint": entrypoint,
+            "submission_id": id,
+            "runtime_env": runtime_env,
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let response = self
+                .http
+                .post(format!("{}/api/jobs/", self.base))
+                .json(&request)
+                .send()
+                .await
+                .map_err(|e| failed(format!("submitting the Ray job: {e}")))?;
+            if response.status().is_success() {
+                return Ok(());
+            }
             let body = response.text().await.unwrap_or_default();
-            return Err(failed(format!("Ray refused the job: {body}")));
+            if !body.contains(AGENT_NOT_READY) || tokio::time::Instant::now() >= deadline {
+                return Err(failed(format!("Ray refused the job: {body}")));
+            }
+            debug!("Ray's job agent is not ready yet; submitting again in 2 s");
+            tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        Ok(())
     }
 
     async fn status(&self, id: &str) -> Option<JobStatus> {
