@@ -5,6 +5,7 @@ use {
         commands::{
             ai::{self, AiArgs},
             balance::{self, BalanceArgs},
+            console::{self, ConsoleArgs},
             credit::{self, CreditArgs},
             gov::{self, GovArgs},
             localnet::{self, LocalnetArgs},
@@ -57,6 +58,8 @@ enum Command {
     Ai(AiArgs),
     /// Inference: your prepaid IO credit on-chain (open, deposit, withdraw).
     Credit(CreditArgs),
+    /// Serve the web console (wallets sign in the browser) for this cluster.
+    Console(ConsoleArgs),
 }
 
 #[tokio::main]
@@ -91,6 +94,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             balance::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
         Command::Ai(args) => ai::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
+        Command::Console(args) => {
+            let url = iogrid_cli::cluster::url_or_default(cli.common.url.as_deref())?;
+            console::execute(args, &url).await
+        }
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, output).await,
     }

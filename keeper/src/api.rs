@@ -68,6 +68,10 @@ pub fn router(keeper: Arc<Keeper>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .with_state(keeper)
+        // The web console (another origin) reads jobs and uploads specs.
+        // Nothing here is authenticated by cookies, and a spec is stored
+        // under its own hash, so any origin may call it.
+        .layer(tower_http::cors::CorsLayer::permissive())
 }
 
 /// Serves until shutdown, then finishes requests in progress.

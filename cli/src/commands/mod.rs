@@ -1,5 +1,6 @@
 pub mod ai;
 pub mod balance;
+pub mod console;
 pub mod credit;
 pub mod gov;
 pub mod localnet;
