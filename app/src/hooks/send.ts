@@ -15,7 +15,7 @@ import {
   type TransactionSigner,
 } from '@solana/kit';
 import { useChain } from '../lib/chain';
-import { describeTransactionError } from '../lib/errors';
+import { describeTransactionError, isWalletRejection } from '../lib/errors';
 
 export type SendState =
   | { step: 'idle' }
@@ -65,7 +65,7 @@ export function useSender(signer: TransactionSigner | null): Sender {
         setState({ step: 'confirmed', what, signature, ms: Math.round(performance.now() - started) });
         return signature;
       } catch (err) {
-        console.error(err);
+        if (!isWalletRejection(err)) console.error(err);
         setState({ step: 'failed', what, error: describeTransactionError(err, programs as never, programId) });
         return null;
       }

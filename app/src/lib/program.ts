@@ -130,7 +130,7 @@ export function eventsInLogs(logs: readonly string[]): ProgramEvent[] {
     const body = bytes.subarray(8);
     if (startsWith(bytes, JOB_PAYMENT) && body.length >= 128) {
       events.push({ kind: 'JobPayment', event: jobPaymentDecoder.decode(body) });
-    } else if (startsWith(bytes, JOB_CLOSED) && body.length >= 80) {
+    } else if (startsWith(bytes, JOB_CLOSED) && body.length >= 72) {
       const { job, deposit, compensation, paidOut, refund, outcome } = jobClosedDecoder.decode(body);
       events.push({ kind: 'JobClosed', event: { job, deposit, compensation, paidOut, refund, outcome } });
     }

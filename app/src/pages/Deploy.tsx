@@ -211,7 +211,7 @@ export function Deploy() {
               </p>
               {likely !== null && params && (
                 <p>
-                  At today's prices: <strong data-testid="likely-cost">{formatIo(likely)}</strong>, of which the network fee is{' '}
+                  Running the full duration at today's prices: <strong data-testid="likely-cost">{formatIo(likely)}</strong>, of which the network fee is{' '}
                   {formatIo(bpsOf(likely, params.feeBps))} and {formatIo(bpsOf(likely, params.burnBps))} is burned; about{' '}
                   {formatIo(escrow - likely)} comes back.
                 </p>
