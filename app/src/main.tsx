@@ -7,9 +7,10 @@ import { Marketplace } from './pages/Marketplace';
 import { Deploy } from './pages/Deploy';
 import { MyJobs, JobPage } from './pages/Jobs';
 import { Explorer } from './pages/Explorer';
+import { Supplier } from './pages/Supplier';
 import './styles.css';
 
-/** The page the location hash names: #/deploy, #/jobs, #/jobs/<address>, #/explorer. */
+/** The page the location hash names: #/deploy, #/jobs, #/jobs/<address>, #/supplier, #/explorer. */
 function useRoute(): string[] {
   const read = () => window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   const [route, setRoute] = useState(read);
@@ -25,6 +26,7 @@ const PAGES = [
   ['', 'Marketplace'],
   ['deploy', 'Deploy'],
   ['jobs', 'My jobs'],
+  ['supplier', 'Supplier'],
   ['explorer', 'Explorer'],
 ] as const;
 
@@ -34,6 +36,8 @@ function Page({ route }: { route: string[] }) {
       return <Deploy />;
     case 'jobs':
       return route[1] ? <JobPage address={route[1]} /> : <MyJobs />;
+    case 'supplier':
+      return <Supplier />;
     case 'explorer':
       return <Explorer />;
     default:

@@ -3,70 +3,14 @@
 // 2-GPU job from the browser, sees it run, prove and settle live, and reads
 // a receipt that matches the chain; a declined signature and an
 // over-budget deploy say why and send nothing.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import {
-  address as toAddress,
-  createSolanaRpc,
-  createSolanaRpcSubscriptions,
-  getAddressEncoder,
-  getBase58Decoder,
-  getBase64Encoder,
-  getProgramDerivedAddress,
-} from '@solana/kit';
-import { installTestWallet } from './wallet.mjs';
+import { readFileSync } from 'node:fs';
+import { address as toAddress, createSolanaRpcSubscriptions, getAddressEncoder, getBase58Decoder, getBase64Encoder } from '@solana/kit';
+import { CONSOLE, PROGRAM, RPC, ioBalance, openConsole, parseIoText, rpc, shot, watchers } from './harness.mjs';
 
-const CONSOLE = process.env.IOGRID_CONSOLE_URL;
-const RPC = process.env.IOGRID_RPC_URL;
-const KEYS = process.env.IOGRID_KEYS;
-const SHOTS = process.env.IOGRID_CONSOLE_SHOTS;
-if (!CONSOLE || !RPC || !KEYS) throw new Error('run through scripts/e2e-console');
-
-const rpc = createSolanaRpc(RPC);
-const config = await (await fetch(`${CONSOLE}/config.json`)).json();
-const PROGRAM = toAddress(config.programId);
 const JOB_DISCRIMINATOR = new Uint8Array([75, 124, 80, 203, 161, 180, 202, 80]);
 const JOB_STATUS = ['Open', 'Running', 'Proven', 'Approved', 'Disputed', 'Resolved'];
-
-let browser;
-before(async () => {
-  browser = await chromium.launch({ executablePath: process.env.IOGRID_CHROMIUM, args: ['--no-sandbox'] });
-  if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-});
-const watchers = new Set();
-after(async () => {
-  watchers.forEach((abort) => abort.abort());
-  await browser?.close();
-});
-
-async function openConsole() {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (err) => console.error('page error:', err.message));
-  page.on('console', (msg) => msg.type() === 'error' && console.error('page console:', msg.text()));
-  const wallet = await installTestWallet(page, join(KEYS, 'user.json'), config.chain);
-  await page.goto(CONSOLE);
-  await page.getByRole('button', { name: 'Connect iogrid test wallet' }).click();
-  await page.getByTestId('wallet').waitFor();
-  return { page, wallet };
-}
-
-async function shot(page, name) {
-  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function ioBalance(owner) {
-  const encoder = getAddressEncoder();
-  const [mint] = await getProgramDerivedAddress({ programAddress: PROGRAM, seeds: [new TextEncoder().encode('mint')] });
-  const [ata] = await getProgramDerivedAddress({
-    programAddress: toAddress('ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL'),
-    seeds: [encoder.encode(owner), encoder.encode(toAddress('TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA')), encoder.encode(mint)],
-  });
-  const { value } = await rpc.getTokenAccountBalance(ata, { commitment: 'confirmed' }).send();
-  return BigInt(value.amount);
-}
 
 async function jobsOf(owner) {
   const base58 = getBase58Decoder();
@@ -81,13 +25,6 @@ async function jobsOf(owner) {
     })
     .send();
   return accounts.map((a) => a.pubkey);
-}
-
-/** IO text as the console prints it ("3.6 IO", "1,234.5 IO") → base units. */
-function parseIoText(text) {
-  const match = /([\d,]+)(?:\.(\d+))? IO/.exec(text);
-  assert.ok(match, `an IO amount in ${JSON.stringify(text)}`);
-  return BigInt(match[1].replaceAll(',', '')) * 1_000_000n + BigInt((match[2] ?? '').padEnd(6, '0'));
 }
 
 async function fillDeploy(page, fields) {

@@ -69,6 +69,13 @@ pub struct LocalnetArgs {
     /// Set everything up, print it, stop the validator and exit (a check).
     #[arg(long)]
     pub exit_when_ready: bool,
+    /// Also serve the web console (app/dist, built by scripts/app-build) at
+    /// this address, e.g. 127.0.0.1:8800.
+    #[arg(long, value_name = "ADDR")]
+    pub console: Option<std::net::SocketAddr>,
+    /// The keeper's HTTP API the console uses (with --console).
+    #[arg(long, default_value = "http://127.0.0.1:8780", requires = "console")]
+    pub console_keeper_url: String,
 }
 
 /// Where the running local network is; also written to `<ledger>/ready.json`
@@ -196,6 +203,9 @@ impl Localnet {
 pub async fn execute(args: &LocalnetArgs, output: OutputFormat) -> Result<()> {
     let mut localnet = Localnet::start(args).await?;
     print(output, &localnet.info)?;
+    if let Some(listen) = args.console {
+        serve_console(listen, &args.console_keeper_url, &localnet.info).await?;
+    }
     if !args.exit_when_ready {
         if let Err(err) = localnet.wait_for_stop_signal().await {
             let _ = localnet.stop().await;
@@ -203,6 +213,32 @@ pub async fn execute(args: &LocalnetArgs, output: OutputFormat) -> Result<()> {
         }
     }
     localnet.stop().await
+}
+
+/// Serves the web console for this network in the background.
+async fn serve_console(
+    listen: std::net::SocketAddr,
+    keeper_url: &str,
+    info: &LocalnetInfo,
+) -> Result<()> {
+    let console = super::console::ConsoleArgs {
+        listen,
+        dir: "app/dist".into(),
+        keeper_url: keeper_url.to_string(),
+        templates: "templates".into(),
+        ws_url: Some(info.websocket_url.clone()),
+    };
+    let app = super::console::router(&console, &info.rpc_url)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the console to {listen}"))?;
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, app).await {
+            eprintln!("the console stopped: {err}");
+        }
+    });
+    println!("console at http://{listen}");
+    Ok(())
 }
 
 async fn set_up(
