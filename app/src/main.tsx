@@ -3,14 +3,16 @@ import { createRoot } from 'react-dom/client';
 import { loadConfig } from './lib/config';
 import { ChainContext, makeChain, type Chain } from './lib/chain';
 import { WalletBar, WalletProvider } from './lib/wallet';
+import { ChainClock } from './hooks/accounts';
 import { Marketplace } from './pages/Marketplace';
 import { Deploy } from './pages/Deploy';
 import { MyJobs, JobPage } from './pages/Jobs';
 import { Explorer } from './pages/Explorer';
 import { Supplier } from './pages/Supplier';
+import { Governance } from './pages/Governance';
 import './styles.css';
 
-/** The page the location hash names: #/deploy, #/jobs, #/jobs/<address>, #/supplier, #/explorer. */
+/** The page the location hash names: #/deploy, #/jobs, #/jobs/<address>, #/supplier, #/governance, #/explorer. */
 function useRoute(): string[] {
   const read = () => window.location.hash.replace(/^#\/?/, '').split('/').filter(Boolean);
   const [route, setRoute] = useState(read);
@@ -27,6 +29,7 @@ const PAGES = [
   ['deploy', 'Deploy'],
   ['jobs', 'My jobs'],
   ['supplier', 'Supplier'],
+  ['governance', 'Governance'],
   ['explorer', 'Explorer'],
 ] as const;
 
@@ -38,6 +41,8 @@ function Page({ route }: { route: string[] }) {
       return route[1] ? <JobPage address={route[1]} /> : <MyJobs />;
     case 'supplier':
       return <Supplier />;
+    case 'governance':
+      return <Governance />;
     case 'explorer':
       return <Explorer />;
     default:
@@ -50,25 +55,27 @@ function Shell({ chain }: { chain: Chain }) {
   return (
     <ChainContext.Provider value={chain}>
       <WalletProvider>
-        <header>
-          <a className="brand" href="#/">
-            iogrid
-          </a>
-          <nav>
-            {PAGES.map(([path, label]) => (
-              <a key={path} href={`#/${path}`} className={(route[0] ?? '') === path ? 'active' : ''}>
-                {label}
-              </a>
-            ))}
-          </nav>
-          <span className="cluster" title={chain.config.rpcUrl}>
-            {chain.config.chain.replace('solana:', '')}
-          </span>
-          <WalletBar />
-        </header>
-        <main>
-          <Page route={route} />
-        </main>
+        <ChainClock>
+          <header>
+            <a className="brand" href="#/">
+              iogrid
+            </a>
+            <nav>
+              {PAGES.map(([path, label]) => (
+                <a key={path} href={`#/${path}`} className={(route[0] ?? '') === path ? 'active' : ''}>
+                  {label}
+                </a>
+              ))}
+            </nav>
+            <span className="cluster" title={chain.config.rpcUrl}>
+              {chain.config.chain.replace('solana:', '')}
+            </span>
+            <WalletBar />
+          </header>
+          <main>
+            <Page route={route} />
+          </main>
+        </ChainClock>
       </WalletProvider>
     </ChainContext.Provider>
   );

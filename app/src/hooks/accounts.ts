@@ -1,6 +1,6 @@
 // One hook per on-chain read: a snapshot over RPC, then live updates over
 // the websocket (the program's accounts, one account, a token balance).
-import { useEffect, useState } from 'react';
+import { createContext, createElement, useContext, useEffect, useState, type ReactNode } from 'react';
 import { getBase58Decoder, type Address } from '@solana/kit';
 import { useChain, ioAccountOf } from '../lib/chain';
 import { base64Bytes, decodeConfig, type Config } from '../lib/program';
@@ -145,14 +145,45 @@ function tokenAmount(data: Uint8Array): bigint {
   return new DataView(data.buffer, data.byteOffset).getBigUint64(64, true);
 }
 
-/** The chain's clock as this browser sees it, once a second. */
+/** The chain's clock (its latest block time), ticking once a second: what
+ * the program compares deadlines with, which can trail this browser's clock. */
 export function useNow(): number {
-  const [now, setNow] = useState(() => Math.floor(Date.now() / 1000));
+  const offset = useContext(ClockOffsetContext);
+  const [now, setNow] = useState(() => Math.floor(Date.now() / 1000 + offset));
   useEffect(() => {
-    const timer = setInterval(() => setNow(Math.floor(Date.now() / 1000)), 1000);
+    const tick = () => setNow(Math.floor(Date.now() / 1000 + offset));
+    tick();
+    const timer = setInterval(tick, 1000);
     return () => clearInterval(timer);
-  }, []);
+  }, [offset]);
   return now;
+}
+
+const ClockOffsetContext = createContext(0);
+
+/** Keeps the chain clock's offset from this browser's, re-read every 5 s. */
+export function ChainClock({ children }: { children: ReactNode }) {
+  const { rpc } = useChain();
+  const [offset, setOffset] = useState(0);
+  useEffect(() => {
+    let stop = false;
+    const read = async () => {
+      try {
+        const slot = await rpc.getSlot({ commitment: 'confirmed' }).send();
+        const blockTime = await rpc.getBlockTime(slot).send();
+        if (!stop && blockTime !== null) setOffset(Number(blockTime) - Date.now() / 1000);
+      } catch {
+        // Keep the last offset; reads show their own errors.
+      }
+    };
+    read();
+    const timer = setInterval(read, 5000);
+    return () => {
+      stop = true;
+      clearInterval(timer);
+    };
+  }, [rpc]);
+  return createElement(ClockOffsetContext.Provider, { value: offset }, children);
 }
 
 function describeReadError(err: unknown): string {

@@ -49,6 +49,9 @@ export function describeTransactionError(err: unknown, programs: InstructionProg
         const message = getIogridErrorMessage(code as IogridError);
         if (message) return `The iogrid program refused: ${message}`;
       }
+      if (program === programId && code < 6000) {
+        return `The iogrid program refused the accounts it was given (framework error ${code}). This is a console bug: please report it.`;
+      }
       if (program === TOKEN_PROGRAM && TOKEN_ERRORS[code]) return TOKEN_ERRORS[code];
       return `The transaction failed with error ${code} in instruction ${index + 1}.`;
     }

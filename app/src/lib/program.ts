@@ -7,6 +7,8 @@ import {
   getStructDecoder,
   getU64Decoder,
   getU8Decoder,
+  getU64Encoder,
+  getProgramDerivedAddress,
   fixDecoderSize,
   getBytesDecoder,
   type Address,
@@ -19,6 +21,7 @@ import {
   getConfigDecoder,
   JOB_DISCRIMINATOR,
   GPU_LISTING_DISCRIMINATOR,
+  IOGRID_PROGRAM_ADDRESS,
   type Assignment,
   type GpuListing,
   type Job,
@@ -139,3 +142,23 @@ export function eventsInLogs(logs: readonly string[]): ProgramEvent[] {
 }
 
 export const JOB_OUTCOME = ['Settled', 'Expired', 'Cancelled'] as const;
+
+/** A proposal's address: `["proposal", id]` (the id is Config.proposal_count
+ * when it is created, which the IDL cannot express as a seed). */
+export async function findProposalAddress(id: bigint): Promise<Address> {
+  const [pda] = await getProgramDerivedAddress({
+    programAddress: IOGRID_PROGRAM_ADDRESS,
+    seeds: [new TextEncoder().encode('proposal'), getU64Encoder().encode(id)],
+  });
+  return pda;
+}
+
+/** The governance PDA `["governance"]`: it signs what passed proposals do,
+ * and stands in as the recipient of actions that name none. */
+export async function findGovernanceAddress(): Promise<Address> {
+  const [pda] = await getProgramDerivedAddress({
+    programAddress: IOGRID_PROGRAM_ADDRESS,
+    seeds: [new TextEncoder().encode('governance')],
+  });
+  return pda;
+}

@@ -107,7 +107,7 @@ function StakePanel({ signer, config, stake }: { signer: Signer; config: Config;
           <>
             <button
               className="secondary"
-              disabled={now < readyAt}
+              disabled={now <= readyAt}
               onClick={() =>
                 sender.send(`Withdraw ${formatIo(unbonding)}`, async () => [
                   await getWithdrawInstructionAsync({ owner: signer.signer, stakeVault: config.stakeVault, destination: await tokens() }),
