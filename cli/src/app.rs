@@ -12,6 +12,7 @@ pub struct CommonArgs {
     /// URL. Defaults to the Solana CLI config, else localhost.
     #[arg(short = 'u', long = "url", global = true, env = "IOGRID_URL")]
     pub url: Option<String>,
+    /// How results print: for people, or JSON for scripts.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Display)]
     pub output: OutputFormat,
 }

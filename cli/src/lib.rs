@@ -8,3 +8,4 @@ pub mod commands;
 pub mod keys;
 pub mod migrate;
 pub mod output;
+pub mod tx;

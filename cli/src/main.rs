@@ -28,6 +28,21 @@ struct Cli {
     /// ~/.config/solana/id.json.
     #[arg(short = 'k', long, global = true, env = "IOGRID_KEYPAIR")]
     keypair: Option<PathBuf>,
+    /// Keypair file that pays transaction fees instead of the signer.
+    #[arg(long, global = true, value_name = "KEYPAIR")]
+    fee_payer: Option<PathBuf>,
+    /// Priority fee: micro-lamports per compute unit added to each
+    /// transaction.
+    #[arg(
+        long,
+        global = true,
+        value_name = "MICRO_LAMPORTS",
+        default_value_t = 0
+    )]
+    with_compute_unit_price: u64,
+    /// Answer yes to confirmations before irreversible actions (scripts).
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,6 +83,15 @@ async fn main() {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    iogrid_cli::tx::configure(iogrid_cli::tx::TxSettings {
+        fee_payer: cli
+            .fee_payer
+            .as_deref()
+            .map(|path| iogrid_cli::keys::load_keypair(Some(path)))
+            .transpose()?,
+        compute_unit_price: cli.with_compute_unit_price,
+        yes: cli.yes,
+    });
     let rpc = || cli.common.rpc();
     let output = cli.common.output;
     match &cli.command {
@@ -100,5 +124,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         // It starts its own cluster.
         Command::Localnet(args) => localnet::execute(args, output).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use {super::*, clap::CommandFactory};
+
+    /// Every flag and argument of every subcommand, `--help` aside, says what it is.
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "iogrid", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
     }
 }

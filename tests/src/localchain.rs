@@ -38,6 +38,8 @@ pub fn localnet_args(rpc_port: u16, faucet_port: u16) -> LocalnetArgs {
         io_per_wallet: 100_000,
         sol_per_wallet: 100,
         exit_when_ready: false,
+        console: None,
+        console_keeper_url: String::new(),
     }
 }
 

@@ -68,6 +68,36 @@ async fn bad_cli_input_is_refused_before_anything_is_sent() {
     localnet.stop().await.unwrap();
 }
 
+/// `--fee-payer` pays the fee instead of the signer, and
+/// `--with-compute-unit-price` adds exactly the priority fee it names.
+async fn fee_payer_pays(localnet: &Localnet, chain: &Chain, cli: &mut Cli) {
+    let user = key_path(localnet, "user");
+    // The first stake creates the stake account (rent from the signer).
+    cli.ok(&user, &["stake", "add", "1"]).await;
+    let (signer, payer) = (
+        key(localnet, "user").pubkey(),
+        key(localnet, "voter").pubkey(),
+    );
+    let sol = |address| async move { chain.rpc.get_balance(&address).await.unwrap() };
+    let (signer_before, payer_before) = (sol(signer).await, sol(payer).await);
+    let voter = key_path(localnet, "voter");
+    let args = [
+        "stake",
+        "add",
+        "1",
+        "--fee-payer",
+        voter.as_str(),
+        "--with-compute-unit-price",
+        "1000",
+    ];
+    cli.ok(&user, &args).await;
+    assert_eq!(sol(signer).await, signer_before, "the signer paid no fee");
+    // Two signatures at 5,000 lamports, plus 1,000 micro-lamports for each
+    // compute unit the transaction may use by default: 200,000 for the
+    // program's instruction and 3,000 for the compute-budget one (a builtin).
+    assert_eq!(payer_before - sol(payer).await, 2 * 5_000 + 203);
+}
+
 /// What the good path created.
 struct Made {
     listing: String,
@@ -120,6 +150,7 @@ async fn good_path(localnet: &Localnet, chain: &mut Chain, cli: &mut Cli) -> Mad
         .await;
     assert_eq!(job["deposit"], 18 * IO, "36 IO/GPU-h × 1 GPU × 0.5 h");
     let job = text(&job["address"]);
+    fee_payer_pays(localnet, chain, cli).await;
 
     // listings: all, by owner, by model and availability (after a heartbeat,
     // since nothing else beats for this worker).
@@ -210,6 +241,16 @@ async fn bad_input(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Mad
     let other_supplier = Wallet::new(localnet, "supplier-2");
     let unknown = Address::new_unique().to_string();
     let (listing, job) = (made.listing.as_str(), made.job.as_str());
+
+    // Irreversible without a terminal to ask on: --yes or nothing happens.
+    let authority = Wallet::new(localnet, "authority");
+    let expected = format!(
+        "error: Hand the network's authority to the governance PDA {}? From then on only \
+         passed proposals change parameters, and this key has no power left. This cannot be \
+         undone: pass --yes to confirm",
+        iogrid_sdk::pda::governance().0
+    );
+    refused(chain, cli, &authority, &["gov", "handover"], &expected).await;
     assert!(
         footprint(chain, &user.address).await.signatures > 0,
         "the validator records each wallet's transactions, so one sent would show"
@@ -459,7 +500,7 @@ async fn cleanup(localnet: &Localnet, chain: &Chain, cli: &mut Cli, made: &Made)
         72 * IO
     );
     let delisted = cli
-        .json(&supplier, &["listing", "delist", &made.listing])
+        .json(&supplier, &["listing", "delist", &made.listing, "--yes"])
         .await;
     assert_eq!(delisted["stake_unlocked"], 100 * IO);
     assert_eq!(

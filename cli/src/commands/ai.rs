@@ -81,7 +81,10 @@ pub enum AiCommand {
     /// Take unspent prepaid IO back: with an amount, ask (it is payable an
     /// hour later, the gateway's time to settle what was served); without,
     /// receive what was asked for once the hour is over.
-    Withdraw { amount: Option<String> },
+    Withdraw {
+        /// IO to withdraw (default: all of it).
+        amount: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,7 +101,10 @@ pub enum KeyCommand {
     /// Your keys (ids and names, never the keys).
     List,
     /// Revoke a key by its id (`key_…`).
-    Revoke { id: String },
+    Revoke {
+        /// The key's id, as `ai key list` shows it.
+        id: String,
+    },
 }
 
 pub async fn execute(

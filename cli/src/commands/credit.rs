@@ -8,6 +8,7 @@ use {
         commands::balance::ensure_io,
         keys::load_keypair,
         output::{print, OutputFormat},
+        tx,
     },
     anyhow::{ensure, Context, Result},
     clap::{Args, Subcommand},
@@ -20,7 +21,6 @@ use {
         },
         pda,
         rpc::{program_account, NonblockingRpcClient as RpcClient},
-        send::{send_and_confirm, SendOptions},
         token, Address,
     },
     serde::Serialize,
@@ -49,15 +49,24 @@ pub enum CreditCommand {
         max_price: String,
     },
     /// Add IO to your credit (e.g. `iogrid credit deposit 10`).
-    Deposit { amount: String },
+    Deposit {
+        /// IO to add to the credit, e.g. 5.
+        amount: String,
+    },
     /// Ask to withdraw unspent IO; `withdraw` pays it an hour later.
-    RequestWithdrawal { amount: String },
+    RequestWithdrawal {
+        /// IO to withdraw once the delay has passed.
+        amount: String,
+    },
     /// Pay the requested withdrawal to your IO account once the hour is over.
     Withdraw,
     /// Close an empty credit and get its rent back (to change gateway or price).
     Close,
     /// Show a credit (default: yours).
-    Show { owner: Option<Address> },
+    Show {
+        /// Whose credit (default: the signer's).
+        owner: Option<Address>,
+    },
 }
 
 /// A credit as `iogrid credit` shows it.
@@ -158,7 +167,7 @@ pub async fn execute(
         CreditCommand::Show { .. } => return show(rpc, &owner, None, output).await,
     };
     if matches!(args.command, CreditCommand::Close) {
-        let sent = send_and_confirm(rpc, &[ix], &[&signer], &SendOptions::default())
+        let sent = tx::send_and_confirm(rpc, &[ix], &[&signer])
             .await
             .context("the credit transaction failed")?;
         return print(output, &Closed(sent.signature.to_string()));
@@ -173,7 +182,7 @@ pub async fn send_and_show(
     ixs: &[Instruction],
     output: OutputFormat,
 ) -> Result<()> {
-    let sent = send_and_confirm(rpc, ixs, &[signer], &SendOptions::default())
+    let sent = tx::send_and_confirm(rpc, ixs, &[signer])
         .await
         .context("the credit transaction failed")?;
     show(

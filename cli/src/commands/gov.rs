@@ -5,6 +5,7 @@ use {
     crate::{
         keys::load_keypair,
         output::{print, OutputFormat},
+        tx,
     },
     anyhow::{bail, Context, Result},
     clap::{Args, Subcommand, ValueEnum},
@@ -22,7 +23,7 @@ use {
         },
         pda,
         rpc::{network_state, program_account, NonblockingRpcClient as RpcClient},
-        send::{send_and_confirm, SendError, SendOptions},
+        send::SendError,
         token, Address,
     },
     serde::Serialize,
@@ -53,15 +54,32 @@ pub enum GovCommand {
         action: ActionArg,
     },
     /// Vote with all your active stake (locked until voting ends).
-    Vote { id: u64, choice: ChoiceArg },
+    Vote {
+        /// The proposal's number.
+        id: u64,
+        /// How you vote; your weight is your active stake.
+        choice: ChoiceArg,
+    },
     /// Take your vote back while voting is open.
-    WithdrawVote { id: u64 },
+    WithdrawVote {
+        /// The proposal's number.
+        id: u64,
+    },
     /// Close voting: passed (timelock starts) or rejected. Anyone may call it.
-    Finalize { id: u64 },
+    Finalize {
+        /// The proposal's number.
+        id: u64,
+    },
     /// Execute a passed proposal after its timelock. Anyone may call it.
-    Execute { id: u64 },
+    Execute {
+        /// The proposal's number.
+        id: u64,
+    },
     /// Show one proposal.
-    Show { id: u64 },
+    Show {
+        /// The proposal's number.
+        id: u64,
+    },
     /// Hand the network to governance, irreversibly (bootstrap authority only).
     Handover,
 }
@@ -71,21 +89,28 @@ pub enum ActionArg {
     /// Change one parameter (IO amounts for the *_stake ones, else integers:
     /// seconds, bps, free_tokens_per_io_day in tokens).
     SetParam {
+        /// The parameter, as `network show` names it (e.g. fee_bps).
         name: String,
+        /// Its new value (IO amounts in base units).
         value: String,
     },
     AddKeeper {
+        /// The keeper's key.
         keeper: Address,
     },
     RemoveKeeper {
+        /// The keeper's key.
         keeper: Address,
     },
     SetArbiter {
+        /// The new arbiter's key.
         arbiter: Address,
     },
     /// Pay IO from the treasury to a wallet's IO account.
     TreasuryTransfer {
+        /// IO to pay from the treasury.
         amount: String,
+        /// The wallet whose IO account receives it.
         recipient: Address,
     },
     Pause,
@@ -93,6 +118,7 @@ pub enum ActionArg {
     /// Replace the program with a loader buffer whose authority is the
     /// governance PDA (`iogrid gov show` prints it); its lamports come back to you.
     UpgradeProgram {
+        /// The loader buffer holding the new program.
         buffer: Address,
     },
 }
@@ -332,6 +358,11 @@ pub async fn execute(
             .await?
         }
         GovCommand::Handover => {
+            tx::confirm(&format!(
+                "Hand the network's authority to the governance PDA {}? From then on only \
+                 passed proposals change parameters, and this key has no power left.",
+                pda::governance().0
+            ))?;
             let ix = TransferAuthorityAccounts::new(signer.pubkey()).instruction();
             let what = format!(
                 "hand the network to the governance PDA {}",
@@ -384,7 +415,7 @@ async fn send(
     what: String,
     proposal: Option<u64>,
 ) -> Result<GovResult> {
-    let sent = send_and_confirm(rpc, &[ix], &[signer], &SendOptions::default())
+    let sent = tx::send_and_confirm(rpc, &[ix], &[signer])
         .await
         .map_err(|err| explain(err, &what))?;
     let proposal = match proposal {

@@ -43,8 +43,10 @@ pub struct LocalnetArgs {
     #[arg(long)]
     pub ledger: Option<PathBuf>,
     #[arg(long, default_value_t = 8899)]
+    /// JSON-RPC port (the websocket is the next one).
     pub rpc_port: u16,
     #[arg(long, default_value_t = 9900)]
+    /// The validator's SOL faucet port.
     pub faucet_port: u16,
     /// The IPv4 address the validator listens on (RPC, websocket, faucet,
     /// gossip), e.g. a bridge's address to serve workers in other network

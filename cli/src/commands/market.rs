@@ -14,6 +14,7 @@ use {
         commands::balance::{ensure_io, io_balance},
         keys::load_keypair,
         output::{print, OutputFormat},
+        tx,
     },
     anyhow::{anyhow, bail, ensure, Context, Result},
     clap::{ArgGroup, Args, Subcommand, ValueEnum},
@@ -30,7 +31,6 @@ use {
         },
         pda,
         rpc::{program_account, program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
-        send::{send_and_confirm, SendOptions},
         token,
         workload::{WorkloadSpec, SPEC_URI_PREFIX},
         Address, PROGRAM_ID,
@@ -67,12 +67,16 @@ pub enum ListingCommand {
         /// The worker node's key: it signs heartbeats and proofs.
         #[arg(long)]
         worker: Address,
+        /// GPU model, at most 16 ASCII characters (e.g. H100-80GB).
         #[arg(long)]
         model: String,
+        /// VRAM per GPU, GB.
         #[arg(long)]
         vram_gb: u16,
+        /// GPUs offered by this listing (one worker node).
         #[arg(long, default_value_t = 1)]
         gpus: u16,
+        /// Region code, at most 8 ASCII characters (e.g. eu-west).
         #[arg(long)]
         region: String,
         /// IO per GPU-hour, e.g. 2.5.
@@ -80,7 +84,10 @@ pub enum ListingCommand {
         price: u64,
     },
     /// Show a listing.
-    Show { listing: Address },
+    Show {
+        /// The listing's address.
+        listing: Address,
+    },
     /// Change a listing's price or worker key, or take it offline / online.
     #[command(
         allow_negative_numbers = true,
@@ -88,6 +95,7 @@ pub enum ListingCommand {
             .args(["price", "worker", "online", "offline"]))
     )]
     Update {
+        /// The listing's address.
         listing: Address,
         /// New IO per GPU-hour (running jobs keep the price they were assigned at).
         #[arg(long, value_name = "IO", value_parser = parse_price)]
@@ -104,7 +112,10 @@ pub enum ListingCommand {
     },
     /// Remove a listing with nothing running: unlocks its stake, pays its
     /// rewards to your IO account and closes it.
-    Delist { listing: Address },
+    Delist {
+        /// The listing's address.
+        listing: Address,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +146,7 @@ pub enum JobCommand {
         /// GPU model (any when omitted).
         #[arg(long)]
         model: Option<String>,
+        /// Minimum VRAM per GPU, GB (0: any).
         #[arg(long, default_value_t = 0)]
         min_vram_gb: u16,
         /// Region (any when omitted).
@@ -166,11 +178,15 @@ pub enum JobCommand {
     },
     /// Show a job.
     #[command(visible_alias = "status")]
-    Show { job: Address },
+    Show {
+        /// The job's address.
+        job: Address,
+    },
     /// Grow an open or running job to `--gpus` GPUs in all, escrowing the
     /// added GPUs for the time the job has left; the keeper assigns them and
     /// their workers join the job's cluster.
     Scale {
+        /// The job's address.
         job: Address,
         /// The job's GPUs after scaling (more than it has now).
         #[arg(long)]
@@ -179,22 +195,35 @@ pub enum JobCommand {
     /// Give an open or running job `--hours` more, escrowing them for every
     /// GPU.
     Extend {
+        /// The job's address.
         job: Address,
+        /// Hours to add, e.g. 0.5.
         #[arg(long)]
         hours: f64,
     },
     /// Refund a job nobody was assigned to.
-    Cancel { job: Address },
+    Cancel {
+        /// The job's address.
+        job: Address,
+    },
     /// Accept a proven job's results at once (pays the suppliers without
     /// waiting out the challenge window).
-    Approve { job: Address },
+    Approve {
+        /// The job's address.
+        job: Address,
+    },
     /// Contest a proven job's results within the challenge window (the
     /// arbiter decides the split).
-    Dispute { job: Address },
+    Dispute {
+        /// The job's address.
+        job: Address,
+    },
     /// Print a Ray job's log from its cluster's head (`--follow`: as it
     /// grows, until the job ends).
     Logs {
+        /// The job's address.
         job: Address,
+        /// Keep printing as the log grows, until the Ray job ends.
         #[arg(long, short)]
         follow: bool,
         /// The keeper's HTTP API, which publishes the job's cluster.
@@ -228,6 +257,7 @@ pub struct JobsArgs {
     /// Only this owner's.
     #[arg(long)]
     pub owner: Option<Address>,
+    /// Only jobs in this status.
     #[arg(long, value_enum)]
     pub status: Option<JobStatusArg>,
 }
@@ -1052,6 +1082,7 @@ pub async fn execute_listing(
                 running == 0,
                 "listing {listing} has {running} GPU(s) running jobs; delist it once they end"
             );
+            confirm_delist(listing, &state, &chain_now(rpc).await?)?;
             let destination = token::io_account_of(&owner);
             let before = io_balance(rpc, &owner).await?;
             let ixs = [
@@ -1213,6 +1244,10 @@ pub async fn execute_job(
                 "the challenge window of job {job} closed {} ago: it can only be settled now",
                 age(chain.now - closes)
             );
+            tx::confirm(&format!(
+                "Dispute job {job}? Its escrow freezes until the network's arbiter decides \
+                 what share of their proven claims the suppliers get."
+            ))?;
             let ix = DisputeJobAccounts::new(owner, *job).instruction();
             let signature = send(rpc, &signer, &[ix], "dispute the job").await?;
             let account = read_job(rpc, job).await?;
@@ -1395,6 +1430,27 @@ async fn fresh_job_id(rpc: &RpcClient, owner: &Address) -> Result<u64> {
     bail!("no free job id found near {now_ms}: pass --id")
 }
 
+/// Delisting ends a listing for good; with rewards pending, say what
+/// becomes of them and ask first.
+fn confirm_delist(address: &Address, listing: &GpuListing, chain: &ChainNow) -> Result<()> {
+    let rewards = super::rewards::RewardsView::new(address, listing, chain);
+    if rewards.accrued == 0 && rewards.pending == 0 {
+        return Ok(());
+    }
+    let forfeited = if rewards.stale && rewards.pending > 0 {
+        format!(
+            ", and {} earned since the worker went silent is forfeited",
+            io_number(rewards.pending)
+        )
+    } else {
+        String::new()
+    };
+    tx::confirm(&format!(
+        "Delist listing {address}? It has {} IO of rewards: paid to you with the delisting{forfeited}.",
+        io_number(rewards.claimable)
+    ))
+}
+
 /// Approve and dispute need the owner and a proven job.
 fn ensure_proven(address: &Address, job: &Job, signer: &Address, verb: &str) -> Result<()> {
     ensure_owner("job", address, &job.owner, signer)?;
@@ -1486,7 +1542,7 @@ pub(crate) async fn send(
     ixs: &[Instruction],
     what: &str,
 ) -> Result<String> {
-    let sent = send_and_confirm(rpc, ixs, &[signer], &SendOptions::default())
+    let sent = tx::send_and_confirm(rpc, ixs, &[signer])
         .await
         .with_context(|| format!("could not {what}"))?;
     Ok(sent.signature.to_string())

@@ -35,9 +35,15 @@ pub struct RewardsArgs {
 #[derive(Debug, Subcommand)]
 pub enum RewardsCommand {
     /// A listing's rewards: claimable now, claimed, forfeited.
-    Show { listing: Address },
+    Show {
+        /// The listing's address.
+        listing: Address,
+    },
     /// Pay a listing's rewards to your IO account (created if missing).
-    Claim { listing: Address },
+    Claim {
+        /// The listing's address.
+        listing: Address,
+    },
 }
 
 /// The reward accumulator as `update(now)` would leave it (the program's

@@ -5,6 +5,7 @@ use {
         commands::balance::ensure_io,
         keys::load_keypair,
         output::{print, OutputFormat},
+        tx,
     },
     anyhow::{Context, Result},
     clap::{Args, Subcommand},
@@ -14,7 +15,6 @@ use {
         instructions::{StakeAccounts, UnstakeAccounts, WithdrawAccounts},
         pda,
         rpc::{program_account, NonblockingRpcClient as RpcClient},
-        send::{send_and_confirm, SendOptions},
         token, Address,
     },
     serde::Serialize,
@@ -31,15 +31,24 @@ pub struct StakeArgs {
 #[derive(Debug, Subcommand)]
 pub enum StakeCommand {
     /// Stake IO from your IO account (e.g. `iogrid stake add 1000`).
-    Add { amount: String },
+    Add {
+        /// IO to stake, e.g. 1000 or 2.5.
+        amount: String,
+    },
     /// Start unbonding IO that no listing or vote locks.
-    Unstake { amount: String },
+    Unstake {
+        /// IO to start unbonding, e.g. 250.
+        amount: String,
+    },
     /// Return unbonding IO to active stake.
     Cancel,
     /// Pay unbonded IO back to your IO account after the cooldown.
     Withdraw,
     /// Show a staker (default: you).
-    Show { owner: Option<Address> },
+    Show {
+        /// Whose stake (default: the signer's).
+        owner: Option<Address>,
+    },
 }
 
 /// A staker's position.
@@ -133,7 +142,7 @@ pub async fn execute(
         }
         StakeCommand::Show { .. } => return show(rpc, &owner, None, output).await,
     };
-    let sent = send_and_confirm(rpc, &[ix], &[&signer], &SendOptions::default())
+    let sent = tx::send_and_confirm(rpc, &[ix], &[&signer])
         .await
         .context("the stake transaction failed")?;
     show(rpc, &owner, Some(sent.signature.to_string()), output).await
