@@ -8,8 +8,9 @@ use {
             console::{self, ConsoleArgs},
             credit::{self, CreditArgs},
             gov::{self, GovArgs},
+            job::{self, JobArgs, JobsArgs},
+            listing::{self, ListingArgs, ListingsArgs},
             localnet::{self, LocalnetArgs},
-            market::{self, JobArgs, JobsArgs, ListingArgs, ListingsArgs},
             network::{self, NetworkArgs},
             rewards::{self, RewardsArgs},
             stake::{self, StakeArgs},
@@ -24,8 +25,9 @@ use {
 struct Cli {
     #[command(flatten)]
     common: CommonArgs,
-    /// Signer keypair file. Defaults to the Solana CLI config's, else
-    /// ~/.config/solana/id.json.
+    /// Signer: a keypair file, `prompt:` (seed phrase typed at the
+    /// terminal) or `stdin:` (keypair JSON on standard input). Defaults to
+    /// the Solana CLI config's, else ~/.config/solana/id.json.
     #[arg(short = 'k', long, global = true, env = "IOGRID_KEYPAIR")]
     keypair: Option<PathBuf>,
     /// Keypair file that pays transaction fees instead of the signer.
@@ -100,13 +102,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Stake(args) => stake::execute(args, &rpc()?, output, cli.keypair.as_deref()).await,
         Command::Listing(args) => {
-            market::execute_listing(args, &rpc()?, output, cli.keypair.as_deref()).await
+            listing::execute_listing(args, &rpc()?, output, cli.keypair.as_deref()).await
         }
-        Command::Job(args) => {
-            market::execute_job(args, &rpc()?, output, cli.keypair.as_deref()).await
-        }
-        Command::Listings(args) => market::execute_listings(args, &rpc()?, output).await,
-        Command::Jobs(args) => market::execute_jobs(args, &rpc()?, output).await,
+        Command::Job(args) => job::execute_job(args, &rpc()?, output, cli.keypair.as_deref()).await,
+        Command::Listings(args) => listing::execute_listings(args, &rpc()?, output).await,
+        Command::Jobs(args) => job::execute_jobs(args, &rpc()?, output).await,
         Command::Rewards(args) => {
             rewards::execute(args, &rpc()?, output, cli.keypair.as_deref()).await
         }

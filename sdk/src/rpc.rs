@@ -2,7 +2,10 @@
 //! to any cluster the same way: a local validator, devnet or mainnet.
 
 use {
-    crate::{accounts::Config, accounts::ProgramAccount, pda, token, Address, PROGRAM_ID},
+    crate::{
+        accounts::{Config, GpuListing, JobAccount, ProgramAccount},
+        pda, token, Address, CLOCK_SYSVAR_ID, PROGRAM_ID,
+    },
     serde::Serialize,
     solana_rpc_client::nonblocking::rpc_client::RpcClient,
 };
@@ -29,6 +32,35 @@ pub enum RpcReadError {
     Decode {
         address: Address,
         source: crate::accounts::DecodeError,
+    },
+    /// [`chain_now`]: no Config owned by the program.
+    #[error("the iogrid network is not initialized on this cluster (iogrid network init)")]
+    NotInitialized,
+    /// [`chain_now`]: the program's Config does not decode.
+    #[error("reading the network's Config")]
+    ConfigDecode(#[source] crate::accounts::DecodeError),
+    /// [`chain_now`]: no Clock sysvar, or a short one.
+    #[error("the cluster returned no Clock sysvar")]
+    NoClock,
+    /// No account where a `what` was read; `why` says how that comes about.
+    #[error("no {what} at {address} ({why})")]
+    Absent {
+        what: &'static str,
+        address: Address,
+        why: &'static str,
+    },
+    /// An account of another program where a `what` was read.
+    #[error("{address} is not a {what}: it belongs to {owner}, not to the iogrid program")]
+    NotA {
+        what: &'static str,
+        address: Address,
+        owner: Address,
+    },
+    /// An account of the program, but not a `what`.
+    #[error("{address} is an iogrid account but not a {what}")]
+    OtherKind {
+        what: &'static str,
+        address: Address,
     },
 }
 
@@ -209,4 +241,146 @@ pub async fn program_accounts(
         })
         .collect();
     Ok(ProgramAccounts { slot, accounts })
+}
+
+/// The network's Config and the chain's clock, read together.
+#[derive(Clone, Debug)]
+pub struct ChainNow {
+    pub config: Config,
+    /// `Clock::unix_timestamp`.
+    pub now: i64,
+}
+
+/// Config and the Clock sysvar in one read; refuses a cluster where the
+/// network is not initialized.
+pub async fn chain_now(rpc: &RpcClient) -> Result<ChainNow, RpcReadError> {
+    let config_address = pda::config().0;
+    let accounts = rpc
+        .get_multiple_accounts_with_commitment(&[config_address, CLOCK_SYSVAR_ID], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value;
+    let config = accounts[0]
+        .as_ref()
+        .filter(|a| a.owner == PROGRAM_ID)
+        .ok_or(RpcReadError::NotInitialized)?;
+    let config = Config::decode(&config.data).map_err(RpcReadError::ConfigDecode)?;
+    // Clock: slot, epoch_start_timestamp, epoch, leader_schedule_epoch,
+    // unix_timestamp; eight bytes each.
+    let now = accounts[1]
+        .as_ref()
+        .and_then(|clock| clock.data.get(32..40))
+        .and_then(|bytes| bytes.try_into().ok())
+        .map(i64::from_le_bytes)
+        .ok_or(RpcReadError::NoClock)?;
+    Ok(ChainNow { config, now })
+}
+
+/// The listing at `address`, or a one-line reason there is none.
+pub async fn read_listing(rpc: &RpcClient, address: &Address) -> Result<GpuListing, RpcReadError> {
+    const WHAT: &str = "listing";
+    program_account(rpc, address, "")
+        .await
+        .map_err(|e| match e {
+            RpcReadError::Missing { .. } => RpcReadError::Absent {
+                what: WHAT,
+                address: *address,
+                why: "never created, or delisted and closed",
+            },
+            RpcReadError::WrongOwner { owner, .. } => RpcReadError::NotA {
+                what: WHAT,
+                address: *address,
+                owner,
+            },
+            RpcReadError::Decode { .. } => RpcReadError::OtherKind {
+                what: WHAT,
+                address: *address,
+            },
+            other => other,
+        })
+}
+
+/// The job at `address`, or a one-line reason there is none.
+pub async fn read_job(rpc: &RpcClient, address: &Address) -> Result<JobAccount, RpcReadError> {
+    const WHAT: &str = "job";
+    // getMultipleAccounts: getAccountInfo's "AccountNotFound" would hide an
+    // unreachable node and repeat itself in the message.
+    let account = rpc
+        .get_multiple_accounts_with_commitment(&[*address], rpc.commitment())
+        .await
+        .map_err(|e| RpcReadError::from_client(rpc, e))?
+        .value
+        .pop()
+        .flatten()
+        .ok_or(RpcReadError::Absent {
+            what: WHAT,
+            address: *address,
+            why: "never created, or settled/cancelled and closed",
+        })?;
+    if account.owner != PROGRAM_ID {
+        return Err(RpcReadError::NotA {
+            what: WHAT,
+            address: *address,
+            owner: account.owner,
+        });
+    }
+    JobAccount::decode(&account.data).map_err(|_| RpcReadError::OtherKind {
+        what: WHAT,
+        address: *address,
+    })
+}
+
+/// Whether an account exists at `address`.
+pub async fn account_exists(rpc: &RpcClient, address: &Address) -> Result<bool, RpcReadError> {
+    match fetch_account(rpc, address, "account", "").await {
+        Ok(_) => Ok(true),
+        Err(RpcReadError::Missing { .. }) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CLI prints these as they are: they must not drift.
+    #[test]
+    fn read_errors_say_what_is_missing() {
+        let address = Address::new_unique();
+        let owner = Address::new_unique();
+        assert_eq!(
+            RpcReadError::Absent {
+                what: "listing",
+                address,
+                why: "never created, or delisted and closed",
+            }
+            .to_string(),
+            format!("no listing at {address} (never created, or delisted and closed)")
+        );
+        assert_eq!(
+            RpcReadError::NotA {
+                what: "job",
+                address,
+                owner,
+            }
+            .to_string(),
+            format!("{address} is not a job: it belongs to {owner}, not to the iogrid program")
+        );
+        assert_eq!(
+            RpcReadError::OtherKind {
+                what: "listing",
+                address,
+            }
+            .to_string(),
+            format!("{address} is an iogrid account but not a listing")
+        );
+        assert_eq!(
+            RpcReadError::NotInitialized.to_string(),
+            "the iogrid network is not initialized on this cluster (iogrid network init)"
+        );
+        assert_eq!(
+            CLOCK_SYSVAR_ID.to_string(),
+            "SysvarC1ock11111111111111111111111111111111"
+        );
+    }
 }

@@ -10,7 +10,7 @@
 //! It holds no key: every transaction is signed in the user's wallet.
 
 use {
-    crate::commands::market::template_dir,
+    crate::commands::job::template_dir,
     anyhow::{ensure, Context, Result},
     axum::{
         extract::{Path as UrlPath, State},

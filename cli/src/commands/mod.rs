@@ -3,6 +3,8 @@ pub mod balance;
 pub mod console;
 pub mod credit;
 pub mod gov;
+pub mod job;
+pub mod listing;
 pub mod localnet;
 pub mod market;
 pub mod network;

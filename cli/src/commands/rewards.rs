@@ -6,7 +6,7 @@ use {
     crate::{
         commands::{
             balance::io_balance,
-            market::{age, chain_now, read_listing, send, ChainNow},
+            market::{age, send},
         },
         keys::load_keypair,
         output::{print, OutputFormat},
@@ -18,7 +18,7 @@ use {
         constants::{format_io, REWARD_PRECISION},
         emission,
         instructions::ClaimRewardsAccounts,
-        rpc::NonblockingRpcClient as RpcClient,
+        rpc::{chain_now, read_listing, ChainNow, NonblockingRpcClient as RpcClient},
         token, Address,
     },
     serde::Serialize,
