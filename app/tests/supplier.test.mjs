@@ -30,7 +30,9 @@ test('a supplier stakes, lists GPUs and claims rewards from the browser', async 
   await rows.nth(1).waitFor();
   assert.match(await rows.nth(1).textContent(), /RTX-4090 \(24 GB, web\)5 IO/);
 
-  // The first listing has heartbeated since the start: it has rewards to claim.
+  // The first listing's worker has heartbeated every 5 s since the start.
+  await rows.nth(0).getByTestId('uptime').filter({ hasText: /^uptime 100% over \d+ (s|min)$/ }).waitFor();
+  // It has rewards to claim.
   const beforeClaim = await ioBalance(wallet.address);
   await rows.nth(0).getByRole('button', { name: 'Claim rewards' }).click();
   const claimed = rows.nth(0).getByTestId('claimed');

@@ -155,7 +155,10 @@ function Vote({ signer, proposal, sender }: { signer: Signer; proposal: Address;
     <div className="row">
       {vote.data ? (
         <span data-testid="your-vote">
-          You voted {CHOICES[vote.data.choice]} with {formatIo(vote.data.weight)}; your stake stays locked until voting ends. You can change your vote.
+          You voted {CHOICES[vote.data.choice]} with {formatIo(vote.data.weight)}. You can change your vote until voting ends.
+          {stake.data && stake.data.voteLocked > 0n && (
+            <> Your votes lock {formatIo(stake.data.voteLocked)} of your stake until {new Date(Number(stake.data.voteLockUntil) * 1000).toLocaleTimeString()}.</>
+          )}
         </span>
       ) : (
         <span>Your weight: {formatIo(weight > 0n ? weight : 0n)} of active stake.</span>

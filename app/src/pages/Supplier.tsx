@@ -18,6 +18,7 @@ import { ioAccountOf } from '../lib/chain';
 import { useSigner, type Signer } from '../lib/wallet';
 import { useAccount, useIoBalance, useNetworkConfig, useNow, useProgramAccounts } from '../hooks/accounts';
 import { useSender } from '../hooks/send';
+import { uptimeOf, useHeartbeatTimes } from '../hooks/uptime';
 import { decodeListing, type Config } from '../lib/program';
 import { offerOf } from '../lib/market';
 import { asciiField, duration, formatIo, parseIo, shortAddress } from '../lib/units';
@@ -177,7 +178,10 @@ function MyListings({ signer, config }: { signer: Signer; config: Config }) {
                   </td>
                   <td>{formatIo(offer.price)}</td>
                   <td className={`status-${offer.status.toLowerCase()}`}>{offer.status}</td>
-                  <td>{duration(now - offer.lastHeartbeat)} ago</td>
+                  <td>
+                    {duration(now - offer.lastHeartbeat)} ago
+                    <Heartbeats listing={address} timeout={config.params.heartbeatTimeoutSecs} />
+                  </td>
                   <td>
                     {offer.jobsCompleted} / {offer.jobsFaulted}
                   </td>
@@ -210,6 +214,30 @@ function MyListings({ signer, config }: { signer: Signer; config: Config }) {
       )}
       <p className="muted">A listing earns emission while its worker heartbeats; rewards earned since the last settlement are paid by the claim.</p>
       <TransactionProgress state={sender.state} />
+    </div>
+  );
+}
+
+/** The gaps between a listing's recent heartbeats as bars (red past the
+ * timeout), and its uptime over them. */
+function Heartbeats({ listing, timeout }: { listing: Address; timeout: number }) {
+  const times = useHeartbeatTimes(listing);
+  const now = useNow();
+  const uptime = uptimeOf(times, timeout, now);
+  if (!uptime) return null;
+  const gaps = uptime.gaps.slice(-40);
+  const tallest = Math.max(timeout, ...gaps);
+  return (
+    <div className="uptime" title={`heartbeat gaps over the last ${duration(uptime.window)}`}>
+      <svg width={gaps.length * 3} height={16} aria-hidden="true">
+        {gaps.map((gap, i) => {
+          const height = Math.max(1, (16 * Math.min(gap, tallest)) / tallest);
+          return <rect key={i} x={i * 3} y={16 - height} width={2} height={height} fill={gap > timeout ? '#a40e26' : '#4c3ee8'} />;
+        })}
+      </svg>
+      <span data-testid="uptime">
+        uptime {(100 * uptime.uptime).toFixed(uptime.uptime === 1 ? 0 : 1)}% over {duration(uptime.window)}
+      </span>
     </div>
   );
 }
