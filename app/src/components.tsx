@@ -1,6 +1,10 @@
 // Small pieces every page uses: transaction progress, errors, tables.
 import type { ReactNode } from 'react';
+import type { Address } from '@solana/kit';
 import type { SendState } from './hooks/send';
+import { useNow } from './hooks/accounts';
+import { uptimeOf, useHeartbeatTimes } from './hooks/uptime';
+import { duration } from './lib/units';
 
 export function TransactionProgress({ state }: { state: SendState }) {
   switch (state.step) {
@@ -60,6 +64,30 @@ export function Bars({ rows }: { rows: { label: string; value: number; note?: st
           <span className="bar-value">{row.note ?? row.value}</span>
         </div>
       ))}
+    </div>
+  );
+}
+
+/** The gaps between a listing's recent heartbeats as bars (red past the
+ * timeout), and its uptime over them. */
+export function Heartbeats({ listing, timeout }: { listing: Address; timeout: number }) {
+  const times = useHeartbeatTimes(listing);
+  const now = useNow();
+  const uptime = uptimeOf(times, timeout, now);
+  if (!uptime) return null;
+  const gaps = uptime.gaps.slice(-40);
+  const tallest = Math.max(timeout, ...gaps);
+  return (
+    <div className="uptime" title={`heartbeat gaps over the last ${duration(uptime.window)}`}>
+      <svg width={gaps.length * 3} height={16} aria-hidden="true">
+        {gaps.map((gap, i) => {
+          const height = Math.max(1, (16 * Math.min(gap, tallest)) / tallest);
+          return <rect key={i} x={i * 3} y={16 - height} width={2} height={height} fill={gap > timeout ? '#a40e26' : '#4c3ee8'} />;
+        })}
+      </svg>
+      <span data-testid="uptime">
+        uptime {(100 * uptime.uptime).toFixed(uptime.uptime === 1 ? 0 : 1)}% over {duration(uptime.window)}
+      </span>
     </div>
   );
 }

@@ -77,6 +77,7 @@ test('a user deploys a 2-GPU job from the browser and sees it settle with the ri
   const { page, wallet } = await openConsole();
   await page.getByTestId('listings').waitFor();
   await page.getByText('2 free of 2').first().waitFor();
+  await page.getByTestId('listings').getByTestId('uptime').first().waitFor();
   await shot(page, 'marketplace');
 
   const before = await ioBalance(wallet.address);

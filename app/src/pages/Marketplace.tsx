@@ -1,13 +1,14 @@
 // Every listing, filtered by what a job needs, and the supply by model and region.
 import { useMemo, useState } from 'react';
 import { useOffers } from '../hooks/market';
-import { useNow } from '../hooks/accounts';
+import { useNetworkConfig, useNow } from '../hooks/accounts';
 import { supplyBy, type Offer } from '../lib/market';
 import { duration, formatIo, parseIo } from '../lib/units';
-import { Bars, Loading, Problem } from '../components';
+import { Bars, Heartbeats, Loading, Problem } from '../components';
 
 export function Marketplace() {
   const { offers, loading, error } = useOffers();
+  const network = useNetworkConfig();
   const now = useNow();
   const [model, setModel] = useState('');
   const [region, setRegion] = useState('');
@@ -70,12 +71,15 @@ export function Marketplace() {
         </label>
       </form>
       {maxPrice && priceCap === null && <Problem>The max price must be an amount of IO, like 2.5.</Problem>}
-      {loading ? <Loading what="listings" /> : <ListingTable offers={shown} now={now} />}
+      {loading ? <Loading what="listings" /> : <ListingTable offers={shown} now={now} timeout={Number(network.data?.params.heartbeatTimeoutSecs ?? 60)} />}
     </section>
   );
 }
 
-function ListingTable({ offers, now }: { offers: Offer[]; now: number }) {
+/** Rows whose heartbeat history is read (one RPC call each, every 15 s). */
+const UPTIME_ROWS = 50;
+
+function ListingTable({ offers, now, timeout }: { offers: Offer[]; now: number; timeout: number }) {
   if (offers.length === 0) return <p className="muted">No listing matches these filters.</p>;
   return (
     <table data-testid="listings">
@@ -87,13 +91,13 @@ function ListingTable({ offers, now }: { offers: Offer[]; now: number }) {
           <th>GPUs free</th>
           <th>Price / GPU-h</th>
           <th>Status</th>
-          <th>Last heartbeat</th>
+          <th>Heartbeats and uptime</th>
           <th>Jobs done / faulted</th>
           <th>Stake locked</th>
         </tr>
       </thead>
       <tbody>
-        {offers.map((o) => (
+        {offers.map((o, i) => (
           <tr key={o.address} title={o.address}>
             <td>{o.model}</td>
             <td>{o.vramGb} GB</td>
@@ -103,7 +107,10 @@ function ListingTable({ offers, now }: { offers: Offer[]; now: number }) {
             </td>
             <td>{formatIo(o.price)}</td>
             <td className={`status-${o.status.toLowerCase()}`}>{o.status}</td>
-            <td>{duration(now - o.lastHeartbeat)} ago</td>
+            <td>
+              {duration(now - o.lastHeartbeat)} ago
+              {i < UPTIME_ROWS && o.status !== 'Offline' && <Heartbeats listing={o.address} timeout={timeout} />}
+            </td>
             <td>
               {o.jobsCompleted} / {o.jobsFaulted}
             </td>

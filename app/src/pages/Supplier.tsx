@@ -18,11 +18,10 @@ import { ioAccountOf } from '../lib/chain';
 import { useSigner, type Signer } from '../lib/wallet';
 import { useAccount, useIoBalance, useNetworkConfig, useNow, useProgramAccounts } from '../hooks/accounts';
 import { useSender } from '../hooks/send';
-import { uptimeOf, useHeartbeatTimes } from '../hooks/uptime';
 import { decodeListing, type Config } from '../lib/program';
 import { offerOf } from '../lib/market';
 import { asciiField, duration, formatIo, parseIo, shortAddress } from '../lib/units';
-import { Loading, Problem, Stat, TransactionProgress } from '../components';
+import { Heartbeats, Loading, Problem, Stat, TransactionProgress } from '../components';
 
 function decodeStake(data: Uint8Array): StakeAccount {
   return getStakeAccountDecoder().decode(data);
@@ -214,30 +213,6 @@ function MyListings({ signer, config }: { signer: Signer; config: Config }) {
       )}
       <p className="muted">A listing earns emission while its worker heartbeats; rewards earned since the last settlement are paid by the claim.</p>
       <TransactionProgress state={sender.state} />
-    </div>
-  );
-}
-
-/** The gaps between a listing's recent heartbeats as bars (red past the
- * timeout), and its uptime over them. */
-function Heartbeats({ listing, timeout }: { listing: Address; timeout: number }) {
-  const times = useHeartbeatTimes(listing);
-  const now = useNow();
-  const uptime = uptimeOf(times, timeout, now);
-  if (!uptime) return null;
-  const gaps = uptime.gaps.slice(-40);
-  const tallest = Math.max(timeout, ...gaps);
-  return (
-    <div className="uptime" title={`heartbeat gaps over the last ${duration(uptime.window)}`}>
-      <svg width={gaps.length * 3} height={16} aria-hidden="true">
-        {gaps.map((gap, i) => {
-          const height = Math.max(1, (16 * Math.min(gap, tallest)) / tallest);
-          return <rect key={i} x={i * 3} y={16 - height} width={2} height={height} fill={gap > timeout ? '#a40e26' : '#4c3ee8'} />;
-        })}
-      </svg>
-      <span data-testid="uptime">
-        uptime {(100 * uptime.uptime).toFixed(uptime.uptime === 1 ? 0 : 1)}% over {duration(uptime.window)}
-      </span>
     </div>
   );
 }
