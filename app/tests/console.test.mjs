@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { address as toAddress, createSolanaRpcSubscriptions, getAddressEncoder, getBase58Decoder, getBase64Encoder } from '@solana/kit';
-import { CONSOLE, PROGRAM, RPC, ioBalance, openConsole, parseIoText, rpc, shot, watchers } from './harness.mjs';
+import { CONSOLE, PROGRAM, RPC, config, ioBalance, openConsole, parseIoText, rpc, shot, watchers } from './harness.mjs';
 
 const JOB_DISCRIMINATOR = new Uint8Array([75, 124, 80, 203, 161, 180, 202, 80]);
 const JOB_STATUS = ['Open', 'Running', 'Proven', 'Approved', 'Disputed', 'Resolved'];
@@ -147,11 +147,17 @@ test('a declined signature says so and sends nothing', async () => {
   const { page, wallet } = await openConsole();
   const jobs = (await jobsOf(wallet.address)).length;
   const balance = await ioBalance(wallet.address);
-  await fillDeploy(page, { gpus: '1', hours: '0.05', maxPrice: '36', workload: '__custom__', uri: 'sim:cpu:3' });
+  // A template workload: the browser uploads its spec to the keeper (a
+  // cross-origin PUT) before the wallet is asked.
+  const template = config.templates.find((t) => t.name === 'tune');
+  assert.ok(template, 'the console offers the tune template');
+  await fillDeploy(page, { gpus: '1', hours: '0.05', maxPrice: '36', workload: 'tune' });
   await page.getByTestId('match').waitFor();
   wallet.rejecting = true;
   await page.getByTestId('deploy').click();
   await page.getByRole('alert').filter({ hasText: 'You declined the request in your wallet. Nothing was sent.' }).waitFor();
+  const stored = await fetch(`${config.keeperUrl}/v1/specs/${template.sha256}`);
+  assert.equal(stored.status, 200, 'the keeper holds the spec under the hash the browser computed');
   assert.equal(wallet.asked, 1, 'the wallet was asked once');
   assert.equal(wallet.signed, 0);
   assert.equal((await jobsOf(wallet.address)).length, jobs, 'no job was created');
