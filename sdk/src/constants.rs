@@ -15,6 +15,8 @@ pub const REWARD_PRECISION: u64 = 10_000;
 pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
 /// Listings one job may run on at once.
 pub const MAX_CLUSTER: usize = 16;
+/// Listings one `heartbeat_many` may carry.
+pub const MAX_HEARTBEAT_BATCH: usize = 60;
 pub use iogrid_rules::SECS_PER_HOUR;
 /// A lapsed dispute settles after this long without the arbiter.
 pub const MAX_DISPUTE_SECS: i64 = 14 * 86_400;

@@ -130,6 +130,8 @@ iogrid_errors! {
     6079 NoCreditWithdrawal "There is no credit withdrawal pending.",
     6080 CreditWithdrawalNotReady "The credit withdrawal delay has not passed yet.",
     6081 CreditNotEmpty "The credit account still holds a balance or a pending withdrawal.",
+    6082 HeartbeatBatchSize "A batched heartbeat carries between 1 and 60 listings.",
+    6083 HeartbeatBatchInvalid "A batched heartbeat's listings must be writable, distinct and in ascending address order.",
 }
 
 impl fmt::Display for IogridError {

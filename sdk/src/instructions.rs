@@ -55,6 +55,7 @@ pub mod discriminator {
     pub const WITHDRAW_CREDIT: [u8; 8] = [8, 173, 134, 129, 40, 255, 134, 30];
     pub const SETTLE_USAGE: [u8; 8] = [61, 174, 167, 9, 21, 219, 242, 117];
     pub const CLOSE_CREDIT: [u8; 8] = [151, 225, 136, 142, 221, 237, 105, 183];
+    pub const HEARTBEAT_MANY: [u8; 8] = [170, 110, 125, 32, 241, 62, 57, 196];
 }
 
 /// Every instruction's name with its discriminator, for the IDL check.
@@ -69,6 +70,7 @@ pub const ALL_DISCRIMINATORS: &[(&str, [u8; 8])] = &[
     ("delist", discriminator::DELIST),
     ("claim_rewards", discriminator::CLAIM_REWARDS),
     ("heartbeat", discriminator::HEARTBEAT),
+    ("heartbeat_many", discriminator::HEARTBEAT_MANY),
     ("crank_emission", discriminator::CRANK_EMISSION),
     ("sweep_rewards", discriminator::SWEEP_REWARDS),
     ("mark_offline", discriminator::MARK_OFFLINE),
@@ -435,6 +437,37 @@ impl HeartbeatAccounts {
 
     pub fn instruction(&self) -> Instruction {
         self.instruction_with(discriminator::HEARTBEAT.to_vec())
+    }
+}
+
+instruction_accounts!(
+    /// `heartbeat_many`, signed by the worker key the listings share; the
+    /// listings follow as writable remaining accounts.
+    HeartbeatManyAccounts {
+        worker: [signer],
+        config: [],
+    }
+);
+
+impl HeartbeatManyAccounts {
+    pub fn new(worker: Address) -> Self {
+        Self {
+            worker,
+            config: pda::config().0,
+        }
+    }
+
+    /// One batched heartbeat for `listings` (at most
+    /// [`MAX_HEARTBEAT_BATCH`](crate::constants::MAX_HEARTBEAT_BATCH)); they
+    /// are sorted and deduplicated, as the program requires.
+    pub fn instruction(&self, listings: &[Address]) -> Instruction {
+        let mut sorted = listings.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let mut ix = self.instruction_with(discriminator::HEARTBEAT_MANY.to_vec());
+        ix.accounts
+            .extend(sorted.into_iter().map(|l| AccountMeta::new(l, false)));
+        ix
     }
 }
 

@@ -3,7 +3,7 @@
 
 use {
     crate::{
-        accounts::{Config, GpuListing, JobAccount, ProgramAccount},
+        accounts::{Config, GpuListing, GpuSpec, JobAccount, ProgramAccount},
         pda, token, Address, CLOCK_SYSVAR_ID, PROGRAM_ID,
     },
     serde::Serialize,
@@ -200,6 +200,36 @@ pub async fn program_accounts(
     rpc: &RpcClient,
     discriminator: [u8; 8],
 ) -> Result<ProgramAccounts, RpcReadError> {
+    program_accounts_where(rpc, discriminator, &[]).await
+}
+
+/// The listings whose worker key is `worker` (one RPC read, filtered by the
+/// node), e.g. for a rack's batched heartbeats.
+pub async fn listings_of_worker(
+    rpc: &RpcClient,
+    worker: &Address,
+) -> Result<Vec<(Address, GpuListing)>, RpcReadError> {
+    // The data starts with the 8-byte discriminator.
+    let offset = 8 + std::mem::offset_of!(GpuListing, spec) + std::mem::offset_of!(GpuSpec, worker);
+    let read = program_accounts_where(
+        rpc,
+        GpuListing::DISCRIMINATOR,
+        &[(offset, worker.as_ref().to_vec())],
+    )
+    .await?;
+    Ok(read
+        .accounts
+        .into_iter()
+        .filter_map(|(address, data)| Some((address, GpuListing::decode(&data).ok()?)))
+        .collect())
+}
+
+/// [`program_accounts`] with further `(offset, bytes)` memcmp filters.
+pub async fn program_accounts_where(
+    rpc: &RpcClient,
+    discriminator: [u8; 8],
+    filters: &[(usize, Vec<u8>)],
+) -> Result<ProgramAccounts, RpcReadError> {
     use {
         solana_account_decoder_client_types::UiAccountEncoding,
         solana_rpc_client_api::{
@@ -210,10 +240,12 @@ pub async fn program_accounts(
         },
     };
     let config = RpcProgramAccountsConfig {
-        filters: Some(vec![RpcFilterType::Memcmp(Memcmp::new_raw_bytes(
-            0,
-            discriminator.to_vec(),
-        ))]),
+        filters: Some(
+            std::iter::once((0, discriminator.to_vec()))
+                .chain(filters.iter().cloned())
+                .map(|(offset, bytes)| RpcFilterType::Memcmp(Memcmp::new_raw_bytes(offset, bytes)))
+                .collect(),
+        ),
         account_config: RpcAccountInfoConfig {
             encoding: Some(UiAccountEncoding::Base64),
             commitment: Some(rpc.commitment()),

@@ -53,10 +53,87 @@ async fn run_scenarios(localnet: &Localnet, chain: &mut Chain) -> anyhow::Result
     let keeper = key(localnet, "keeper");
     check_the_migration(localnet, chain, &authority, &keeper).await?;
     one_gpu_job_from_escrow_to_payment(localnet, chain, &keeper).await;
+    pooled_heartbeats_for_a_rack(localnet, chain).await;
     largest_cluster_settles_in_one_transaction(localnet, chain, &keeper).await;
     fee_change_by_governance(localnet, chain).await;
     upgrade_only_through_a_vote(localnet, chain, &authority).await;
     Ok(())
+}
+
+/// A rack of three one-GPU listings served by one worker key: one
+/// `iogrid-worker heartbeats --once` records all three in one transaction.
+async fn pooled_heartbeats_for_a_rack(localnet: &Localnet, chain: &mut Chain) {
+    let supplier = key(localnet, "supplier-1");
+    let worker = key(localnet, "worker-3");
+    let next = program_account::<iogrid_sdk::accounts::StakeAccount>(
+        &chain.rpc,
+        &pda::stake(&supplier.pubkey()).0,
+        "staked",
+    )
+    .await
+    .unwrap()
+    .next_listing_id;
+    let mut rack = Vec::new();
+    for id in next..next + 3 {
+        let listing = chain
+            .list_gpus(&supplier, id, worker.pubkey(), ("RTX4090", 1), IO)
+            .await;
+        rack.push(listing);
+    }
+    let before: Vec<i64> = last_heartbeats(chain, &rack).await;
+    // A beat in the same second as the listing would change nothing visible.
+    let latest = *before.iter().max().unwrap();
+    while chain.now().await <= latest {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let output =
+        tokio::process::Command::new(iogrid_tests::localchain::workspace_bin("iogrid-worker"))
+            .args([
+                "--url",
+                &localnet.info.rpc_url,
+                "--output",
+                "json",
+                "heartbeats",
+            ])
+            .args([
+                "--worker-keypair",
+                &iogrid_tests::localchain::key_path(localnet, "worker-3"),
+            ])
+            .arg("--once")
+            .output()
+            .await
+            .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let round: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            &round["listings"],
+            &round["recorded"],
+            &round["transactions"],
+            &round["failed"]
+        ),
+        (&3.into(), &3.into(), &1.into(), &0.into()),
+        "{round}"
+    );
+    let after = last_heartbeats(chain, &rack).await;
+    assert!(
+        before.iter().zip(&after).all(|(b, a)| a > b),
+        "{before:?} -> {after:?}"
+    );
+    println!("pooled heartbeats: 3 listings in 1 transaction ({round})");
+}
+
+async fn last_heartbeats(chain: &Chain, listings: &[Address]) -> Vec<i64> {
+    let mut beats = Vec::new();
+    for listing in listings {
+        beats.push(chain.listing(listing).await.last_heartbeat);
+    }
+    beats
 }
 
 /// The network is what the migration file says, and running it again

@@ -149,6 +149,10 @@ pub struct WorkerArgs {
     /// Exit after the first job whose proof is accepted.
     #[arg(long)]
     pub once: bool,
+    /// Send no heartbeats for this listing: `iogrid-worker heartbeats`
+    /// for its worker key sends them, many listings per transaction.
+    #[arg(long)]
+    pub pooled_heartbeats: bool,
     /// The IP address the job's other Ray nodes reach this node at.
     #[arg(long, env = "IOGRID_NODE_IP", default_value = "127.0.0.1")]
     pub node_ip: String,
@@ -289,7 +293,12 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
         allow_shell: args.allow_shell,
         stop: AtomicBool::new(false),
     });
-    let heartbeat = tokio::spawn(heartbeat_loop(agent.clone(), interval));
+    let heartbeat = if args.pooled_heartbeats {
+        info!("heartbeats are pooled: `iogrid-worker heartbeats` for this worker key sends them");
+        tokio::spawn(async {})
+    } else {
+        tokio::spawn(heartbeat_loop(agent.clone(), interval))
+    };
     // Inference beside the jobs; the model server stops with the worker.
     let _inference = inference.map(|plan| {
         let key = Arc::new(agent.worker.insecure_clone());

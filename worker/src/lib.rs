@@ -5,6 +5,7 @@
 //! `sandbox`; `serve` runs a model server for the inference gateway.
 
 pub mod agent;
+pub mod beats;
 pub mod doctor;
 pub mod gpu;
 pub mod ray;

@@ -6,6 +6,7 @@ use {
     iogrid_cli::app::{exit_on_error, CommonArgs},
     iogrid_worker::{
         agent::{self, NodeArgs, WorkerArgs},
+        beats::{self, HeartbeatsArgs},
         doctor,
     },
 };
@@ -29,6 +30,10 @@ enum Command {
     /// runtime, disk, cgroups, keeper, RPC, worker key and SOL, the
     /// listing's fit, the owner's stake); each failure says how to fix it.
     Doctor(NodeArgs),
+    /// Heartbeat every online listing of one worker key, many per
+    /// transaction (`heartbeat_many`), for agents run with
+    /// `--pooled-heartbeats`.
+    Heartbeats(HeartbeatsArgs),
 }
 
 #[tokio::main]
@@ -41,5 +46,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Run(args) => agent::execute(args, &rpc, cli.common.output).await,
         Command::Doctor(args) => doctor::execute(args, &rpc, cli.common.output).await,
+        Command::Heartbeats(args) => beats::execute(args, &rpc, cli.common.output).await,
     }
 }

@@ -58,6 +58,10 @@ pub const MAX_GPUS_PER_LISTING: u16 = 1_024;
 pub const PRICE_HORIZON_HOURS: u64 = 8_760;
 /// Listings one job may run on at once (a multi-supplier cluster).
 pub const MAX_CLUSTER: usize = 16;
+/// Listings one `heartbeat_many` may carry: a transaction locks at most 64
+/// accounts, and the signer, Config and the program take three (about 30 fit
+/// without an address lookup table).
+pub const MAX_HEARTBEAT_BATCH: usize = 60;
 /// Longest job, and longest extension.
 pub const MAX_JOB_DURATION_SECS: u64 = 365 * 86_400;
 pub use iogrid_rules::SECS_PER_HOUR;

@@ -256,4 +256,12 @@ pub enum IogridError {
     /// 6081
     #[msg("The credit account still holds a balance or a pending withdrawal.")]
     CreditNotEmpty,
+    /// 6082
+    #[msg("A batched heartbeat carries between 1 and 60 listings.")]
+    HeartbeatBatchSize,
+    /// 6083
+    #[msg(
+        "A batched heartbeat's listings must be writable, distinct and in ascending address order."
+    )]
+    HeartbeatBatchInvalid,
 }

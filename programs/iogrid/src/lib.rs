@@ -117,6 +117,13 @@ pub mod iogrid {
         ctx.accounts.heartbeat()
     }
 
+    /// Liveness of many listings sharing one worker key, in one transaction;
+    /// the listings follow as writable remaining accounts, ascending.
+    pub fn heartbeat_many(ctx: &mut Context<HeartbeatMany>) -> Result<()> {
+        let listings = ctx.remaining_accounts()?;
+        ctx.accounts.heartbeat_many(&listings)
+    }
+
     /// Permissionless: mints released emission into the rewards vault.
     pub fn crank_emission(ctx: &mut Context<CrankEmission>) -> Result<()> {
         reject_remaining_accounts(ctx)?;

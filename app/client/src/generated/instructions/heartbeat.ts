@@ -36,6 +36,10 @@ export function getHeartbeatInstructionDataCodec(): FixedSizeCodec<HeartbeatInst
 export type HeartbeatInput<TAccountWorker extends string = string, TAccountConfig extends string = string, TAccountListing extends string = string> =  {
   worker: TransactionSigner<TAccountWorker>;
 config?: Address<TAccountConfig>;
+/**
+ * Its stored worker key must be the signer (checked in `beat`, which
+ * `heartbeat_many` shares).
+ */
 listing: Address<TAccountListing>;
 }
 
@@ -61,6 +65,10 @@ export type ParsedHeartbeatInstruction<TProgram extends string = typeof IOGRID_P
 accounts: {
 worker: TAccountMetas[0];
 config: TAccountMetas[1];
+/**
+ * Its stored worker key must be the signer (checked in `beat`, which
+ * `heartbeat_many` shares).
+ */
 listing: TAccountMetas[2];
 };
 data: HeartbeatInstructionData; };

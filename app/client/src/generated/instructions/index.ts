@@ -25,6 +25,7 @@ export * from './expireJob';
 export * from './extendJob';
 export * from './finalizeProposal';
 export * from './heartbeat';
+export * from './heartbeatMany';
 export * from './initialize';
 export * from './listGpu';
 export * from './markOffline';

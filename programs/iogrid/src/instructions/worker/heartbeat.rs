@@ -1,9 +1,6 @@
 use {
-    crate::{
-        errors::IogridError,
-        events::{emit_event, HeartbeatRecorded},
-        state::{Config, GpuListing},
-    },
+    super::heartbeat_many::beat,
+    crate::state::{Config, GpuListing},
     anchor_lang::prelude::*,
 };
 
@@ -16,10 +13,9 @@ pub struct Heartbeat {
     pub worker: Signer,
     #[account(address = crate::constants::CONFIG_ADDRESS @ crate::errors::IogridError::WrongConfig)]
     pub config: Account<Config>,
-    #[account(
-        mut,
-        constraint = listing.spec.worker == *worker.address() @ IogridError::NotListingWorker
-    )]
+    /// Its stored worker key must be the signer (checked in `beat`, which
+    /// `heartbeat_many` shares).
+    #[account(mut)]
     pub listing: Account<GpuListing>,
 }
 
@@ -27,21 +23,11 @@ impl Heartbeat {
     /// Records that the worker is alive and settles its rewards: credited
     /// if the previous beat was within the timeout, forfeited if not.
     pub fn heartbeat(&mut self) -> Result<()> {
-        if !self.listing.is_online() {
-            return Err(IogridError::ListingOffline.into());
-        }
         let now = Clock::get()?.unix_timestamp;
         let config = &*self.config;
         let acc = config.rewards.accumulator_at(now, config.emission_start)?;
         let timeout = config.params.heartbeat_timeout_secs;
-        let (credited, forfeited) = self.listing.settle(acc, now, timeout)?;
-        self.listing.last_heartbeat = now;
-        emit_event(&HeartbeatRecorded {
-            listing: *self.listing.address(),
-            at: now,
-            credited,
-            forfeited,
-        });
-        Ok(())
+        let worker = *self.worker.address();
+        beat(&mut self.listing, &worker, acc, now, timeout)
     }
 }

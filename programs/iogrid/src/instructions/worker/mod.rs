@@ -1,4 +1,5 @@
 pub mod complete_job;
 pub mod heartbeat;
+pub mod heartbeat_many;
 
-pub use {complete_job::*, heartbeat::*};
+pub use {complete_job::*, heartbeat::*, heartbeat_many::*};
