@@ -340,6 +340,7 @@ async fn unmatched(State(keeper): State<Arc<Keeper>>) -> Response {
 }
 
 async fn metrics(State(keeper): State<Arc<Keeper>>) -> Response {
+    keeper.count_share();
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -47,6 +47,11 @@ pub struct Args {
     /// doubles from 1 s per failure in a row up to this).
     #[arg(long, env = "IOGRID__KEEPER__RETRY_CAP", value_parser = humantime::parse_duration)]
     pub retry_cap: Option<Duration>,
+    /// With several registered keepers, how long a job's action may stay
+    /// undone by the keeper whose share it is before this one sends it (the
+    /// n-th in line waits n times this).
+    #[arg(long, env = "IOGRID__KEEPER__TAKEOVER_GRACE", value_parser = humantime::parse_duration)]
+    pub takeover_grace: Option<Duration>,
 }
 
 /// The `[rpc]`, `[keeper]` and `[api]` tables of the settings file.
@@ -78,6 +83,8 @@ struct KeeperFile {
     priority_fee: Option<u64>,
     #[serde(with = "humantime_serde")]
     retry_cap: Option<Duration>,
+    #[serde(with = "humantime_serde")]
+    takeover_grace: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +105,7 @@ pub struct Settings {
     pub emission_interval: Duration,
     pub priority_fee: u64,
     pub retry_cap: Duration,
+    pub takeover_grace: Duration,
 }
 
 impl Settings {
@@ -150,6 +158,10 @@ impl Settings {
                 .retry_cap
                 .or(file.keeper.retry_cap)
                 .unwrap_or(crate::retry::RETRY_CAP),
+            takeover_grace: args
+                .takeover_grace
+                .or(file.keeper.takeover_grace)
+                .unwrap_or(crate::share::TAKEOVER_GRACE),
         })
     }
 }

@@ -12,6 +12,7 @@ use {
             matcher::AssignKind,
             plan::{plan, Action, Plan},
         },
+        share::{self, Turn},
         watch, Shared, Waiting,
     },
     anyhow::{Context, Result},
@@ -27,7 +28,7 @@ use {
     solana_keypair::{read_keypair_file, Keypair},
     solana_signer::Signer,
     std::{
-        collections::HashMap,
+        collections::{HashMap, HashSet},
         sync::Arc,
         time::{Duration, Instant},
     },
@@ -94,22 +95,22 @@ impl Keeper {
         );
         let mut tasks = Tasks::default();
         tasks.spawn("api", api::serve(self.clone(), listener, shutdown.clone()));
+        let source = Arc::new(watch::RpcSource {
+            rpc: self.rpc.clone(),
+            ws_url: self.settings.ws_url.clone(),
+        });
         tasks.spawn(
             "resync",
             watch::run_resync(
                 self.shared.clone(),
-                self.rpc.clone(),
+                source.clone(),
                 self.settings.resync,
                 shutdown.clone(),
             ),
         );
         tasks.spawn(
             "websocket",
-            watch::run_subscription(
-                self.shared.clone(),
-                self.settings.ws_url.clone(),
-                shutdown.clone(),
-            ),
+            watch::run_subscription(self.shared.clone(), source, shutdown.clone()),
         );
         tasks.spawn("plan", self.clone().run_passes(shutdown.clone()));
         tasks.spawn("cranks", self.clone().run_cranks(shutdown.clone()));
@@ -154,43 +155,111 @@ impl Keeper {
     }
 
     /// One pass over the state; records why jobs wait and the gauges.
-    fn plan_pass(&self, now: i64) -> Plan {
+    fn plan_pass(self: &Arc<Self>, now: i64) -> Plan {
         let busy = self.shared.in_flight.lock().unwrap().clone();
         let started = Instant::now();
         let mut state = self.shared.state.lock().unwrap();
-        let registered = state
+        let me = self.keypair.pubkey();
+        let keepers: Vec<Address> = state
             .config
             .as_ref()
-            .is_some_and(|c| c.value.active_keepers().contains(&self.keypair.pubkey()));
+            .map(|c| c.value.active_keepers().to_vec())
+            .unwrap_or_default();
+        let registered = keepers.contains(&me);
         let mut plan = plan(&mut state, now, &busy);
         // Only registered keepers (or a job's owner) may assign; the
         // permissionless steps still go out. An action backing off after
-        // failures waits for its time.
+        // failures waits for its time, and one in another keeper's share
+        // waits for that keeper (share.rs).
         let mut retries = self.shared.retries.lock().unwrap();
         retries.retain_jobs(|job| state.jobs.contains_key(job));
         self.shared.metrics.backing_off(&retries.summary());
+        let mut due = self.shared.due_since.lock().unwrap();
+        let mut due_now = HashSet::new();
+        let mut to_verify = Vec::new();
         let instant = Instant::now();
+        let grace = self.settings.takeover_grace;
         let held: Vec<Action> = plan
             .actions
             .extract_if(.., |action| {
-                let backing_off = !retries.ready(&action.job(), action.name(), instant);
-                backing_off || (!registered && matches!(action, Action::Assign(_)))
+                let (job, name) = (action.job(), action.name());
+                if !registered && matches!(action, Action::Assign(_)) {
+                    return true;
+                }
+                // Still due while it backs off: a takeover that failed once
+                // does not wait out the grace again.
+                due_now.insert((job, name));
+                if !retries.ready(&job, name, instant) {
+                    due.note(job, name, instant);
+                    return true;
+                }
+                let rank = share::rank(&job, &keepers, &me);
+                match due.turn(job, name, rank, grace, instant) {
+                    Turn::Send { takeover } => {
+                        if takeover {
+                            self.shared.metrics.takeover(name);
+                            info!(%job, action = name, rank, "taking over from the keeper whose share it is");
+                        }
+                        false
+                    }
+                    Turn::Verify => {
+                        to_verify.push(job);
+                        true
+                    }
+                    Turn::Hold => true,
+                }
             })
             .collect();
+        due.keep_only(&due_now, &busy);
+        self.shared
+            .metrics
+            .actions_held_for_peers
+            .set(due.held() as i64);
+        drop(due);
         drop(retries);
+        for job in to_verify {
+            if self.shared.claim(job) {
+                tokio::spawn(self.clone().verify_before_takeover(job));
+            }
+        }
         for action in &held {
             if let Action::Assign(matched) = action {
                 matched.listings.iter().for_each(|(l, _)| state.unbook(l));
             }
         }
-        self.shared
-            .metrics
+        let metrics = &self.shared.metrics;
+        metrics
             .plan_seconds
             .observe(started.elapsed().as_secs_f64());
+        metrics.plan_jobs.set(plan.considered.len() as i64);
+        metrics.deadlines.set(state.agenda.scheduled() as i64);
         self.update_gauges(&state);
+        // State, then waiting: the order job_view locks them in.
+        self.record_waiting(&plan, &state);
         drop(state);
-        self.record_waiting(&plan);
         plan
+    }
+
+    /// How many keepers split the jobs, and how many are this one's:
+    /// counted when /metrics is read, not every pass (one hash per job and
+    /// keeper).
+    pub fn count_share(&self) {
+        let me = self.keypair.pubkey();
+        let state = self.shared.state.lock().unwrap();
+        let keepers: Vec<Address> = state
+            .config
+            .as_ref()
+            .map(|c| c.value.active_keepers().to_vec())
+            .unwrap_or_default();
+        let owned = state
+            .jobs
+            .keys()
+            .filter(|job| share::rank(job, &keepers, &me) == 0)
+            .count();
+        drop(state);
+        let metrics = &self.shared.metrics;
+        metrics.keepers_registered.set(keepers.len() as i64);
+        metrics.jobs_owned.set(owned as i64);
     }
 
     fn update_gauges(&self, state: &crate::state::ChainState) {
@@ -218,28 +287,50 @@ impl Keeper {
             .set(state.listings.len() as i64);
     }
 
-    /// Keeps the reasons for /v1/jobs/<job>, logging a job's reason when it changes.
-    fn record_waiting(&self, plan: &Plan) {
+    /// Keeps the reasons for /v1/jobs/<job>, logging a job's reason when it
+    /// changes: the pass's jobs update theirs, closed jobs are dropped, the
+    /// others keep what they had (they were not looked at).
+    fn record_waiting(&self, plan: &Plan, state: &crate::state::ChainState) {
         let mut waiting = self.shared.waiting.lock().unwrap();
-        let mut next = HashMap::with_capacity(plan.unmatched.len());
+        let unmatched: HashSet<&Address> = plan.unmatched.iter().map(|(job, _)| job).collect();
+        for job in &plan.considered {
+            if !unmatched.contains(job) {
+                waiting.remove(job);
+            }
+        }
         for (job, reason) in &plan.unmatched {
-            let since = match waiting.remove(job) {
-                Some(old) if &old.reason == reason => old.since,
+            match waiting.get(job) {
+                Some(old) if &old.reason == reason => {}
                 _ => {
                     info!(%job, %reason, "job cannot be matched");
-                    Instant::now()
+                    let since = Instant::now();
+                    waiting.insert(
+                        *job,
+                        Waiting {
+                            reason: reason.clone(),
+                            since,
+                        },
+                    );
                 }
-            };
-            next.insert(
-                *job,
-                Waiting {
-                    reason: reason.clone(),
-                    since,
-                },
-            );
+            }
         }
-        *waiting = next;
+        waiting.retain(|job, _| state.jobs.contains_key(job));
         self.shared.metrics.jobs_unmatched.set(waiting.len() as i64);
+    }
+
+    /// Reads a job again before taking over a peer's action on it; a later
+    /// pass sends it if it is still due (a closed job is forgotten).
+    async fn verify_before_takeover(self: Arc<Self>, job: Address) {
+        match self.refresh(&[job]).await {
+            Ok(()) => self.shared.due_since.lock().unwrap().verified(&job),
+            Err(err) => {
+                self.shared.due_since.lock().unwrap().unverified(&job);
+                self.shared.metrics.rpc_errors.inc();
+                warn!(%job, error = %err, "re-reading before a takeover failed");
+            }
+        }
+        self.shared.release(&job);
+        self.shared.wake.notify_one();
     }
 
     /// Sends one action, then re-reads what it touched and frees the job.
@@ -351,14 +442,19 @@ impl Keeper {
     }
 
     /// `crank_emission` and `sweep_rewards` every `emission_interval`, and
-    /// the wallet balance.
+    /// the wallet balance. With several keepers the cranks are a share like
+    /// any job's (keyed by Config's address): the owner cranks once the last
+    /// mint is `emission_interval` old on-chain, the n-th in line once it is
+    /// n takeover graces older still.
     async fn run_cranks(self: Arc<Self>, shutdown: Shutdown) {
         let interval = self.settings.emission_interval;
-        let mut last_emission = Instant::now();
+        let mut clock = ChainClock::new(CLOCK_REFRESH);
+        let mut last_attempt: Option<Instant> = None;
         loop {
             self.check_balance().await;
-            if !interval.is_zero() && last_emission.elapsed() >= interval {
-                last_emission = Instant::now();
+            let tried_recently = last_attempt.is_some_and(|at| at.elapsed() < interval);
+            if !interval.is_zero() && !tried_recently && self.crank_due(&mut clock).await {
+                last_attempt = Some(Instant::now());
                 self.crank_emission().await;
                 self.sweep_rewards().await;
             }
@@ -372,6 +468,33 @@ impl Keeper {
                 _ = shutdown.wait() => return,
             }
         }
+    }
+
+    /// Whether the last mint is old enough for this keeper's place in line.
+    async fn crank_due(&self, clock: &mut ChainClock) -> bool {
+        let Some(now) = self.chain_now(clock).await else {
+            return false;
+        };
+        let (last_emission, keepers) = {
+            let state = self.shared.state.lock().unwrap();
+            let Some(config) = state.config.as_ref() else {
+                return false;
+            };
+            (
+                config.value.last_emission,
+                config.value.active_keepers().to_vec(),
+            )
+        };
+        let rank = share::rank(
+            &iogrid_sdk::pda::config().0,
+            &keepers,
+            &self.keypair.pubkey(),
+        );
+        let wait = self
+            .settings
+            .emission_interval
+            .saturating_add(self.settings.takeover_grace.saturating_mul(rank as u32));
+        now.saturating_sub(last_emission) >= i64::try_from(wait.as_secs()).unwrap_or(i64::MAX)
     }
 
     async fn crank_emission(&self) {

@@ -19,6 +19,7 @@ pub mod decide;
 pub mod keeper;
 pub mod metrics;
 pub mod retry;
+pub mod share;
 pub mod state;
 pub mod watch;
 pub mod workloads;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub clusters: Mutex<HashMap<Address, iogrid_sdk::workload::ClusterAnnouncement>>,
     /// Actions that failed, and when each may go out again.
     pub retries: Mutex<retry::RetryLedger>,
+    /// Actions due in other keepers' shares, and since when.
+    pub due_since: Mutex<share::DueSince>,
 }
 
 impl Shared {

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub action_backoff_seconds: Family<ActionLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Time to compute one planning pass.
     pub plan_seconds: Histogram,
+    /// Jobs the last pass looked at (its agenda), and jobs with a deadline filed.
+    pub plan_jobs: Gauge,
+    pub deadlines: Gauge,
     /// From the keeper first seeing a job to its assignment confirmed.
     pub assign_latency_seconds: Histogram,
     pub rpc_errors: Counter,
@@ -52,6 +55,13 @@ pub struct Metrics {
     pub resyncs: Counter,
     pub proofs_received: Family<StatusLabel, Counter>,
     pub wallet_lamports: Gauge<u64, AtomicU64>,
+    /// Actions of another keeper's share this one sent after the grace.
+    pub takeovers: Family<ActionLabel, Counter>,
+    /// Actions due in another keeper's share, held while it has time.
+    pub actions_held_for_peers: Gauge,
+    /// Registered keepers splitting the jobs, and this one's share of them.
+    pub keepers_registered: Gauge,
+    pub jobs_owned: Gauge,
 }
 
 impl Default for Metrics {
@@ -72,6 +82,8 @@ impl Metrics {
             actions_backing_off: Family::default(),
             action_backoff_seconds: Family::default(),
             plan_seconds: Histogram::new([0.0001, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]),
+            plan_jobs: Gauge::default(),
+            deadlines: Gauge::default(),
             assign_latency_seconds: Histogram::new([
                 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0,
             ]),
@@ -81,6 +93,10 @@ impl Metrics {
             resyncs: Counter::default(),
             proofs_received: Family::default(),
             wallet_lamports: Gauge::default(),
+            takeovers: Family::default(),
+            actions_held_for_peers: Gauge::default(),
+            keepers_registered: Gauge::default(),
+            jobs_owned: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +140,16 @@ impl Metrics {
             metrics.plan_seconds.clone(),
         );
         registry.register(
+            "plan_jobs",
+            "Jobs the last planning pass looked at: changed, come due, pending or newly matchable",
+            metrics.plan_jobs.clone(),
+        );
+        registry.register(
+            "deadlines",
+            "Jobs with a time-based next step filed in the deadline queue",
+            metrics.deadlines.clone(),
+        );
+        registry.register(
             "assign_latency_seconds",
             "From first seeing a job to its assignment confirmed",
             metrics.assign_latency_seconds.clone(),
@@ -158,6 +184,26 @@ impl Metrics {
             "The keeper wallet's SOL balance in lamports",
             metrics.wallet_lamports.clone(),
         );
+        registry.register(
+            "takeovers",
+            "Actions of another keeper's share sent after it left them undone, by action",
+            metrics.takeovers.clone(),
+        );
+        registry.register(
+            "actions_held_for_peers",
+            "Actions due in another keeper's share, held while it has time",
+            metrics.actions_held_for_peers.clone(),
+        );
+        registry.register(
+            "keepers_registered",
+            "Registered keepers splitting the jobs (Config's list)",
+            metrics.keepers_registered.clone(),
+        );
+        registry.register(
+            "jobs_owned",
+            "Jobs in this keeper's share",
+            metrics.jobs_owned.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -170,6 +216,15 @@ impl Metrics {
             .get_or_create(&ActionLabels {
                 action: action.to_string(),
                 outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an action taken over from the keeper whose share it was.
+    pub fn takeover(&self, action: &str) {
+        self.takeovers
+            .get_or_create(&ActionLabel {
+                action: action.to_string(),
             })
             .inc();
     }

@@ -8,7 +8,10 @@
 //! older read never overwrites a newer one.
 
 use {
-    crate::decide::matcher::{Book, MatchParams},
+    crate::decide::{
+        agenda::{may_add_capacity, Agenda},
+        matcher::{Book, MatchParams},
+    },
     iogrid_sdk::{
         accounts::{Config, GpuListing, Job, JobAccount, ProgramAccount},
         Address,
@@ -55,12 +58,14 @@ pub struct Snapshot {
     pub accounts: Vec<(Address, Vec<u8>)>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct ChainState {
     pub config: Option<Tracked<Config>>,
     pub listings: HashMap<Address, Tracked<GpuListing>>,
     pub jobs: HashMap<Address, JobEntry>,
     pub book: Book,
+    /// Which jobs the next planning pass must look at.
+    pub agenda: Agenda,
     /// Addresses seen closed, with the slot: a late, older update must not
     /// bring them back.
     removed: HashMap<Address, u64>,
@@ -93,6 +98,7 @@ impl ChainState {
         let existed =
             self.listings.remove(&address).is_some() | self.jobs.remove(&address).is_some();
         self.book.remove(&address);
+        self.agenda.forget(&address);
         self.removed.insert(address, slot);
         if existed {
             Change::Removed
@@ -129,6 +135,9 @@ impl ChainState {
         }
         // Tombstones older than a full read are no longer needed.
         self.removed.retain(|_, at| *at > snapshot.slot);
+        // The safety net under incremental planning: after a full read,
+        // the next pass looks at every job.
+        self.agenda.all_changed(self.jobs.keys());
     }
 
     /// Jobs oldest first (by first sight), the order a full pass matches them.
@@ -148,6 +157,16 @@ impl ChainState {
         let params = MatchParams::from_config(&config);
         if params != self.book.params() {
             self.book.set_params(params);
+            self.agenda.capacity_gained();
+        }
+        // New rules (parameters, a pause, the keeper list) reach every job.
+        let rules_changed = self.config.as_ref().is_none_or(|old| {
+            bytemuck::bytes_of(&old.value.params) != bytemuck::bytes_of(&config.params)
+                || old.value.paused != config.paused
+                || old.value.active_keepers() != config.active_keepers()
+        });
+        if rules_changed {
+            self.agenda.all_changed(self.jobs.keys());
         }
         self.config = Some(Tracked {
             value: config,
@@ -162,6 +181,11 @@ impl ChainState {
         };
         if self.listings.get(&address).is_some_and(|l| l.slot > slot) {
             return Change::Nothing;
+        }
+        let timeout = self.book.params().heartbeat_timeout_secs;
+        let old = self.listings.get(&address).map(|l| &l.value);
+        if may_add_capacity(old, &listing, timeout) {
+            self.agenda.capacity_gained();
         }
         self.book.upsert(address, &listing);
         self.listings.insert(
@@ -181,10 +205,14 @@ impl ChainState {
         match self.jobs.get_mut(&address) {
             Some(entry) if entry.slot > slot => return Change::Nothing,
             Some(entry) => {
+                if !same_job(&entry.account, &account) {
+                    self.agenda.changed(address);
+                }
                 entry.account = account;
                 entry.slot = slot;
             }
             None => {
+                self.agenda.changed(address);
                 self.next_seq += 1;
                 self.jobs.insert(
                     address,
@@ -205,13 +233,22 @@ impl ChainState {
     pub fn unbook(&mut self, listing: &Address) {
         if let Some(tracked) = self.listings.get(listing) {
             self.book.upsert(*listing, &tracked.value);
+            self.agenda.capacity_gained();
         }
     }
 }
 
-/// Account bytes as the chain holds them, for tests of the state and plans.
-#[cfg(test)]
-pub(crate) mod encode {
+/// Whether two reads of a job account hold the same thing.
+fn same_job(a: &JobAccount, b: &JobAccount) -> bool {
+    bytemuck::bytes_of(&a.job) == bytemuck::bytes_of(&b.job)
+        && a.capacity == b.capacity
+        && bytemuck::cast_slice::<_, u8>(&a.assignments)
+            == bytemuck::cast_slice::<_, u8>(&b.assignments)
+}
+
+/// Account bytes as the chain holds them, for tests and benches of the
+/// state and plans.
+pub mod encode {
     use iogrid_sdk::accounts::{
         Config, GpuListing, JobAccount, ProgramAccount, JOB_ITEMS_OFFSET, JOB_LEN_OFFSET,
     };

@@ -13,7 +13,10 @@
 //!    job still settles;
 //! 5. a worker that stops heartbeating: fault reported, its supplier
 //!    slashed, the job reassigned and completed on the replacement;
-//! 6. `iogrid-worker doctor`: each failing check named with its fix.
+//! 6. `iogrid-worker doctor`: each failing check named with its fix;
+//! 7. the retry ledger: an unpayable action backs off to its cap;
+//! 8. two registered keepers split the jobs (no action sent twice), and
+//!    one SIGKILLed: the other takes over its share after the grace.
 //!
 //! Ignored by default (it needs the validator, a long one-time build):
 //! `scripts/install-validator`, then `scripts/e2e`.
@@ -26,7 +29,7 @@ use {
             StakeAccount,
         },
         constants::IO,
-        instructions::{CreateJobAccounts, ListGpuAccounts, StakeAccounts},
+        instructions::{CreateJobAccounts, ListGpuAccounts, SetKeepersAccounts, StakeAccounts},
         pda,
         rpc::{network_state, program_account},
         token, Address,
@@ -52,6 +55,7 @@ const RPC_PORT: u16 = 48_899;
 const FAUCET_PORT: u16 = 49_900;
 const KEEPER_API: &str = "127.0.0.1:48780";
 const PROXY_PORT: u16 = 48_950;
+const SECOND_KEEPER_API: &str = "127.0.0.1:48781";
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs solana-test-validator (scripts/install-validator); run by scripts/e2e"]
@@ -71,6 +75,7 @@ async fn keeper_and_workers_on_a_local_validator() {
         net.keeper_restart_mid_job().await;
         net.silent_worker_is_replaced().await;
         net.failing_action_backs_off().await;
+        net.two_keepers_split_the_jobs().await;
         net
     })
     .await;
@@ -89,6 +94,7 @@ async fn keeper_and_workers_on_a_local_validator() {
                     "keeper-2",
                     "keeper-broke",
                     "keeper-3",
+                    "keeper-b",
                     "worker-1",
                     "worker-2",
                 ],
@@ -429,14 +435,7 @@ impl Net {
     /// Running, and in slots from the create slot to the assign slot.
     async fn assignment_latency(&mut self, jobs: usize) {
         let worker = Keypair::new();
-        iogrid_sdk::send::airdrop(
-            &self.chain.rpc,
-            &worker.pubkey(),
-            10_000_000_000,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+        self.fund_sol(&worker.pubkey()).await;
         stake(&mut self.chain, &self.keys.voter, 10_000 * IO).await;
         let listing = list(
             &mut self.chain,
@@ -673,14 +672,239 @@ impl Net {
         );
     }
 
-    async fn keeper_metrics(&self) -> String {
-        reqwest::get(format!("http://{KEEPER_API}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+    /// A second keeper registered beside the first: each sends its share
+    /// of 24 jobs' assignments, expiries and settlements, and no action is
+    /// sent by both. Then the second is SIGKILLed mid-run: the first takes
+    /// its share of 8 more jobs over after the grace, and every job closes.
+    async fn two_keepers_split_the_jobs(&mut self) {
+        const JOBS: usize = 24;
+        const AFTER_KILL: usize = 8;
+        let grace = Duration::from_secs(10);
+        let first = read_keypair(&self.keys.file("keeper"));
+        let second = Keypair::new();
+        self.fund_sol(&second.pubkey()).await;
+        let second_file = self.logs.join("keeper-b.json");
+        solana_keypair::write_keypair_file(&second, &second_file).unwrap();
+        let authority = read_keypair(&self.keys.file("authority"));
+        let keepers = [first.pubkey(), second.pubkey()];
+        let ix = SetKeepersAccounts::new(authority.pubkey()).instruction(&keepers);
+        self.chain
+            .send("set_keepers (2)", &[ix], &[&authority])
+            .await;
+        let mut second_keeper = self.spawn_second_keeper(&second_file);
+        // A 32-GPU listing nobody serves: its jobs run to expiry, so each
+        // needs an assignment, an expiry and a settlement.
+        let bench_worker = Keypair::new();
+        self.fund_sol(&bench_worker.pubkey()).await;
+        stake(&mut self.chain, &self.keys.voter, 4_000 * IO).await;
+        let id = self.next_listing_id(&self.keys.voter.pubkey()).await;
+        let voter = self.keys.voter.insecure_clone();
+        list(
+            &mut self.chain,
+            &voter,
+            id,
+            bench_worker.pubkey(),
+            "BENCH-2",
+            32,
+            IO,
+        )
+        .await;
+        let listing = ListGpuAccounts::new(voter.pubkey(), id).listing;
+        let beating = Arc::new(AtomicBool::new(true));
+        self.background.push(heartbeat_in_background(
+            self.rpc_url.clone(),
+            bench_worker,
+            listing,
+            beating,
+        ));
+        let before = [
+            self.keeper_metrics().await,
+            metrics_at(SECOND_KEEPER_API).await,
+        ];
+        let mut jobs = Vec::new();
+        for _ in 0..JOBS {
+            jobs.push(self.create_job("BENCH-2", 1, 1, 5, "sim:cpu:1").await.0);
+        }
+        let window = Duration::from_secs(u64::from(self.params.job_grace_secs) + 90);
+        for job in &jobs {
+            self.wait_closed(job, window).await;
+        }
+        // A keeper counts a send once its confirmation poll returns, which
+        // can trail the closed account the test sees: wait for the counts.
+        let mut after = Vec::new();
+        for _ in 0..50 {
+            after = vec![
+                self.keeper_metrics().await,
+                metrics_at(SECOND_KEEPER_API).await,
+            ];
+            let total: f64 = after.iter().map(|t| job_actions(t, "sent")).sum::<f64>()
+                - before.iter().map(|t| job_actions(t, "sent")).sum::<f64>();
+            if total >= (3 * JOBS) as f64 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let count = job_actions;
+        let sent: Vec<f64> = (0..2)
+            .map(|k| count(&after[k], "sent") - count(&before[k], "sent"))
+            .collect();
+        let duplicates: f64 = (0..2)
+            .map(|k| count(&after[k], "already_done") - count(&before[k], "already_done"))
+            .sum();
+        let takeovers: f64 = (0..2)
+            .map(|k| {
+                metric_sum(&after[k], "iogrid_keeper_takeovers_total")
+                    - metric_sum(&before[k], "iogrid_keeper_takeovers_total")
+            })
+            .sum();
+        println!(
+            "two keepers, {JOBS} jobs ({} actions): sent {} + {}, duplicates {duplicates}, takeovers {takeovers}",
+            3 * JOBS,
+            sent[0],
+            sent[1]
+        );
+        // At least: jobs of earlier scenarios may close meanwhile too.
+        assert!(
+            sent[0] + sent[1] >= (3 * JOBS) as f64,
+            "every action sent: {sent:?}"
+        );
+        assert!(
+            sent[0] > 0.0 && sent[1] > 0.0,
+            "both keepers have a share: {sent:?}"
+        );
+        assert_eq!(duplicates, 0.0, "no action sent by both");
+
+        second_keeper.kill().await;
+        let mut taken_over = Vec::new();
+        let mut own = Vec::new();
+        for _ in 0..AFTER_KILL {
+            let (job, _) = self.create_job("BENCH-2", 1, 1, 5, "sim:cpu:1").await;
+            let created = Instant::now();
+            let owned_by_second =
+                iogrid_keeper::share::owner(&job, &keepers) == Some(second.pubkey());
+            (if owned_by_second {
+                &mut taken_over
+            } else {
+                &mut own
+            })
+            .push((job, created));
+        }
+        // Each job's creation → assignment, all polled together.
+        let mut delays = Vec::new();
+        let mut unassigned: Vec<(Address, Instant, bool)> = taken_over
+            .iter()
+            .map(|(j, c)| (*j, *c, true))
+            .chain(own.iter().map(|(j, c)| (*j, *c, false)))
+            .collect();
+        let deadline = Instant::now() + grace + Duration::from_secs(30);
+        while !unassigned.is_empty() {
+            assert!(Instant::now() < deadline, "unassigned: {unassigned:?}");
+            let mut still = Vec::new();
+            for (job, created, theirs) in unassigned {
+                let running = self
+                    .chain
+                    .job(&job)
+                    .await
+                    .is_some_and(|j| j.job.status() != JobStatus::Open);
+                if running {
+                    delays.push((created.elapsed().as_secs_f64(), theirs));
+                } else {
+                    still.push((job, created, theirs));
+                }
+            }
+            unassigned = still;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for (job, _) in taken_over.iter().chain(&own) {
+            self.wait_closed(job, window + grace * 2).await;
+        }
+        let slowest_own = delays
+            .iter()
+            .filter(|d| !d.1)
+            .map(|d| d.0)
+            .fold(0.0, f64::max);
+        let slowest_taken = delays
+            .iter()
+            .filter(|d| d.1)
+            .map(|d| d.0)
+            .fold(0.0, f64::max);
+        println!(
+            "keeper SIGKILLed: {} of {AFTER_KILL} jobs were its share, taken over and closed by the other (assigned within {slowest_taken:.1} s, grace {} s; its own within {slowest_own:.1} s)",
+            taken_over.len(),
+            grace.as_secs()
+        );
+        let quickest_taken = delays
+            .iter()
+            .filter(|d| d.1)
+            .map(|d| d.0)
+            .fold(f64::MAX, f64::min);
+        assert!(
+            slowest_own < grace.as_secs_f64(),
+            "the survivor's own share is not held: {delays:?}"
+        );
+        assert!(
+            taken_over.is_empty() || quickest_taken >= grace.as_secs_f64() * 0.9,
+            "the silent keeper's share waits out the grace before a takeover: {delays:?}"
+        );
+        // Back to one keeper, as the network started.
+        let ix = SetKeepersAccounts::new(authority.pubkey()).instruction(&keepers[..1]);
+        self.chain
+            .send("set_keepers (1)", &[ix], &[&authority])
+            .await;
     }
+
+    fn spawn_second_keeper(&self, keypair: &Path) -> Process {
+        let args: Vec<String> = [
+            "--url",
+            &self.rpc_url,
+            "--keypair",
+            &keypair.display().to_string(),
+            "--listen",
+            SECOND_KEEPER_API,
+            "--tick",
+            "500ms",
+            "--emission-interval",
+            "20s",
+        ]
+        .map(String::from)
+        .to_vec();
+        Process::spawn("keeper-b", "iogrid-keeper", &args, &self.logs)
+    }
+
+    /// 10 SOL for a new key's fees.
+    async fn fund_sol(&self, to: &Address) {
+        iogrid_sdk::send::airdrop(&self.chain.rpc, to, 10_000_000_000, &Default::default())
+            .await
+            .unwrap();
+    }
+
+    async fn next_listing_id(&self, owner: &Address) -> u64 {
+        program_account::<StakeAccount>(&self.chain.rpc, &pda::stake(owner).0, "staked")
+            .await
+            .unwrap()
+            .next_listing_id
+    }
+
+    async fn keeper_metrics(&self) -> String {
+        metrics_at(KEEPER_API).await
+    }
+}
+
+/// A keeper's /metrics, once it answers (a keeper just started may not yet).
+async fn metrics_at(api: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("http://{api}/metrics")).await {
+            if let Ok(text) = response.text().await {
+                return text;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no keeper answers at {api}");
+}
+
+fn read_keypair(path: &str) -> Keypair {
+    solana_keypair::read_keypair_file(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -689,6 +913,30 @@ fn metric(text: &str, name: &str) -> f64 {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// A keeper's assignments, expiries and settlements with `outcome`.
+fn job_actions(text: &str, outcome: &str) -> f64 {
+    ["assign_job", "expire_job", "settle_job"]
+        .iter()
+        .map(|a| {
+            metric(
+                text,
+                &format!("iogrid_keeper_actions_total{{action=\"{a}\",outcome=\"{outcome}\"}}"),
+            )
+        })
+        .sum()
+}
+
+/// The sum of every series of the family `name` (all label values).
+fn metric_sum(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn job_spec(

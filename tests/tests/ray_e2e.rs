@@ -15,8 +15,8 @@
 //! Ignored by default: it needs the validator (`scripts/install-validator`),
 //! Ray (`scripts/ray-env`) and root (network namespaces). `scripts/e2e-ray`
 //! runs it; `IOGRID_RAY_TEMPLATES=tune,infer` picks templates (`none`:
-//! none), `IOGRID_RAY_DRILL=0|scale|bad` skips the rest or runs only
-//! scaling or only bad input.
+//! none), `IOGRID_RAY_DRILL=0|ci|scale|restart|bad` skips the rest, runs
+//! CI's short set (scaling, the member loss, bad input) or only one.
 
 use {
     iogrid_cli::commands::localnet::Localnet,
@@ -75,22 +75,27 @@ async fn templates_run_across_two_suppliers_in_network_namespaces() {
                 run.template_job(&template).await;
             }
             // IOGRID_RAY_DRILL: unset, scaling, the restart and both loss
-            // drills, bad input; "scale", "restart" or "bad", only that;
-            // "0", none.
+            // drills, bad input; "ci", scaling, the member loss and bad
+            // input (the short run CI makes; scripts/soak runs them all);
+            // "scale", "restart" or "bad", only that; "0", none.
             let drills = std::env::var("IOGRID_RAY_DRILL").unwrap_or_default();
-            if drills.is_empty() || drills == "scale" {
+            let all = drills.is_empty();
+            let ci = drills == "ci";
+            if all || ci || drills == "scale" {
                 // Scaling brings up the two listings the drills then use
                 // as replacements.
                 run.scale_a_running_tune_job().await;
             }
-            if drills.is_empty() || drills == "restart" {
+            if all || drills == "restart" {
                 run.workers_restart_mid_training().await;
             }
-            if drills.is_empty() {
+            if all || ci {
                 run.member_lost_mid_training().await;
+            }
+            if all {
                 run.head_lost_mid_training().await;
             }
-            if drills.is_empty() || drills == "bad" {
+            if all || ci || drills == "bad" {
                 run.bad_workloads_are_not_proven().await;
             }
             run.stop().await;

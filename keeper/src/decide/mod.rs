@@ -2,5 +2,6 @@
 //! the chain's clock alone. Every action is safe to recompute and re-send:
 //! the program refuses a repeat, and the executor treats that as done.
 
+pub mod agenda;
 pub mod matcher;
 pub mod plan;

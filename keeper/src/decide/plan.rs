@@ -3,7 +3,10 @@
 //! and, for jobs that cannot be matched, why not.
 
 use {
-    super::matcher::{Match, Unmatchable},
+    super::{
+        agenda::next_deadline,
+        matcher::{Match, Unmatchable},
+    },
     crate::state::ChainState,
     iogrid_sdk::{
         accounts::{JobAccount, JobStatus},
@@ -72,37 +75,62 @@ impl Action {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub actions: Vec<Action>,
-    /// Jobs waiting for listings, and why they cannot match now.
+    /// Jobs this pass tried to match and could not, and why (the state's
+    /// agenda holds every waiting job, tried this pass or not).
     pub unmatched: Vec<(Address, Unmatchable)>,
+    /// Jobs this pass looked at (the agenda's), of all the state holds.
+    pub considered: Vec<Address>,
 }
 
-/// Plans every job not in `busy` (jobs with a transaction in flight) at
-/// chain time `now`. Matches are booked in the state's book so two jobs of
-/// one pass never get the same GPUs.
+/// Plans the jobs on the state's agenda (changed, due, pending, or waiting
+/// when the book gained capacity; see [`super::agenda`]) that are not in
+/// `busy` (a transaction in flight), oldest first, at chain time `now`.
+/// Matches are booked in the state's book so two jobs of one pass never get
+/// the same GPUs.
 pub fn plan(state: &mut ChainState, now: i64, busy: &HashSet<Address>) -> Plan {
     let Some(config) = state.config.as_ref().map(|c| c.value) else {
         return Plan::default();
     };
     let params = config.params;
     let mut plan = Plan::default();
-    let jobs: Vec<(Address, JobAccount)> = state
-        .jobs_in_order()
+    let candidates = state.agenda.take(now, busy);
+    let mut jobs: Vec<(u64, Address, JobAccount)> = candidates
         .into_iter()
-        .filter(|(job, _)| !busy.contains(job))
-        .map(|(job, entry)| (job, entry.account.clone()))
+        .filter_map(|job| {
+            let entry = state.jobs.get(&job)?;
+            Some((entry.seq, job, entry.account.clone()))
+        })
         .collect();
-    for (job, account) in jobs {
+    jobs.sort_unstable_by_key(|(seq, _, _)| *seq);
+    plan.considered = jobs.iter().map(|(_, job, _)| *job).collect();
+    for (_, job, account) in jobs {
         if let Some(action) = next_step(state, job, &account, now, &params) {
             plan.actions.push(action);
+            state.agenda.acted(job);
             continue;
         }
+        let deadline = next_deadline(
+            &account,
+            |listing| state.listings.get(listing).map(|l| l.value.last_heartbeat),
+            &params,
+        );
+        state.agenda.schedule(job, deadline);
         if !wants_listings(&account) {
+            state.agenda.not_waiting(&job);
             continue;
         }
         match state.book.match_and_book(job, &account, now) {
-            Ok(matched) => plan.actions.push(Action::Assign(matched)),
-            Err(Unmatchable::FullyAssigned | Unmatchable::WrongStatus(_)) => {}
-            Err(why) => plan.unmatched.push((job, why)),
+            Ok(matched) => {
+                plan.actions.push(Action::Assign(matched));
+                state.agenda.acted(job);
+            }
+            Err(Unmatchable::FullyAssigned | Unmatchable::WrongStatus(_)) => {
+                state.agenda.not_waiting(&job);
+            }
+            Err(why) => {
+                plan.unmatched.push((job, why.clone()));
+                state.agenda.wait(job, why);
+            }
         }
     }
     plan
@@ -302,6 +330,47 @@ mod tests {
         assert!(next.actions.is_empty());
         assert_eq!(next.unmatched.len(), 1);
         assert_eq!(next.unmatched[0].0, second);
+    }
+
+    #[test]
+    fn a_pass_looks_only_at_jobs_that_changed_came_due_or_can_now_match() {
+        let mut world = World::new();
+        let owner = Address::new_unique();
+        let listing = world.listing(owner, 1);
+        let mut account = running_job(60, &[(listing, 1)]);
+        account.assignments[0].supplier = owner;
+        account.job.status = 2;
+        account.job.proven_at = NOW - 2;
+        let proven = world.job(&account);
+        let waiting = world.job(&open_job(3));
+        let first = world.plan();
+        assert!(first.actions.is_empty(), "{first:?}");
+        assert_eq!((first.considered.len(), first.unmatched.len()), (2, 1));
+        // Nothing changed and nothing came due: nothing is looked at, and
+        // the waiting job keeps its explanation.
+        let again = world.plan();
+        assert!(again.considered.is_empty() && again.unmatched.is_empty());
+        assert_eq!(world.state.agenda.waiting().count(), 1);
+        // The challenge window ends: the settlement comes from the deadline
+        // queue, with no account written.
+        let window_end = NOW - 2 + i64::from(WINDOW);
+        let due = plan(&mut world.state, window_end, &HashSet::new());
+        assert_eq!(due.considered, [proven]);
+        assert!(
+            matches!(&due.actions[..], [Action::Close { job, .. }] if *job == proven),
+            "{due:?}"
+        );
+        // Two more listings: the waiting job is tried again and matched (the
+        // settlement, not landed yet, is planned again too).
+        world.listing(Address::new_unique(), 1);
+        world.listing(Address::new_unique(), 1);
+        let matched = plan(&mut world.state, window_end, &HashSet::new());
+        assert_eq!(matched.considered.len(), 2);
+        assert!(matched
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Assign(m) if m.job == waiting)));
+        assert_eq!(world.state.agenda.waiting().count(), 0);
     }
 
     #[test]

@@ -1,8 +1,20 @@
-//! Observing the chain: a `getProgramAccounts` snapshot at start and every
-//! resync interval, and a `programSubscribe` websocket in between
-//! (`iogrid_node::watch`, shared with the worker). Either
-//! path may fail at any time; each retries with backoff, and a websocket that
-//! comes back asks for a resync so nothing missed while it was down is lost.
+//! Observing the chain. The keeper needs two things from a source: a full
+//! read (Config, every listing, every job, and the slot it vouches for) and
+//! a stream of account updates in between. [`WatchSource`] is that
+//! contract; [`RpcSource`] fills it with `getProgramAccounts` and the
+//! `programSubscribe` websocket (`iogrid_node::watch`, shared with the
+//! worker). Either path may fail at any time; each retries with backoff, and
+//! a stream that comes back asks for a resync so nothing missed while it
+//! was down is lost.
+//!
+//! At a million listings a full read is ≈ 256 MB, too much to repeat on
+//! each reconnect and more than a public RPC node serves. A Geyser source
+//! (Yellowstone gRPC, filtered to the program's owner) implements the same
+//! trait: `snapshot` from the keeper's last checkpoint plus the stream's
+//! replay from its slot, `follow` from the gRPC account stream, resuming
+//! from a slot after a disconnect (`Connected { again: false }` when the
+//! replay covered the gap, so no full read follows). Nothing else in the
+//! keeper changes: the state already orders every write by slot.
 
 use {
     crate::{state::Snapshot, Shared},
@@ -15,9 +27,46 @@ use {
         accounts::{Config, GpuListing, Job, ProgramAccount},
         rpc::{program_accounts, NonblockingRpcClient as RpcClient, RpcReadError},
     },
-    std::{sync::Arc, time::Duration},
+    std::{future::Future, sync::Arc, time::Duration},
     tracing::{debug, info, warn},
 };
+
+/// Where the keeper's picture of the chain comes from.
+pub trait WatchSource: Send + Sync + 'static {
+    /// Config, every listing and every job, with the slot they vouch for.
+    fn snapshot(&self) -> impl Future<Output = Result<Snapshot, RpcReadError>> + Send;
+
+    /// Account updates until `shutdown`, reconnecting by itself; reports
+    /// `Connected { again: true }` when updates may have been missed.
+    fn follow(
+        &self,
+        shutdown: &Shutdown,
+        on_event: impl FnMut(ProgramEvent) + Send,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// JSON-RPC for full reads, the RPC node's websocket for updates.
+pub struct RpcSource {
+    pub rpc: Arc<RpcClient>,
+    pub ws_url: String,
+}
+
+impl WatchSource for RpcSource {
+    async fn snapshot(&self) -> Result<Snapshot, RpcReadError> {
+        snapshot(&self.rpc).await
+    }
+
+    async fn follow(&self, shutdown: &Shutdown, on_event: impl FnMut(ProgramEvent) + Send) {
+        follow_program(
+            &self.ws_url,
+            None,
+            Duration::from_millis(250),
+            shutdown,
+            on_event,
+        )
+        .await;
+    }
+}
 
 /// Longest wait between retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -45,15 +94,15 @@ pub async fn snapshot(rpc: &RpcClient) -> Result<Snapshot, RpcReadError> {
 }
 
 /// Resyncs at start, every `interval`, and whenever asked (`shared.resync`).
-pub async fn run_resync(
+pub async fn run_resync<S: WatchSource>(
     shared: Arc<Shared>,
-    rpc: Arc<RpcClient>,
+    source: Arc<S>,
     interval: Duration,
     shutdown: Shutdown,
 ) {
     let mut failures = 0u32;
     loop {
-        let wait = match snapshot(&rpc).await {
+        let wait = match source.snapshot().await {
             Ok(snapshot) => {
                 failures = 0;
                 let (listings, jobs) = {
@@ -83,10 +132,13 @@ pub async fn run_resync(
     }
 }
 
-/// Follows `programSubscribe` (`iogrid_node::watch`), reconnecting with
-/// backoff when the socket drops; each reconnect triggers a resync for what
-/// was missed.
-pub async fn run_subscription(shared: Arc<Shared>, ws_url: String, shutdown: Shutdown) {
+/// Follows the source's updates; each reconnect that may have missed some
+/// triggers a resync.
+pub async fn run_subscription<S: WatchSource>(
+    shared: Arc<Shared>,
+    source: Arc<S>,
+    shutdown: Shutdown,
+) {
     let on_event = |event: ProgramEvent| match event {
         ProgramEvent::Connected { again } => {
             shared.set_ws_connected(true);
@@ -121,12 +173,5 @@ pub async fn run_subscription(shared: Arc<Shared>, ws_url: String, shutdown: Shu
             shared.wake.notify_one();
         }
     };
-    follow_program(
-        &ws_url,
-        None,
-        Duration::from_millis(250),
-        &shutdown,
-        on_event,
-    )
-    .await;
+    source.follow(&shutdown, on_event).await;
 }
