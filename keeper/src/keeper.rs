@@ -48,6 +48,8 @@ pub struct Keeper {
 const MIN_PASS_INTERVAL: Duration = Duration::from_millis(100);
 /// How often the chain's clock is read (extrapolated in between).
 const CLOCK_REFRESH: Duration = Duration::from_secs(1);
+/// After a failed re-read before a takeover, the next try waits this long.
+const VERIFY_RETRY: Duration = Duration::from_secs(1);
 /// Below this SOL balance the keeper warns that it is running dry.
 const LOW_BALANCE_LAMPORTS: u64 = 50_000_000;
 /// Listings whose forfeits one `sweep_rewards` counts (one account each:
@@ -324,9 +326,12 @@ impl Keeper {
         match self.refresh(&[job]).await {
             Ok(()) => self.shared.due_since.lock().unwrap().verified(&job),
             Err(err) => {
-                self.shared.due_since.lock().unwrap().unverified(&job);
                 self.shared.metrics.rpc_errors.inc();
                 warn!(%job, error = %err, "re-reading before a takeover failed");
+                // Held (claimed) a while before the next try: a node that
+                // is down gets one read per job per interval, not one per pass.
+                tokio::time::sleep(VERIFY_RETRY).await;
+                self.shared.due_since.lock().unwrap().unverified(&job);
             }
         }
         self.shared.release(&job);

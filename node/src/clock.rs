@@ -30,14 +30,29 @@ fn unix_timestamp(data: &[u8]) -> Option<i64> {
 pub struct ChainClock {
     refresh: Duration,
     last: Option<(i64, Instant)>,
+    /// After a failed read, none before this; the wait doubles per failure
+    /// up to [`MAX_READ_BACKOFF`], so a node that is down is not hammered.
+    retry_at: Option<Instant>,
+    failures: u32,
 }
+
+const FIRST_READ_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_READ_BACKOFF: Duration = Duration::from_secs(4);
 
 impl ChainClock {
     pub fn new(refresh: Duration) -> Self {
         Self {
             refresh,
             last: None,
+            retry_at: None,
+            failures: 0,
         }
+    }
+
+    fn backoff(failures: u32) -> Duration {
+        FIRST_READ_BACKOFF
+            .saturating_mul(1 << failures.min(8))
+            .min(MAX_READ_BACKOFF)
     }
 
     fn extrapolated(&self) -> Option<i64> {
@@ -47,18 +62,28 @@ impl ChainClock {
 
     /// The chain's time; on a failed read, the error and the last reading
     /// extrapolated (if there was one) so a caller can go on.
+    /// While backing off after a failure it extrapolates the last reading,
+    /// or, with none, waits the backoff out before reading again.
     pub async fn now(&mut self, rpc: &RpcClient) -> Result<i64, (RpcReadError, Option<i64>)> {
-        if let Some((_, at)) = self.last {
-            if at.elapsed() < self.refresh {
-                return Ok(self.extrapolated().unwrap_or_default());
-            }
+        let fresh = self.last.is_some_and(|(_, at)| at.elapsed() < self.refresh);
+        let backing_off = self.retry_at.filter(|at| Instant::now() < *at);
+        if let (Some(unix), true) = (self.extrapolated(), fresh || backing_off.is_some()) {
+            return Ok(unix);
+        }
+        if let Some(at) = backing_off {
+            tokio::time::sleep_until(at.into()).await;
         }
         match chain_time(rpc).await {
             Ok(unix) => {
                 self.last = Some((unix, Instant::now()));
+                (self.retry_at, self.failures) = (None, 0);
                 Ok(unix)
             }
-            Err(err) => Err((err, self.extrapolated())),
+            Err(err) => {
+                self.retry_at = Some(Instant::now() + Self::backoff(self.failures));
+                self.failures = self.failures.saturating_add(1);
+                Err((err, self.extrapolated()))
+            }
         }
     }
 }
@@ -66,6 +91,12 @@ impl ChainClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_reads_back_off_doubling_to_a_cap() {
+        let waits: Vec<u128> = (0..7).map(|n| ChainClock::backoff(n).as_millis()).collect();
+        assert_eq!(waits, [250, 500, 1_000, 2_000, 4_000, 4_000, 4_000]);
+    }
 
     #[test]
     fn reads_the_unix_timestamp_field() {

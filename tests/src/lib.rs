@@ -4,8 +4,10 @@
 //! decodes program errors into their names, reads accounts back, checks the
 //! conservation invariants and records compute units per instruction.
 
+pub mod chaos;
 pub mod cu;
 pub mod fixtures;
+pub mod load;
 pub mod localchain;
 pub mod prop;
 

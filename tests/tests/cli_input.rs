@@ -33,7 +33,7 @@ use {
 async fn bad_cli_input_is_refused_before_anything_is_sent() {
     let bin = fresh_iogrid_binary();
     let started = Instant::now();
-    let localnet = Localnet::start(&localnet_args(38_899, 39_900))
+    let localnet = Localnet::start(&localnet_args(12_899, 13_900))
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
     println!("localnet ready in {:.1} s", started.elapsed().as_secs_f64());

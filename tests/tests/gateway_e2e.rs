@@ -57,9 +57,9 @@ use {
     },
 };
 
-const RPC_PORT: u16 = 47_899;
-const FAUCET_PORT: u16 = 47_900;
-const GATEWAY: &str = "http://127.0.0.1:47790";
+const RPC_PORT: u16 = 20_899;
+const FAUCET_PORT: u16 = 21_900;
+const GATEWAY: &str = "http://127.0.0.1:20790";
 const MODEL: &str = "smollm2-135m";
 
 /// The first line a script prints on stdout (its result), or a panic with its stderr.

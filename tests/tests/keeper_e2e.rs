@@ -51,11 +51,11 @@ use {
     tokio::{net::TcpListener, task::JoinHandle},
 };
 
-const RPC_PORT: u16 = 48_899;
-const FAUCET_PORT: u16 = 49_900;
-const KEEPER_API: &str = "127.0.0.1:48780";
-const PROXY_PORT: u16 = 48_950;
-const SECOND_KEEPER_API: &str = "127.0.0.1:48781";
+const RPC_PORT: u16 = 22_899;
+const FAUCET_PORT: u16 = 23_900;
+const KEEPER_API: &str = "127.0.0.1:22780";
+const PROXY_PORT: u16 = 22_950;
+const SECOND_KEEPER_API: &str = "127.0.0.1:22781";
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs solana-test-validator (scripts/install-validator); run by scripts/e2e"]

@@ -39,9 +39,9 @@ use {
     },
 };
 
-const RPC_PORT: u16 = 38_899;
-const FAUCET_PORT: u16 = 39_900;
-const KEEPER_PORT: u16 = 38_780;
+const RPC_PORT: u16 = 14_899;
+const FAUCET_PORT: u16 = 15_900;
+const KEEPER_PORT: u16 = 14_780;
 /// The root namespace's address on the namespaces' bridge (`scripts/netns`).
 const BRIDGE_IP: &str = "10.77.0.1";
 const TEMPLATES: [&str; 4] = ["tune", "infer", "train", "rl"];

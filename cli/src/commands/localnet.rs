@@ -172,21 +172,38 @@ impl Localnet {
     /// SIGTERM, then wait: the validator flushes its ledger and exits; a
     /// temporary ledger is removed.
     pub async fn stop(mut self) -> Result<()> {
-        let child = &mut self.validator.child;
-        if let Some(pid) = child.id() {
-            // SAFETY: plain kill(2) on our own child's pid.
-            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-        }
-        match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
-            Ok(status) => {
-                status?;
-            }
-            Err(_) => child.kill().await?,
-        }
+        stop_child(&mut self.validator.child).await?;
         if let Some(dir) = self.temporary_ledger.take() {
             let _ = std::fs::remove_dir_all(dir);
         }
         Ok(())
+    }
+
+    /// Stops the validator as an operator's restart would (SIGTERM, then
+    /// wait), leaves it down for `down`, and starts it again on the same
+    /// ledger, returning once it is healthy. The fault drills use it: the
+    /// keeper and the workers must ride through it.
+    ///
+    /// The test validator resumes from its last snapshot (one every 100
+    /// slots) and replays its ledger from there; before its first snapshot a
+    /// restart starts over from genesis, so this waits for one first.
+    /// Returns how long the node was gone (stop to healthy).
+    pub async fn restart_validator(
+        &mut self,
+        args: &LocalnetArgs,
+        down: Duration,
+    ) -> Result<Duration> {
+        let ledger = PathBuf::from(&self.info.ledger);
+        wait_for_a_snapshot(&ledger).await?;
+        let stopped = Instant::now();
+        stop_child(&mut self.validator.child).await?;
+        tokio::time::sleep(down).await;
+        let authority = load_or_create_key(&ledger.join("keys"), "authority")?;
+        let bin = find_validator(args.validator.as_deref())?;
+        self.validator = start_validator(args, &bin, &ledger, &authority).await?;
+        let rpc = crate::cluster::rpc_client(self.info.rpc_url.clone());
+        wait_until_healthy(&rpc, &mut self.validator).await?;
+        Ok(stopped.elapsed())
     }
 
     /// Waits for Ctrl-C or SIGTERM; fails if the validator dies first.
@@ -200,6 +217,46 @@ impl Localnet {
             }
         }
     }
+}
+
+/// Waits (up to 120 s) until the ledger holds a full snapshot archive.
+async fn wait_for_a_snapshot(ledger: &Path) -> Result<()> {
+    let has_snapshot = || {
+        std::fs::read_dir(ledger).is_ok_and(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("snapshot-") && name.ends_with(".tar.zst")
+            })
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !has_snapshot() {
+        if Instant::now() > deadline {
+            bail!(
+                "the validator wrote no snapshot in {} within 120 s",
+                ledger.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+/// SIGTERM, then wait up to 20 s (the validator flushes its ledger), then
+/// SIGKILL.
+async fn stop_child(child: &mut Child) -> Result<()> {
+    if let Some(pid) = child.id() {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    }
+    match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
+        Ok(status) => {
+            status?;
+        }
+        Err(_) => child.kill().await?,
+    }
+    Ok(())
 }
 
 pub async fn execute(args: &LocalnetArgs, output: OutputFormat) -> Result<()> {
@@ -373,7 +430,12 @@ async fn start_validator(
     authority: &Keypair,
 ) -> Result<Validator> {
     let log = ledger.join("validator.out");
-    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    // Appended to: a restart on the same ledger keeps the earlier output.
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("opening {}", log.display()))?;
     let child = Command::new(bin)
         .arg("--ledger")
         .arg(ledger)
