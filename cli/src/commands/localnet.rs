@@ -187,6 +187,11 @@ impl Localnet {
     /// The test validator resumes from its last snapshot (one every 100
     /// slots) and replays its ledger from there; before its first snapshot a
     /// restart starts over from genesis, so this waits for one first.
+    /// Waits until the validator has written a snapshot it can resume from.
+    pub async fn wait_for_a_snapshot(&self) -> Result<()> {
+        wait_for_a_snapshot(Path::new(&self.info.ledger)).await
+    }
+
     /// Returns how long the node was gone (stop to healthy).
     pub async fn restart_validator(
         &mut self,
