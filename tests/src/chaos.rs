@@ -104,7 +104,7 @@ impl Counts {
     pub fn faults_line(&self) -> String {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
         format!(
-            "JSON-RPC: {} calls, {} refused, {} responses lost, {} sent twice, {} delayed, {} while the validator was down; \
+            "JSON-RPC: {} calls, {} refused, {} responses lost, {} sent twice, {} delayed, {} while the node was away; \
              websocket: {} connections, {} notifications, {} dropped, {} duplicated, {} reordered, {} delayed, {} connections cut",
             self.total_calls(),
             n(&self.refused),
@@ -125,6 +125,10 @@ impl Counts {
 
 struct Shared {
     faults: Mutex<Faults>,
+    /// Until then every request is refused and every connection cut: the
+    /// node is down (see [`ChaosProxy::outage`]).
+    outage_until: Mutex<Option<std::time::Instant>>,
+    connections: Mutex<Vec<JoinHandle<()>>>,
     counts: Counts,
     dice: Dice,
     upstream_http: String,
@@ -149,6 +153,8 @@ impl ChaosProxy {
         println!("chaos proxy on {port}/{}: seed {seed}", port + 1);
         let shared = Arc::new(Shared {
             faults: Mutex::new(faults),
+            outage_until: Mutex::new(None),
+            connections: Mutex::new(Vec::new()),
             counts: Counts::default(),
             dice: Dice(Mutex::new(seed | 1)),
             upstream_http: format!("http://127.0.0.1:{upstream_port}"),
@@ -177,6 +183,29 @@ impl ChaosProxy {
 
     pub fn counts(&self) -> &Counts {
         &self.shared.counts
+    }
+
+    /// The node behind the proxy goes away for `down`, as when a keeper's
+    /// RPC provider restarts while the cluster goes on: every websocket is
+    /// cut now, and every request and connection is refused until then.
+    pub fn outage(&self, down: Duration) {
+        *self.shared.outage_until.lock().unwrap() = Some(std::time::Instant::now() + down);
+        for connection in self.shared.connections.lock().unwrap().drain(..) {
+            connection.abort();
+            self.shared
+                .counts
+                .connections_cut
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Shared {
+    fn down(&self) -> bool {
+        self.outage_until
+            .lock()
+            .unwrap()
+            .is_some_and(|until| std::time::Instant::now() < until)
     }
 }
 
@@ -234,6 +263,9 @@ async fn relay(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let faults = *shared.faults.lock().unwrap();
     let (counts, dice) = (&shared.counts, &shared.dice);
     count_methods(counts, &body);
+    if shared.down() {
+        return upstream_down(counts);
+    }
     if dice.strikes(faults.refuse_request) {
         counts.refused.fetch_add(1, Ordering::Relaxed);
         return (StatusCode::SERVICE_UNAVAILABLE, "chaos: refused").into_response();
@@ -285,19 +317,28 @@ async fn accept_websockets(listener: TcpListener, shared: Arc<Shared>) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let Ok(client) = tokio_tungstenite::accept_async(stream).await else {
-                return;
-            };
-            let Ok((upstream, _)) = tokio_tungstenite::connect_async(&shared.upstream_ws).await
-            else {
-                return; // dropping `client` closes it: the validator is down
-            };
-            shared.counts.connections.fetch_add(1, Ordering::Relaxed);
-            pump(client, upstream, &shared).await;
+        if shared.down() {
+            continue; // dropping the stream refuses it
+        }
+        let task = tokio::spawn({
+            let shared = shared.clone();
+            async move { serve_websocket(stream, &shared).await }
         });
+        let mut connections = shared.connections.lock().unwrap();
+        connections.retain(|c| !c.is_finished());
+        connections.push(task);
     }
+}
+
+async fn serve_websocket(stream: tokio::net::TcpStream, shared: &Shared) {
+    let Ok(client) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let Ok((upstream, _)) = tokio_tungstenite::connect_async(&shared.upstream_ws).await else {
+        return; // dropping `client` closes it: the validator is down
+    };
+    shared.counts.connections.fetch_add(1, Ordering::Relaxed);
+    pump(client, upstream, shared).await;
 }
 
 type Socket<S> = tokio_tungstenite::WebSocketStream<S>;

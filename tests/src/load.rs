@@ -49,6 +49,9 @@ const WORKER_LAMPORTS: u64 = 200_000_000;
 /// assignment unproven this long after (the keeper that took it may have
 /// died, or its transaction been lost).
 const RELAY_AGAIN_AFTER: Duration = Duration::from_secs(15);
+/// A proof no keeper took is handed in again this soon (a worker retries
+/// with its own backoff).
+const RELAY_REFUSED_AGAIN_AFTER: Duration = Duration::from_secs(2);
 
 /// A number from the environment, else `default`.
 pub fn setting(name: &str, default: u64) -> u64 {
@@ -290,17 +293,29 @@ impl JobRun {
                         [7; 32],
                         1,
                     );
-                    relays.spawn(relay_proof(keepers.to_vec(), proof));
+                    let keepers = keepers.to_vec();
+                    relays.spawn(async move { (key, relay_proof(keepers, proof).await) });
                 }
                 last_seen.insert(job, account.clone());
             }
             while let Some(done) = relays.try_join_next() {
-                outcome.relay_done(done.unwrap());
+                let (key, done) = done.unwrap();
+                if done.is_err() {
+                    // Due again after RELAY_REFUSED_AGAIN_AFTER, not the full wait.
+                    let early = RELAY_AGAIN_AFTER - RELAY_REFUSED_AGAIN_AFTER;
+                    relayed.insert(
+                        key,
+                        Instant::now()
+                            .checked_sub(early)
+                            .unwrap_or_else(Instant::now),
+                    );
+                }
+                outcome.relay_done(done);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         while let Some(done) = relays.join_next().await {
-            outcome.relay_done(done.unwrap());
+            outcome.relay_done(done.unwrap().1);
         }
         outcome.open_at_end = open.into_iter().collect();
         outcome

@@ -8,6 +8,9 @@
 //!   delays and reorders notifications and cuts connections;
 //! - two keepers splitting the jobs, one of them SIGKILLed at random points
 //!   and restarted;
+//! - the RPC node gone for 8 s behind both proxies (every request refused,
+//!   every websocket cut) while the chain goes on, as when a keeper's RPC
+//!   provider restarts;
 //! - the validator stopped and restarted on the same ledger mid-run
 //!   (`IOGRID_DRILL_VALIDATOR_RESTART=1`; off by default, see
 //!   `inflict_faults`).
@@ -55,6 +58,11 @@ const PROXY_PORT: u16 = 26_950;
 /// The workers' (their heartbeats), kept apart to count the keepers' calls.
 const WORKER_PROXY_PORT: u16 = 26_960;
 const KEEPER_APIS: [&str; 2] = ["127.0.0.1:26780", "127.0.0.1:26781"];
+/// When, after the first job is created, the RPC node goes away (every
+/// request refused, every websocket cut) while the chain goes on, as when
+/// a keeper's RPC provider restarts; and for how long.
+const RPC_OUTAGE_AT: Duration = Duration::from_secs(12);
+const RPC_OUTAGE: Duration = Duration::from_secs(8);
 /// How long the validator stays down when it is restarted.
 const VALIDATOR_DOWN: Duration = Duration::from_secs(3);
 /// When, after the first job is created, the validator restarts (with
@@ -202,7 +210,8 @@ async fn run(size: Size, localnet: &mut Localnet, args: &LocalnetArgs, logs: &Pa
         let keeper_apis = KEEPER_APIS.map(String::from).to_vec();
         async move { run.follow(&rpc, &workers, &keeper_apis, size.bound).await }
     });
-    let faults = inflict_faults(localnet, args, &mut keepers, &follow, t0).await;
+    let proxies = [&proxy, &worker_proxy];
+    let faults = inflict_faults(localnet, args, &mut keepers, proxies, &follow, t0).await;
     let outcome = follow.await.expect("following the jobs");
     proxy.set_faults(Faults::default());
     worker_proxy.set_faults(Faults::default());
@@ -270,26 +279,45 @@ async fn register_two_keepers(localnet: &Localnet, rpc: &RpcClient, logs: &Path)
 }
 
 /// Until the jobs are all followed: a keeper SIGKILLed every 20–35 s (the
-/// other one keeps going) and restarted 1–4 s later, and once, the
+/// other one keeps going) and restarted 1–4 s later; once, the RPC node
+/// gone for [`RPC_OUTAGE`] behind both proxies; and, when enabled, the
 /// validator stopped and restarted on its ledger.
 async fn inflict_faults(
     localnet: &mut Localnet,
     args: &LocalnetArgs,
     keepers: &mut Keepers,
+    proxies: [&ChaosProxy; 2],
     follow: &tokio::task::JoinHandle<Outcome>,
     t0: Instant,
 ) -> Vec<Fault> {
     let mut faults = Vec::new();
+    let mut outage_ends: Option<Instant> = None;
     let mut dice = seed();
     let mut next_kill = t0 + Duration::from_secs(8 + roll(&mut dice, 10));
-    // Off by default: solana-test-validator stopped by a signal resumes from
-    // its last snapshot and replays only the slots its blockstore flushed,
-    // so it forgets recent confirmed transactions (docs/scale.md). The
-    // drill caught it as jobs gone without a proof; it needs a graceful
-    // stop before it can run by default.
+    // Off by default: a restarted one-node cluster keeps only its rooted
+    // slots, so it forgets transactions everyone saw confirmed — a rollback
+    // no production cluster does when one node restarts (docs/scale.md).
+    // The drill caught it as jobs gone without a proof.
     let mut restarted = !validator_restart_enabled();
     while !follow.is_finished() {
         tokio::time::sleep(Duration::from_millis(200)).await;
+        match outage_ends {
+            None if t0.elapsed() >= RPC_OUTAGE_AT => {
+                proxies.iter().for_each(|p| p.outage(RPC_OUTAGE));
+                outage_ends = Some(Instant::now() + RPC_OUTAGE);
+            }
+            Some(end) if Instant::now() >= end && end > t0 => {
+                faults.push(Fault {
+                    what: format!(
+                        "the RPC node gone for {} s (requests refused, websockets cut)",
+                        RPC_OUTAGE.as_secs()
+                    ),
+                    ended: t0.elapsed().as_secs_f64(),
+                });
+                outage_ends = Some(t0); // reported
+            }
+            _ => {}
+        }
         if !restarted && t0.elapsed() >= VALIDATOR_RESTART_AT {
             restarted = true;
             let gone = localnet
