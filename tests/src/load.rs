@@ -68,6 +68,17 @@ pub struct Size {
     pub bound: Duration,
 }
 
+impl Size {
+    /// Gives localnet's `supplier-1`, who funds every owner, enough for
+    /// `self.listings`: 100 IO of stake per listed GPU, and 1.2 SOL per
+    /// owner (rent and fees, its worker's heartbeats).
+    pub fn fund_the_funder(&self, args: &mut iogrid_cli::commands::localnet::LocalnetArgs) {
+        args.io_per_wallet = args.io_per_wallet.max(self.listings as u64 * 100 + 1_000);
+        let owners = self.listings.div_ceil(GROUP) as u64;
+        args.sol_per_wallet = args.sol_per_wallet.max(owners * 2 + 50);
+    }
+}
+
 /// One owner's listings, served by one worker key.
 pub struct Group {
     pub owner: Address,

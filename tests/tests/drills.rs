@@ -36,9 +36,7 @@ use {
     },
     iogrid_tests::{
         chaos::{ChaosProxy, Faults},
-        load::{
-            audit, keeper_sends, list_everything, setting, Books, JobRun, Outcome, Size, GROUP,
-        },
+        load::{audit, keeper_sends, list_everything, setting, Books, JobRun, Outcome, Size},
         localchain::{key, localnet_args, print_log_tails, Process},
     },
     solana_keypair::{write_keypair_file, Keypair},
@@ -82,10 +80,7 @@ async fn fault_drills_over_many_jobs() {
     let ledger = std::env::temp_dir().join("iogrid-drills-ledger");
     let _ = std::fs::remove_dir_all(&ledger);
     args.ledger = Some(ledger);
-    args.io_per_wallet = args.io_per_wallet.max(size.listings as u64 * 100 + 1_000);
-    // supplier-1 funds every owner: 1.2 SOL each (rent, fees) and its stake.
-    let owners = size.listings.div_ceil(GROUP) as u64;
-    args.sol_per_wallet = args.sol_per_wallet.max(owners * 2 + 50);
+    size.fund_the_funder(&mut args);
     let mut localnet = Localnet::start(&args)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
@@ -119,13 +114,11 @@ async fn drill(
 struct Keepers {
     files: [String; 2],
     running: [Option<Process>; 2],
-    starts: [usize; 2],
     logs: PathBuf,
 }
 
 impl Keepers {
     fn start(&mut self, i: usize) {
-        self.starts[i] += 1;
         let name = format!("keeper-{}", ["a", "b"][i]);
         let args: Vec<String> = [
             "--url",
@@ -273,7 +266,6 @@ async fn register_two_keepers(localnet: &Localnet, rpc: &RpcClient, logs: &Path)
     Keepers {
         files: [first_file, second_file.display().to_string()],
         running: [None, None],
-        starts: [0, 0],
         logs: logs.to_path_buf(),
     }
 }
@@ -291,7 +283,7 @@ async fn inflict_faults(
     t0: Instant,
 ) -> Vec<Fault> {
     let mut faults = Vec::new();
-    let mut outage_ends: Option<Instant> = None;
+    let mut outage = Outage::Ahead;
     let mut dice = seed();
     let mut next_kill = t0 + Duration::from_secs(8 + roll(&mut dice, 10));
     // Off by default: a restarted one-node cluster keeps only its rooted
@@ -301,12 +293,12 @@ async fn inflict_faults(
     let mut restarted = !validator_restart_enabled();
     while !follow.is_finished() {
         tokio::time::sleep(Duration::from_millis(200)).await;
-        match outage_ends {
-            None if t0.elapsed() >= RPC_OUTAGE_AT => {
+        match outage {
+            Outage::Ahead if t0.elapsed() >= RPC_OUTAGE_AT => {
                 proxies.iter().for_each(|p| p.outage(RPC_OUTAGE));
-                outage_ends = Some(Instant::now() + RPC_OUTAGE);
+                outage = Outage::Until(Instant::now() + RPC_OUTAGE);
             }
-            Some(end) if Instant::now() >= end && end > t0 => {
+            Outage::Until(end) if Instant::now() >= end => {
                 faults.push(Fault {
                     what: format!(
                         "the RPC node gone for {} s (requests refused, websockets cut)",
@@ -314,7 +306,7 @@ async fn inflict_faults(
                     ),
                     ended: t0.elapsed().as_secs_f64(),
                 });
-                outage_ends = Some(t0); // reported
+                outage = Outage::Over;
             }
             _ => {}
         }
@@ -350,6 +342,13 @@ async fn inflict_faults(
         }
     }
     faults
+}
+
+/// The RPC outage's course through the drill.
+enum Outage {
+    Ahead,
+    Until(Instant),
+    Over,
 }
 
 fn validator_restart_enabled() -> bool {

@@ -16,7 +16,7 @@ use {
         chaos::{ChaosProxy, Faults},
         load::{
             audit, cpu_seconds, keeper_sends, list_everything, memory_mib, setting, Books, JobRun,
-            KeeperCost, Size, BEAT_BATCH, BEAT_EVERY, GROUP,
+            KeeperCost, Size, BEAT_BATCH, BEAT_EVERY,
         },
         localchain::{key, key_path, localnet_args, print_log_tails, Process},
     },
@@ -41,11 +41,7 @@ async fn load_on_a_local_validator() {
         bound: std::time::Duration::from_secs(setting("IOGRID_LOAD_SECS", 1_200)),
     };
     let mut args = localnet_args(RPC_PORT, FAUCET_PORT);
-    // supplier-1 funds every owner's stake: 100 IO per listed GPU.
-    args.io_per_wallet = args.io_per_wallet.max(size.listings as u64 * 100 + 1_000);
-    // And their SOL: 1.2 SOL per owner of up to 100 listings.
-    let owners = size.listings.div_ceil(GROUP) as u64;
-    args.sol_per_wallet = args.sol_per_wallet.max(owners * 2 + 50);
+    size.fund_the_funder(&mut args);
     let localnet = Localnet::start(&args)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
