@@ -325,9 +325,10 @@ async fn cluster(State(keeper): State<Arc<Keeper>>, Path(job): Path<String>) -> 
 }
 
 async fn unmatched(State(keeper): State<Arc<Keeper>>) -> Response {
-    let waiting = keeper.shared.waiting.lock().unwrap();
-    let list: Vec<_> = waiting
-        .iter()
+    let state = keeper.shared.state.lock().unwrap();
+    let list: Vec<_> = state
+        .agenda
+        .waiting()
         .map(|(job, w)| {
             json!({
                 "job": job.to_string(),

@@ -13,7 +13,7 @@ use {
             plan::{plan, Action, Plan},
         },
         share::{self, Turn},
-        watch, Shared, Waiting,
+        watch, Shared,
     },
     anyhow::{Context, Result},
     iogrid_node::{clock::ChainClock, Shutdown, Tasks},
@@ -236,8 +236,7 @@ impl Keeper {
         metrics.plan_jobs.set(plan.considered.len() as i64);
         metrics.deadlines.set(state.agenda.scheduled() as i64);
         self.update_gauges(&state);
-        // State, then waiting: the order job_view locks them in.
-        self.record_waiting(&plan, &state);
+        self.report_waiting(&plan, &state);
         drop(state);
         plan
     }
@@ -289,35 +288,15 @@ impl Keeper {
             .set(state.listings.len() as i64);
     }
 
-    /// Keeps the reasons for /v1/jobs/<job>, logging a job's reason when it
-    /// changes: the pass's jobs update theirs, closed jobs are dropped, the
-    /// others keep what they had (they were not looked at).
-    fn record_waiting(&self, plan: &Plan, state: &crate::state::ChainState) {
-        let mut waiting = self.shared.waiting.lock().unwrap();
-        let unmatched: HashSet<&Address> = plan.unmatched.iter().map(|(job, _)| job).collect();
-        for job in &plan.considered {
-            if !unmatched.contains(job) {
-                waiting.remove(job);
-            }
+    /// Logs each job whose reason for waiting is new; counts the waiting.
+    fn report_waiting(&self, plan: &Plan, state: &crate::state::ChainState) {
+        for (job, reason, _) in plan.unmatched.iter().filter(|(_, _, news)| *news) {
+            info!(%job, %reason, "job cannot be matched");
         }
-        for (job, reason) in &plan.unmatched {
-            match waiting.get(job) {
-                Some(old) if &old.reason == reason => {}
-                _ => {
-                    info!(%job, %reason, "job cannot be matched");
-                    let since = Instant::now();
-                    waiting.insert(
-                        *job,
-                        Waiting {
-                            reason: reason.clone(),
-                            since,
-                        },
-                    );
-                }
-            }
-        }
-        waiting.retain(|job, _| state.jobs.contains_key(job));
-        self.shared.metrics.jobs_unmatched.set(waiting.len() as i64);
+        self.shared
+            .metrics
+            .jobs_unmatched
+            .set(state.agenda.waiting_count() as i64);
     }
 
     /// Reads a job again before taking over a peer's action on it; a later
@@ -568,7 +547,7 @@ impl Keeper {
     pub fn job_view(&self, job: &Address) -> Option<api::JobView> {
         let state = self.shared.state.lock().unwrap();
         let entry = state.jobs.get(job)?;
-        let waiting = self.shared.waiting.lock().unwrap().get(job).cloned();
+        let waiting = state.agenda.waiting_for(job).cloned();
         let status: JobStatus = entry.account.job.status();
         Some(api::JobView {
             job: job.to_string(),

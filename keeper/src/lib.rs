@@ -27,7 +27,6 @@ pub mod workloads;
 pub use decide::matcher;
 
 use {
-    decide::matcher::Unmatchable,
     iogrid_sdk::Address,
     state::ChainState,
     std::{
@@ -37,13 +36,6 @@ use {
     },
     tokio::sync::Notify,
 };
-
-/// Why a job is waiting, as last planned.
-#[derive(Clone, Debug)]
-pub struct Waiting {
-    pub reason: Unmatchable,
-    pub since: Instant,
-}
 
 /// Liveness of the watch paths, for /healthz.
 #[derive(Clone, Debug, Default)]
@@ -59,7 +51,6 @@ pub struct Shared {
     pub state: Mutex<ChainState>,
     /// Jobs with a transaction in flight: never two at once for one job.
     pub in_flight: Mutex<HashSet<Address>>,
-    pub waiting: Mutex<HashMap<Address, Waiting>>,
     pub health: Mutex<Health>,
     pub metrics: metrics::Metrics,
     /// Something changed: plan now rather than at the next tick.

@@ -140,13 +140,6 @@ impl ChainState {
         self.agenda.all_changed(self.jobs.keys());
     }
 
-    /// Jobs oldest first (by first sight), the order a full pass matches them.
-    pub fn jobs_in_order(&self) -> Vec<(Address, &JobEntry)> {
-        let mut jobs: Vec<(Address, &JobEntry)> = self.jobs.iter().map(|(a, j)| (*a, j)).collect();
-        jobs.sort_by_key(|(_, j)| j.seq);
-        jobs
-    }
-
     fn apply_config(&mut self, data: &[u8], slot: u64) -> Change {
         let Ok(config) = Config::decode(data) else {
             return Change::Nothing;
@@ -380,7 +373,10 @@ mod tests {
         }
         // An update does not move a job to the back.
         state.apply(jobs[0], &encode::job(&job(2)), 9);
-        let order: Vec<Address> = state.jobs_in_order().into_iter().map(|(a, _)| a).collect();
+        // Oldest first (by first sight), the order a pass plans them in.
+        let mut order: Vec<(u64, Address)> = state.jobs.iter().map(|(a, j)| (j.seq, *a)).collect();
+        order.sort_unstable();
+        let order: Vec<Address> = order.into_iter().map(|(_, a)| a).collect();
         assert_eq!(order, jobs);
     }
 }

@@ -295,9 +295,12 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
     });
     let heartbeat = if args.pooled_heartbeats {
         info!("heartbeats are pooled: `iogrid-worker heartbeats` for this worker key sends them");
-        tokio::spawn(async {})
+        None
     } else {
-        tokio::spawn(heartbeat_loop(agent.clone(), interval))
+        Some(AbortOnDrop(tokio::spawn(heartbeat_loop(
+            agent.clone(),
+            interval,
+        ))))
     };
     // Inference beside the jobs; the model server stops with the worker.
     let _inference = inference.map(|plan| {
@@ -311,7 +314,7 @@ pub async fn execute(args: &WorkerArgs, rpc: &RpcClient, output: OutputFormat) -
     let report = agent.clone().serve(args.once).await;
     // Stop the CPU workloads (blocking threads the runtime would wait for).
     agent.stop.store(true, Ordering::Relaxed);
-    heartbeat.abort();
+    drop(heartbeat);
     match report {
         Some(report) => print(output, &report),
         None => Ok(()),

@@ -54,7 +54,7 @@ use {
         time::{Duration, Instant, SystemTime, UNIX_EPOCH},
     },
     tokio::time::sleep,
-    tracing::{debug, info, warn},
+    tracing::{info, warn},
 };
 
 /// How the node runs Ray.
@@ -117,11 +117,20 @@ const MIN_LINGER: Duration = Duration::from_secs(3);
 const POLL: Duration = Duration::from_millis(500);
 /// How often the head repeats its announcement and spec to the keeper.
 const REANNOUNCE: Duration = Duration::from_secs(10);
+/// How long the head submits again while its job agent is not ready.
+const SUBMIT_PATIENCE: Duration = Duration::from_secs(180);
 /// How long a silent head is followed before it counts as lost.
 const HEAD_SILENCE: Duration = Duration::from_secs(30);
+/// How long a member follows a head that answers but has not submitted
+/// the job: the head waits for every node, then for its job agent.
+const UNSUBMITTED_LIMIT: Duration = JOIN_TIMEOUT
+    .saturating_add(SUBMIT_PATIENCE)
+    .saturating_add(HEAD_SILENCE);
 /// How long a member whose head was lost waits for the chain to name the
 /// next one (the keeper's heartbeat timeout, then its replacement).
 const HEAD_CHANGE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The log of the node's dashboard agent, which runs submitted jobs.
+const RAY_AGENT_LOG: &str = "dashboard_agent.log";
 /// What `ray start` prints once the node runs.
 const RAY_STARTED: &str = "Ray runtime started.";
 /// How long `ray start` may take to say so.
@@ -411,8 +420,14 @@ impl RayJob<'_> {
         if !self.spec.requirements.is_empty() {
             runtime_env["pip"] = json!(self.spec.requirements);
         }
-        jobs.submit(&submission_id, &self.spec.entrypoint, runtime_env)
-            .await?;
+        if let Err(err) = jobs
+            .submit(&submission_id, &self.spec.entrypoint, runtime_env)
+            .await
+        {
+            let agent_log = scratch.ray_log_tail(RAY_AGENT_LOG, 2_000);
+            warn!(job = %self.job, "the Ray head's {RAY_AGENT_LOG} ends: {agent_log}");
+            return Err(err);
+        }
         info!(job = %self.job, submission = %submission_id, "Ray job submitted: {}", self.spec.entrypoint);
         let record = NodeRecord {
             role: HEAD.into(),
@@ -804,6 +819,13 @@ fn keep_outputs(dir: &Path, outputs: &BTreeMap<String, Vec<u8>>) -> Result<(), R
 
 /// Ports of one Ray node, each free when allocated (another process may
 /// take one before Ray binds it: `RayJob::start_node` then tries again).
+///
+/// All are chosen below the kernel's ephemeral range. A port the kernel
+/// may hand to an outgoing connection can be taken, between this choice
+/// and Ray's bind, by any of the hundreds of connections Ray's own
+/// processes open while the node starts; the dashboard agent binds last
+/// and, losing its port so, leaves the head refusing every job ("No
+/// available agent to submit job").
 struct Ports {
     gcs: u16,
     dashboard: u16,
@@ -817,17 +839,47 @@ struct Ports {
     workers: (u16, u16),
 }
 
+/// Where Ray's ports are chosen from: up to the ephemeral range's start.
+const RAY_PORTS_FROM: u16 = 10_000;
+/// Ports Ray's worker processes may use: a range this long.
+const WORKER_PORTS: u16 = 64;
+/// The kernel's default ephemeral range start, when /proc does not say.
+const EPHEMERAL_START: u16 = 32_768;
+
 impl Ports {
     fn allocate() -> Result<Self, RunError> {
-        // Hold every listener until all are chosen, so none repeats.
-        let listeners = (0..10)
-            .map(|_| TcpListener::bind("0.0.0.0:0"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| failed(format!("no free port for Ray: {e}")))?;
-        let port = |i: usize| listeners[i].local_addr().map(|a| a.port()).unwrap_or(0);
-        // Worker ports: a range of 64 after a random base, away from the
-        // ephemeral range the kernel hands out above.
-        let base = 20_000 + fastrand::u16(0..10_000);
+        Self::allocate_below(ephemeral_range_start())
+    }
+
+    /// Chooses every port in `RAY_PORTS_FROM..below`: the worker range
+    /// first, then single ports each bound (and held until all are
+    /// chosen, so none repeats) to prove it free.
+    fn allocate_below(below: u16) -> Result<Self, RunError> {
+        let pool = RAY_PORTS_FROM..below;
+        if pool.len() < 4 * usize::from(WORKER_PORTS) {
+            return Err(failed(format!(
+                "no room for Ray's ports below the kernel's ephemeral range ({below}); \
+                 raise net.ipv4.ip_local_port_range's start"
+            )));
+        }
+        let base = fastrand::u16(pool.start..pool.end - WORKER_PORTS);
+        let workers = base..base + WORKER_PORTS;
+        let mut held: Vec<TcpListener> = Vec::with_capacity(9);
+        let mut tries = 0;
+        while held.len() < 9 {
+            tries += 1;
+            if tries > 1_000 {
+                return Err(failed("no free port for Ray below the ephemeral range"));
+            }
+            let port = fastrand::u16(pool.clone());
+            if workers.contains(&port) {
+                continue;
+            }
+            if let Ok(listener) = TcpListener::bind(("0.0.0.0", port)) {
+                held.push(listener);
+            }
+        }
+        let port = |i: usize| held[i].local_addr().map(|a| a.port()).unwrap_or(0);
         Ok(Self {
             gcs: port(0),
             dashboard: port(1),
@@ -838,9 +890,17 @@ impl Ports {
             agent_grpc: port(6),
             runtime_env: port(7),
             metrics: port(8),
-            workers: (base, base + 63),
+            workers: (workers.start, workers.end - 1),
         })
     }
+}
+
+/// The first port of this network namespace's ephemeral range.
+fn ephemeral_range_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse().ok())
+        .unwrap_or(EPHEMERAL_START)
 }
 
 /// What one node's run works in.
@@ -1113,6 +1173,16 @@ impl Scratch {
     /// Ray's temp dir; short, since Ray's socket paths must stay under 107 bytes.
     fn ray_tmp(&self) -> PathBuf {
         self.0.join("r")
+    }
+
+    /// The last `chars` characters of one of this node's Ray logs (where
+    /// a Ray process says why it failed), or why there are none.
+    fn ray_log_tail(&self, name: &str, chars: usize) -> String {
+        let path = self.ray_tmp().join("session_latest/logs").join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(log) => tail(&log, chars),
+            Err(err) => format!("({} unreadable: {err})", path.display()),
+        }
     }
 
     fn output(&self) -> PathBuf {
@@ -1392,6 +1462,15 @@ impl Drop for Scratch {
 // ---------------------------------------------------------------------------
 // Ray's Jobs REST API (the dashboard)
 
+/// One poll of a Ray job's state.
+enum Polled {
+    Status(JobStatus),
+    /// The head answers, but knows no job of that id (yet).
+    NotSubmitted,
+    /// No answer, or one that is not a job's state.
+    Silent,
+}
+
 #[derive(Debug, Deserialize)]
 struct JobStatus {
     status: String,
@@ -1497,9 +1576,9 @@ impl<'a> JobsApi<'a> {
     }
 
     /// Submits the job. Ray answers "No available agent to submit job" while
-    /// the head's dashboard agent is still registering (seen a few seconds
-    /// after `ray start` on a loaded machine): that is retried for up to a
-    /// minute; any other refusal fails the workload.
+    /// the head's dashboard agent is still registering (seen for a minute
+    /// and more after `ray start` on a loaded machine): that is retried for
+    /// [`SUBMIT_PATIENCE`]; any other refusal fails the workload.
     async fn submit(&self, id: &str, entrypoint: &str, runtime_env: Value) -> Result<(), RunError> {
         const AGENT_NOT_READY: &str = "No available agent to submit job";
         let request = json!({
@@ -1507,7 +1586,8 @@ impl<'a> JobsApi<'a> {
             "submission_id": id,
             "runtime_env": runtime_env,
         });
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let started = Instant::now();
+        let mut next_report = Duration::ZERO;
         loop {
             let response = self
                 .http
@@ -1520,52 +1600,78 @@ impl<'a> JobsApi<'a> {
                 return Ok(());
             }
             let body = response.text().await.unwrap_or_default();
-            if !body.contains(AGENT_NOT_READY) || tokio::time::Instant::now() >= deadline {
+            let waited = started.elapsed();
+            if !body.contains(AGENT_NOT_READY) || waited >= SUBMIT_PATIENCE {
                 return Err(failed(format!("Ray refused the job: {body}")));
             }
-            debug!("Ray's job agent is not ready yet; submitting again in 2 s");
+            if waited >= next_report {
+                info!(
+                    submission = id,
+                    "the Ray head's job agent is not ready after {:.0} s; submitting again every 2 s for up to {} s",
+                    waited.as_secs_f64(),
+                    SUBMIT_PATIENCE.as_secs()
+                );
+                next_report = waited + Duration::from_secs(30);
+            }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
 
-    async fn status(&self, id: &str) -> Option<JobStatus> {
+    /// The job's state as the head reports it.
+    async fn status(&self, id: &str) -> Polled {
         let response = self
             .http
             .get(format!("{}/api/jobs/{id}", self.base))
+            .timeout(Duration::from_secs(10))
             .send()
-            .await
-            .ok()?;
-        if !response.status().is_success() {
-            return None;
+            .await;
+        match response {
+            Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
+                Polled::NotSubmitted
+            }
+            Ok(response) if response.status().is_success() => match response.json().await {
+                Ok(status) => Polled::Status(status),
+                Err(_) => Polled::Silent,
+            },
+            _ => Polled::Silent,
         }
-        response.json().await.ok()
     }
 
-    /// Follows the job until it ends; fails when this node's Ray stops or
-    /// the head stops answering for a minute.
+    /// Follows the job until it ends; fails when this node's Ray stops,
+    /// the head stops answering for [`HEAD_SILENCE`], or the head answers
+    /// but the job is still not submitted past the head's own patience
+    /// (a member may start following before the head has submitted).
     async fn wait_for_end(&self, id: &str, node: &RayNode) -> Result<JobStatus, RunError> {
         let mut last_answer = Instant::now();
+        let unsubmitted_since = Instant::now();
         let mut progress = StatusLog::default();
         loop {
             node.check()?;
             match self.status(id).await {
-                Some(status)
+                Polled::Status(status)
                     if matches!(status.status.as_str(), "SUCCEEDED" | "FAILED" | "STOPPED") =>
                 {
                     progress.observe(id, &status);
                     return Ok(status);
                 }
-                Some(status) => {
+                Polled::Status(status) => {
                     progress.observe(id, &status);
                     last_answer = Instant::now();
                 }
-                None if last_answer.elapsed() > HEAD_SILENCE => {
+                Polled::NotSubmitted if unsubmitted_since.elapsed() > UNSUBMITTED_LIMIT => {
+                    return Err(failed(format!(
+                        "the Ray head did not submit the job within {} s",
+                        UNSUBMITTED_LIMIT.as_secs()
+                    )))
+                }
+                Polled::NotSubmitted => last_answer = Instant::now(),
+                Polled::Silent if last_answer.elapsed() > HEAD_SILENCE => {
                     return Err(failed(format!(
                         "the Ray head stopped answering for {} s",
                         HEAD_SILENCE.as_secs()
                     )))
                 }
-                None => {}
+                Polled::Silent => {}
             }
             sleep(POLL).await;
         }
@@ -1689,10 +1795,21 @@ mod tests {
             ports.runtime_env,
             ports.metrics,
         ];
+        let below = ephemeral_range_start();
+        assert!(all.iter().all(|p| (RAY_PORTS_FROM..below).contains(p)));
+        let workers = ports.workers.0..=ports.workers.1;
+        assert!(all.iter().all(|p| !workers.contains(p)));
+        assert!(ports.workers.0 >= RAY_PORTS_FROM && ports.workers.1 < below);
+        assert_eq!(ports.workers.1, ports.workers.0 + 63);
         all.sort();
         all.dedup();
         assert_eq!(all.len(), 9);
-        assert!(ports.workers.0 >= 20_000 && ports.workers.1 == ports.workers.0 + 63);
+    }
+
+    #[test]
+    fn no_ray_ports_without_room_below_the_ephemeral_range() {
+        let err = Ports::allocate_below(RAY_PORTS_FROM + 100).err().unwrap();
+        assert!(err.to_string().contains("ip_local_port_range"), "{err}");
     }
 
     #[test]

@@ -22,8 +22,19 @@ use {
         constants::MAX_DISPUTE_SECS,
         Address,
     },
-    std::collections::{BTreeSet, HashMap, HashSet},
+    std::{
+        collections::{hash_map::Entry, BTreeSet, HashMap, HashSet},
+        time::Instant,
+    },
 };
+
+/// Why a job waits for listings, and since when.
+#[derive(Clone, Debug)]
+pub struct Waiting {
+    pub reason: Unmatchable,
+    /// When the keeper first found it unmatchable.
+    pub since: Instant,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct Agenda {
@@ -31,8 +42,9 @@ pub struct Agenda {
     pending: HashSet<Address>,
     deadlines: BTreeSet<(i64, Address)>,
     deadline_of: HashMap<Address, i64>,
-    /// Jobs that want GPUs and could not be matched, with why.
-    waiting: HashMap<Address, Unmatchable>,
+    /// Jobs that want GPUs and could not be matched, with why: the one
+    /// record the API and the metrics read.
+    waiting: HashMap<Address, Waiting>,
     /// Bumped whenever the book may hold more capacity than before.
     capacity: u64,
     /// `capacity` when the waiting jobs were last tried.
@@ -91,8 +103,23 @@ impl Agenda {
         self.waiting.remove(&job);
     }
 
-    pub fn wait(&mut self, job: Address, why: Unmatchable) {
-        self.waiting.insert(job, why);
+    /// The job waits for listings, for `why`; whether that is news (it
+    /// was not waiting, or for another reason).
+    pub fn wait(&mut self, job: Address, why: Unmatchable) -> bool {
+        match self.waiting.entry(job) {
+            Entry::Occupied(mut waiting) if waiting.get().reason != why => {
+                waiting.get_mut().reason = why;
+                true
+            }
+            Entry::Occupied(_) => false,
+            Entry::Vacant(entry) => {
+                entry.insert(Waiting {
+                    reason: why,
+                    since: Instant::now(),
+                });
+                true
+            }
+        }
     }
 
     pub fn not_waiting(&mut self, job: &Address) {
@@ -114,9 +141,18 @@ impl Agenda {
         }
     }
 
-    /// Every waiting job and why, for /v1/jobs and the metrics.
-    pub fn waiting(&self) -> impl Iterator<Item = (&Address, &Unmatchable)> {
+    /// Every waiting job and why, for /v1/unmatched and the metrics.
+    pub fn waiting(&self) -> impl Iterator<Item = (&Address, &Waiting)> {
         self.waiting.iter()
+    }
+
+    /// Why `job` waits, if it does (for /v1/jobs/<job>).
+    pub fn waiting_for(&self, job: &Address) -> Option<&Waiting> {
+        self.waiting.get(job)
+    }
+
+    pub fn waiting_count(&self) -> usize {
+        self.waiting.len()
     }
 
     /// Jobs with a deadline filed.

@@ -60,10 +60,14 @@
 //! specific model and VRAM, a few for "any model" — in price order; staleness
 //! (which depends on `now`) and the job's own active listings are filtered
 //! during the scan. Explaining a job that cannot match ([`Rejections`])
-//! counts the buckets it does not accept by size and visits each listing of
-//! the buckets it does: O(listings of the job's kind).
+//! reads counts kept per job kind (model, VRAM, region) and updated with
+//! every listing change (`matcher/explain.rs`): O(blocks of its kind's
+//! listings under the job's price cap), not O(listings).
+
+mod explain;
 
 use {
+    explain::{Explainer, KindKey},
     iogrid_rules::assign,
     iogrid_sdk::{
         accounts::{
@@ -115,6 +119,11 @@ impl MatchParams {
     /// `listing.is_stale(now, heartbeat_timeout_secs)` on-chain.
     fn stale(&self, last_heartbeat: i64, now: i64) -> bool {
         assign::is_stale(last_heartbeat, now, self.heartbeat_timeout_secs)
+    }
+
+    /// The first moment [`MatchParams::stale`] holds for `last_heartbeat`.
+    fn stale_from(&self, last_heartbeat: i64) -> i64 {
+        last_heartbeat.saturating_add(i64::from(self.heartbeat_timeout_secs) + 1)
     }
 
     /// The parameters of `iogrid_rules::assign::check_listing`.
@@ -356,6 +365,8 @@ pub struct Book {
     by_class: Vec<BTreeSet<Key>>,
     buckets: Vec<Bucket>,
     bucket_ids: HashMap<(u32, u32), u32>,
+    /// Why jobs cannot match, per job kind.
+    explainer: Explainer,
 }
 
 /// The listings of one class in one region.
@@ -385,6 +396,7 @@ impl Book {
     /// listing's stake and rebuilds the indexes.
     pub fn set_params(&mut self, params: MatchParams) {
         self.params = params;
+        self.explainer.forget();
         for set in &mut self.by_class {
             set.clear();
         }
@@ -454,10 +466,10 @@ impl Book {
             stake_locked: listing.stake_locked,
             gpu_count: listing.spec.gpu_count,
         };
-        let (idx, old_bucket) = match self.by_address.get(&address) {
+        let (idx, old) = match self.by_address.get(&address) {
             Some(&idx) => {
                 self.unindex(idx);
-                (idx, Some(self.hot[idx as usize].bucket))
+                (idx, Some(self.hot[idx as usize]))
             }
             None => {
                 let idx = self.vacant.pop().unwrap_or_else(|| {
@@ -469,6 +481,8 @@ impl Book {
                 (idx, None)
             }
         };
+        let old_bucket = old.map(|old| old.bucket);
+        self.explain_change(idx, old, Some(hot));
         let slot = self.cold[idx as usize].slot;
         self.hot[idx as usize] = hot;
         self.cold[idx as usize] = Cold { slot, ..cold };
@@ -487,6 +501,7 @@ impl Book {
             return false;
         };
         self.unindex(idx);
+        self.explain_change(idx, Some(self.hot[idx as usize]), None);
         self.leave(idx, self.hot[idx as usize].bucket);
         self.hot[idx as usize] = Hot::VACANT;
         self.vacant.push(idx);
@@ -541,11 +556,13 @@ impl Book {
             let Some(&idx) = self.by_address.get(address) else {
                 continue;
             };
-            let free = self.hot[idx as usize].gpus_free.saturating_sub(*gpus);
+            let old = self.hot[idx as usize];
+            let free = old.gpus_free.saturating_sub(*gpus);
             if free == 0 {
                 self.unindex(idx);
             }
             self.hot[idx as usize].gpus_free = free;
+            self.explain_change(idx, Some(old), Some(self.hot[idx as usize]));
         }
     }
 
@@ -583,6 +600,8 @@ impl Book {
         if let Some(id) = self.class_ids.get(&(model, vram_gb)) {
             return *id;
         }
+        // Every kept explanation resolved the job's model against the old classes.
+        self.explainer.forget();
         let id = self.classes.len() as u32;
         self.classes.push((model, vram_gb));
         self.class_ids.insert((model, vram_gb), id);
@@ -594,6 +613,7 @@ impl Book {
         if let Some(id) = self.region_ids.get(&region) {
             return *id;
         }
+        self.explainer.forget();
         let id = self.regions.len() as u32;
         self.regions.push(region);
         self.region_ids.insert(region, id);
@@ -793,41 +813,9 @@ impl Book {
     fn shortfall(&self, account: &JobAccount, want: &Want, slots: usize) -> Shortfall {
         let job = &account.job;
         let needed = u64::from(job.missing_gpus());
-        let mut rejected = Rejections::default();
-        let (mut feasible_listings, mut feasible_gpus) = (0u32, 0u64);
-        let mut top: Vec<u64> = Vec::with_capacity(slots + 1);
-        for bucket in &self.buckets {
-            if !(want.class_ok[bucket.class as usize] && want.region_ok(bucket.region)) {
-                rejected.mismatch += bucket.members.len() as u32;
-                continue;
-            }
-            for idx in &bucket.members {
-                let hot = &self.hot[*idx as usize];
-                let tally = if want.excluded.contains(idx) {
-                    &mut rejected.already_in_job
-                } else if hot.flags & ONLINE == 0 || self.params.stale(hot.last_heartbeat, want.now)
-                {
-                    &mut rejected.offline_or_stale
-                } else if hot.price > want.max_price {
-                    &mut rejected.too_expensive
-                } else if hot.flags & STAKED == 0 {
-                    &mut rejected.under_staked
-                } else if hot.gpus_free == 0 {
-                    &mut rejected.no_free_gpus
-                } else {
-                    let size = u64::from(hot.gpus_free);
-                    feasible_listings += 1;
-                    feasible_gpus += size;
-                    let size = size.min(needed);
-                    if top.len() < slots || top.last().is_some_and(|s| *s < size) {
-                        top.insert(top.partition_point(|s| *s >= size), size);
-                        top.truncate(slots);
-                    }
-                    continue;
-                };
-                *tally += 1;
-            }
-        }
+        let tally = self
+            .explainer
+            .tally(self, KindKey::of(job), want, needed, slots);
         let text = |field: &[u8]| (field.iter().any(|b| *b != 0)).then(|| ascii_text(field));
         Shortfall {
             requirement: Requirement {
@@ -838,11 +826,18 @@ impl Book {
                 gpus: job.missing_gpus(),
                 slots,
             },
-            feasible_listings,
-            feasible_gpus,
-            within_slots: top.iter().sum(),
-            rejected,
+            feasible_listings: tally.feasible_listings,
+            feasible_gpus: tally.feasible_gpus,
+            within_slots: tally.within_slots,
+            rejected: tally.rejected,
         }
+    }
+
+    /// Lets the explanations follow listing `idx` from `old` to `new`.
+    fn explain_change(&mut self, idx: u32, old: Option<Hot>, new: Option<Hot>) {
+        let mut explainer = std::mem::take(&mut self.explainer);
+        explainer.changed(self, idx, old.as_ref(), new.as_ref());
+        self.explainer = explainer;
     }
 }
 
@@ -2271,6 +2266,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn kept_explanations_equal_a_fresh_count_as_the_book_and_time_move() {
+        let mut rng = Rng::new(23);
+        let addresses: Vec<Address> = (0..900).map(addr).collect();
+        let mut book = Book::new(params());
+        // Heartbeats are drawn around NOW; `now` moves on, so listings go
+        // stale on the way and heartbeat back.
+        let mut now = NOW;
+        let upsert = |book: &mut Book, rng: &mut Rng, now: i64| {
+            let mut listing = random_listing(rng);
+            listing.last_heartbeat += now - NOW;
+            book.upsert(rng.pick(&addresses), &listing);
+        };
+        for _ in 0..700 {
+            upsert(&mut book, &mut rng, now);
+        }
+        let mut explained = 0;
+        for step in 0..1_500 {
+            match rng.below(8) {
+                0..=3 => upsert(&mut book, &mut rng, now),
+                4 => {
+                    book.remove(&rng.pick(&addresses));
+                }
+                5 => now += rng.pick(&[1, 60, 250]) as i64,
+                _ => {
+                    let account = random_job(&mut rng, &addresses);
+                    let _ = book.match_and_book(addr(9_998), &account, now);
+                }
+            }
+            for _ in 0..2 {
+                let account = random_job(&mut rng, &addresses);
+                let kept = book.match_job(addr(9_999), &account, now);
+                let mut fresh = book.clone();
+                fresh.explainer.forget();
+                assert_eq!(
+                    kept,
+                    fresh.match_job(addr(9_999), &account, now),
+                    "step {step}"
+                );
+                explained += usize::from(matches!(kept, Err(Unmatchable::Shortfall(_))));
+            }
+        }
+        assert!(explained > 1_000, "{explained} explanations compared");
     }
 
     #[test]

@@ -75,9 +75,10 @@ impl Action {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub actions: Vec<Action>,
-    /// Jobs this pass tried to match and could not, and why (the state's
-    /// agenda holds every waiting job, tried this pass or not).
-    pub unmatched: Vec<(Address, Unmatchable)>,
+    /// Jobs this pass tried to match and could not, why, and whether the
+    /// reason is new (the state's agenda holds every waiting job, tried
+    /// this pass or not).
+    pub unmatched: Vec<(Address, Unmatchable, bool)>,
     /// Jobs this pass looked at (the agenda's), of all the state holds.
     pub considered: Vec<Address>,
 }
@@ -128,8 +129,8 @@ pub fn plan(state: &mut ChainState, now: i64, busy: &HashSet<Address>) -> Plan {
                 state.agenda.not_waiting(&job);
             }
             Err(why) => {
-                plan.unmatched.push((job, why.clone()));
-                state.agenda.wait(job, why);
+                let news = state.agenda.wait(job, why.clone());
+                plan.unmatched.push((job, why, news));
             }
         }
     }
