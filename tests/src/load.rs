@@ -189,53 +189,67 @@ pub struct JobRun {
     pub created: HashMap<Address, Instant>,
     pub first_created: Instant,
     pub all_created: Instant,
+    user: Arc<Keypair>,
+    /// Each job's id, to create it again if a rollback erased it.
+    ids: HashMap<Address, u64>,
+}
+
+/// What every job of the run asks for.
+fn job_spec() -> JobSpec {
+    let workload = "sim:cpu:1";
+    JobSpec {
+        workload_hash: Sha256::digest(workload.as_bytes()).into(),
+        workload_uri: ascii_field(workload).unwrap(),
+        gpu_model: ascii_field(MODEL).unwrap(),
+        region: [0; 8],
+        max_price_per_gpu_hour: IO,
+        duration_secs: JOB_SECS,
+        min_vram_gb: 16,
+        gpus: 1,
+        max_listings: 1,
+        padding: [0; 3],
+    }
+}
+
+/// Creates the user's job `id`; its address.
+async fn create_job(rpc: &RpcClient, user: &Keypair, id: u64) -> Result<Address, String> {
+    let create = CreateJobAccounts::new(user.pubkey(), id, token::io_account_of(&user.pubkey()));
+    let ix = create.instruction(id, &job_spec());
+    send_and_confirm(rpc, &[ix], &[user], &SendOptions::default())
+        .await
+        .map_err(|e| format!("create_job {id}: {e}"))?;
+    Ok(create.job)
 }
 
 impl JobRun {
     /// Creates `jobs` one-GPU jobs, 64 in flight at a time.
     pub async fn start(rpc: &Arc<RpcClient>, user: &Keypair, jobs: usize) -> Self {
         let user = Arc::new(user.insecure_clone());
-        let workload = "sim:cpu:1";
-        let spec = JobSpec {
-            workload_hash: Sha256::digest(workload.as_bytes()).into(),
-            workload_uri: ascii_field(workload).unwrap(),
-            gpu_model: ascii_field(MODEL).unwrap(),
-            region: [0; 8],
-            max_price_per_gpu_hour: IO,
-            duration_secs: JOB_SECS,
-            min_vram_gb: 16,
-            gpus: 1,
-            max_listings: 1,
-            padding: [0; 3],
-        };
         let slots = Arc::new(Semaphore::new(64));
         let first_created = Instant::now();
         let mut tasks = JoinSet::new();
-        for id in 0..jobs as u64 {
+        for id in 1_000_000..1_000_000 + jobs as u64 {
             let (rpc, user, slots) = (rpc.clone(), user.clone(), slots.clone());
             tasks.spawn(async move {
                 let _slot = slots.acquire_owned().await.unwrap();
-                let create = CreateJobAccounts::new(
-                    user.pubkey(),
-                    1_000_000 + id,
-                    token::io_account_of(&user.pubkey()),
-                );
-                let ix = create.instruction(1_000_000 + id, &spec);
-                send_and_confirm(&rpc, &[ix], &[&*user], &SendOptions::default())
+                let job = create_job(&rpc, &user, id)
                     .await
-                    .unwrap_or_else(|e| panic!("create_job: {e}"));
-                (create.job, Instant::now())
+                    .unwrap_or_else(|e| panic!("{e}"));
+                (job, id, Instant::now())
             });
         }
-        let mut created = HashMap::new();
+        let (mut created, mut ids) = (HashMap::new(), HashMap::new());
         while let Some(job) = tasks.join_next().await {
-            let (job, at) = job.unwrap();
+            let (job, id, at) = job.unwrap();
             created.insert(job, at);
+            ids.insert(job, id);
         }
         Self {
             created,
             first_created,
             all_created: Instant::now(),
+            user,
+            ids,
         }
     }
 
@@ -243,9 +257,17 @@ impl JobRun {
     /// that answers) as its worker would, again if it stays unproven, and
     /// follows every job, reading the validator directly, until all close
     /// or `bound` passes.
+    ///
+    /// It survives a rollback of the chain (a restarted one-node validator
+    /// keeps only what it had rooted, see docs/scale.md): a read at a lower
+    /// slot than one before shows the chain that now holds. A job closed
+    /// before and present again is followed again, its closing undone; an
+    /// open job absent from that read was erased with its creation, and
+    /// the user creates it again (same id), as a client whose transaction
+    /// was rolled back does.
     pub async fn follow(
         &self,
-        rpc: &RpcClient,
+        rpc: &Arc<RpcClient>,
         workers: &HashMap<Address, Arc<Keypair>>,
         keepers: &[String],
         bound: Duration,
@@ -257,27 +279,64 @@ impl JobRun {
         };
         let mut relayed: HashMap<(Address, u64), Instant> = HashMap::new();
         let mut relays = JoinSet::new();
+        let mut recreations = JoinSet::new();
         let mut last_seen: HashMap<Address, JobAccount> = HashMap::new();
         let mut open: HashSet<Address> = self.created.keys().copied().collect();
+        // Jobs created again after a rollback, until they show.
+        let mut recreating: HashSet<Address> = HashSet::new();
+        // How each job a rollback brought back had closed before.
+        let mut closed_before: HashMap<Address, Closing> = HashMap::new();
+        let mut last_slot = 0;
         while !open.is_empty() && self.first_created.elapsed() < bound {
             let Ok(read) = program_accounts(rpc, Job::DISCRIMINATOR).await else {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue; // the validator is restarting
             };
+            let rolled_back = read.slot < last_slot;
+            last_slot = read.slot;
             let present: HashMap<Address, JobAccount> = read
                 .accounts
                 .iter()
-                .filter(|(a, _)| open.contains(a))
+                .filter(|(a, _)| self.ids.contains_key(a))
                 .filter_map(|(a, data)| Some((*a, JobAccount::decode(data).ok()?)))
                 .collect();
             let at = self.first_created.elapsed().as_secs_f64();
+            if rolled_back {
+                outcome.rollbacks += 1;
+                let back: Vec<Address> = present
+                    .keys()
+                    .filter(|job| !open.contains(*job))
+                    .copied()
+                    .collect();
+                for job in back {
+                    closed_before.insert(job, outcome.reopen(&job));
+                    open.insert(job);
+                }
+            }
             for job in open.clone() {
                 let Some(account) = present.get(&job) else {
-                    open.remove(&job);
-                    outcome.closed_at.push(at);
-                    outcome.closed(last_seen.remove(&job));
+                    if rolled_back && !recreating.contains(&job) {
+                        recreating.insert(job);
+                        let (rpc, user, id) = (rpc.clone(), self.user.clone(), self.ids[&job]);
+                        recreations.spawn(async move { create_job(&rpc, &user, id).await });
+                    } else if !recreating.contains(&job) {
+                        open.remove(&job);
+                        let last = last_seen.remove(&job);
+                        let proven = last
+                            .as_ref()
+                            .is_some_and(|j| j.job.status() == JobStatus::Proven);
+                        match closed_before.remove(&job) {
+                            // The first read after a restart may show an
+                            // older bank than the one the node replays to
+                            // (its snapshot): a job it showed open that the
+                            // replayed blocks close again closed as before.
+                            Some(before) if !proven => outcome.restore(job, before),
+                            _ => outcome.closed(job, at, last),
+                        }
+                    }
                     continue;
                 };
+                recreating.remove(&job);
                 let status = account.job.status();
                 if last_seen.get(&job).map(|a| a.job.status()) != Some(status) {
                     outcome.changes_at.push(at);
@@ -323,6 +382,16 @@ impl JobRun {
                 }
                 outcome.relay_done(done);
             }
+            while let Some(done) = recreations.try_join_next() {
+                // "Already in use" (the system program's error 0): the
+                // replayed chain holds it after all (the read showed an
+                // older bank); it shows at the next read.
+                match done.unwrap() {
+                    Ok(_) => outcome.jobs_recreated += 1,
+                    Err(err) if err.contains("custom program error 0") => {}
+                    Err(err) => eprintln!("creating a job the rollback erased again: {err}"),
+                }
+            }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         while let Some(done) = relays.join_next().await {
@@ -353,6 +422,13 @@ async fn relay_proof(keepers: Vec<String>, proof: Proof) -> Result<(), String> {
     Err(last)
 }
 
+/// How a job had closed, kept while a rollback has it open again.
+struct Closing {
+    at: Option<f64>,
+    unproven: bool,
+    entitled: Option<Vec<(Address, u64)>>,
+}
+
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub jobs: usize,
@@ -360,19 +436,30 @@ pub struct Outcome {
     pub assigned: HashSet<Address>,
     /// Seconds from the first creation, as first seen by a 0.5 s poll.
     pub assigned_at: Vec<f64>,
-    pub closed_at: Vec<f64>,
+    /// When each job was first seen closed (seconds from the first creation).
+    pub closed_at: HashMap<Address, f64>,
     /// Every status change seen, any job (for the time to recover).
     pub changes_at: Vec<f64>,
     pub proofs_relayed: usize,
     pub proofs_relayed_again: usize,
+    /// Hand-ins of a proof that every keeper refused. A refused proof is
+    /// handed in again 2 s later, so one proof may count here several
+    /// times and then in `proofs_relayed` too.
     pub proofs_refused: usize,
     /// What the suppliers are owed, net of fee and burn, for jobs that
-    /// closed from `Proven` (their assignments final when last seen).
-    pub entitled: HashMap<Address, u64>,
+    /// closed from `Proven` (their assignments final when last seen):
+    /// `(owner, net)` per job.
+    pub entitled: HashMap<Address, Vec<(Address, u64)>>,
     /// Jobs that closed without being seen proven: their pay is not
     /// predicted, so the payment check names them.
-    pub closed_unproven: usize,
+    pub closed_unproven: HashSet<Address>,
     pub open_at_end: Vec<Address>,
+    /// Rollbacks of the chain seen (a read at a lower slot than before).
+    pub rollbacks: usize,
+    /// Closed jobs a rollback brought back, followed again.
+    pub jobs_reopened: usize,
+    /// Jobs a rollback erased with their creation, created again.
+    pub jobs_recreated: usize,
 }
 
 impl Outcome {
@@ -390,27 +477,71 @@ impl Outcome {
         }
     }
 
-    /// A job closed; `last` is how it was last seen open.
-    fn closed(&mut self, last: Option<JobAccount>) {
-        let Some(job) = last.filter(|j| j.job.status() == JobStatus::Proven) else {
-            self.closed_unproven += 1;
+    /// `job` closed at `at`; `last` is how it was last seen open.
+    fn closed(&mut self, job: Address, at: f64, last: Option<JobAccount>) {
+        self.closed_at.insert(job, at);
+        let Some(last) = last.filter(|j| j.job.status() == JobStatus::Proven) else {
+            self.closed_unproven.insert(job);
             return;
         };
-        let terms = &job.job.terms;
-        for a in &job.assignments {
-            let gross = match a.status() {
-                AssignmentStatus::Proven | AssignmentStatus::Stopped => {
-                    pay::awarded(a.payment(), job.job.award_bps).unwrap()
-                }
-                // Paid when the fault was reported, for the time it served.
-                AssignmentStatus::Faulted => a.payment(),
-                _ => 0,
-            };
-            let net = pay::split(gross, terms.fee_bps, terms.burn_bps)
-                .unwrap()
-                .net;
-            *self.entitled.entry(a.supplier).or_default() += net;
+        let terms = &last.job.terms;
+        let pay = last
+            .assignments
+            .iter()
+            .map(|a| {
+                let gross = match a.status() {
+                    AssignmentStatus::Proven | AssignmentStatus::Stopped => {
+                        pay::awarded(a.payment(), last.job.award_bps).unwrap()
+                    }
+                    // Paid when the fault was reported, for the time it served.
+                    AssignmentStatus::Faulted => a.payment(),
+                    _ => 0,
+                };
+                let net = pay::split(gross, terms.fee_bps, terms.burn_bps)
+                    .unwrap()
+                    .net;
+                (a.supplier, net)
+            })
+            .collect();
+        self.entitled.insert(job, pay);
+    }
+
+    /// A rollback brought a closed `job` back: its closing is undone and
+    /// returned.
+    fn reopen(&mut self, job: &Address) -> Closing {
+        self.jobs_reopened += 1;
+        Closing {
+            at: self.closed_at.remove(job),
+            unproven: self.closed_unproven.remove(job),
+            entitled: self.entitled.remove(job),
         }
+    }
+
+    /// `job` closed again as it had before a rollback brought it back.
+    fn restore(&mut self, job: Address, before: Closing) {
+        self.jobs_reopened -= 1;
+        if let Some(at) = before.at {
+            self.closed_at.insert(job, at);
+        }
+        if before.unproven {
+            self.closed_unproven.insert(job);
+        }
+        if let Some(entitled) = before.entitled {
+            self.entitled.insert(job, entitled);
+        }
+    }
+
+    /// Each owner's net pay across the closed jobs.
+    pub fn entitled_by_owner(&self) -> HashMap<Address, u64> {
+        let mut owed: HashMap<Address, u64> = HashMap::new();
+        for (owner, net) in self.entitled.values().flatten() {
+            *owed.entry(*owner).or_default() += net;
+        }
+        owed
+    }
+
+    pub fn closing_times(&self) -> Vec<f64> {
+        self.closed_at.values().copied().collect()
     }
 
     /// Events per second from the first to the last of a kind; a span
@@ -621,14 +752,15 @@ impl Books {
     /// Compares `after` with these books and with what `outcome`'s proofs
     /// entitle each owner to.
     pub fn payments(&self, after: &Books, outcome: &Outcome) -> Payments {
+        let entitled = outcome.entitled_by_owner();
         let mut payments = Payments {
             unaccounted: after.held - self.held,
-            entitled: outcome.entitled.values().sum(),
+            entitled: entitled.values().sum(),
             ..Payments::default()
         };
         for (owner, before) in &self.owners_io {
             let paid = after.owners_io[owner].saturating_sub(*before);
-            let owed = outcome.entitled.get(owner).copied().unwrap_or(0);
+            let owed = entitled.get(owner).copied().unwrap_or(0);
             if paid > owed {
                 payments.overpaid_owners += 1;
                 payments.overpaid += paid - owed;
@@ -652,8 +784,8 @@ impl Outcome {
             self.creating_secs,
             Self::last(&self.assigned_at),
             Self::rate(&self.assigned_at),
-            Self::last(&self.closed_at),
-            Self::rate(&self.closed_at),
+            Self::last(&self.closing_times()),
+            Self::rate(&self.closing_times()),
             self.proofs_relayed,
             self.proofs_relayed_again,
             self.proofs_refused,
@@ -674,20 +806,22 @@ impl Payments {
             "payments: {} IO-units entitled by the proofs of {} jobs; owners overpaid {} ({} units), underpaid {} ({} units); \
              IO unaccounted {}; jobs closed without being seen proven {}",
             self.entitled,
-            outcome.jobs - outcome.closed_unproven - outcome.lost(),
+            outcome.jobs - outcome.closed_unproven.len() - outcome.lost(),
             self.overpaid_owners,
             self.overpaid,
             self.underpaid_owners,
             self.underpaid,
             self.unaccounted,
-            outcome.closed_unproven
+            outcome.closed_unproven.len()
         );
         assert_eq!(self.unaccounted, 0, "IO unaccounted: {self:?}");
         // Every job here has a live worker: one that closes unproven was
         // expired or vanished (a chain that lost its recent slots).
         assert_eq!(
-            outcome.closed_unproven, 0,
-            "jobs closed without being seen proven"
+            outcome.closed_unproven.len(),
+            0,
+            "jobs closed without being seen proven: {:?}",
+            outcome.closed_unproven
         );
         assert_eq!(
             (self.overpaid_owners, self.underpaid_owners),

@@ -11,9 +11,10 @@
 //! - the RPC node gone for 8 s behind both proxies (every request refused,
 //!   every websocket cut) while the chain goes on, as when a keeper's RPC
 //!   provider restarts;
-//! - the validator stopped and restarted on the same ledger mid-run
-//!   (`IOGRID_DRILL_VALIDATOR_RESTART=1`; off by default, see
-//!   `inflict_faults`).
+//! - the validator stopped and restarted on the same ledger mid-run: on a
+//!   one-node cluster a rollback to its last root, which the follower
+//!   survives by counting only the finalized chain and creating again the
+//!   jobs the rollback erased (`IOGRID_DRILL_VALIDATOR_RESTART=0` skips it).
 //!
 //! Counted at the end, all required to be 0: jobs lost (not closed),
 //! double payments (an owner paid more than its proofs entitle it to),
@@ -39,6 +40,7 @@ use {
         load::{audit, keeper_sends, list_everything, setting, Books, JobRun, Outcome, Size},
         localchain::{key, localnet_args, print_log_tails, Process},
     },
+    solana_commitment_config::CommitmentConfig,
     solana_keypair::{write_keypair_file, Keypair},
     solana_signer::Signer,
     std::{
@@ -63,8 +65,7 @@ const RPC_OUTAGE_AT: Duration = Duration::from_secs(12);
 const RPC_OUTAGE: Duration = Duration::from_secs(8);
 /// How long the validator stays down when it is restarted.
 const VALIDATOR_DOWN: Duration = Duration::from_secs(3);
-/// When, after the first job is created, the validator restarts (with
-/// `IOGRID_DRILL_VALIDATOR_RESTART=1`: see `inflict_faults`).
+/// When, after the first job is created, the validator restarts.
 const VALIDATOR_RESTART_AT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread")]
@@ -286,10 +287,8 @@ async fn inflict_faults(
     let mut outage = Outage::Ahead;
     let mut dice = seed();
     let mut next_kill = t0 + Duration::from_secs(8 + roll(&mut dice, 10));
-    // Off by default: a restarted one-node cluster keeps only its rooted
-    // slots, so it forgets transactions everyone saw confirmed — a rollback
-    // no production cluster does when one node restarts (docs/scale.md).
-    // The drill caught it as jobs gone without a proof.
+    // A restarted one-node cluster keeps only its rooted slots: it forgets
+    // transactions everyone saw confirmed, a rollback (docs/scale.md).
     let mut restarted = !validator_restart_enabled();
     while !follow.is_finished() {
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -312,13 +311,22 @@ async fn inflict_faults(
         }
         if !restarted && t0.elapsed() >= VALIDATOR_RESTART_AT {
             restarted = true;
+            let rpc = iogrid_cli::cluster::rpc_client(localnet.info.rpc_url.clone());
+            let slot = |commitment| {
+                let rpc = &rpc;
+                async move { rpc.get_slot_with_commitment(commitment).await.unwrap_or(0) }
+            };
+            let confirmed = slot(CommitmentConfig::confirmed()).await;
+            let finalized = slot(CommitmentConfig::finalized()).await;
             let gone = localnet
                 .restart_validator(args, VALIDATOR_DOWN)
                 .await
                 .unwrap_or_else(|e| panic!("restarting the validator: {e:#}"));
+            let resumed = slot(CommitmentConfig::processed()).await;
             faults.push(Fault {
                 what: format!(
-                    "validator stopped and restarted on its ledger ({:.1} s without it)",
+                    "validator stopped at confirmed slot {confirmed} (finalized {finalized}) and \
+                     restarted on its ledger ({:.1} s without it), resuming at slot {resumed}",
                     gone.as_secs_f64()
                 ),
                 ended: t0.elapsed().as_secs_f64(),
@@ -352,7 +360,7 @@ enum Outage {
 }
 
 fn validator_restart_enabled() -> bool {
-    std::env::var("IOGRID_DRILL_VALIDATOR_RESTART").as_deref() == Ok("1")
+    std::env::var("IOGRID_DRILL_VALIDATOR_RESTART").as_deref() != Ok("0")
 }
 
 fn seed() -> u64 {
@@ -388,14 +396,18 @@ fn report(
 ) {
     println!(
         "drill: {} jobs over {} listings; all assigned {:.1} s and all closed {:.1} s after the first creation; \
-         {} proofs relayed ({} again after a loss), {} refused; jobs lost {}",
+         {} proofs relayed ({} again after a loss), {} hand-ins refused (each handed in again); \
+         {} rollback(s) seen: {} closed jobs back, {} erased jobs created again; jobs lost {}",
         outcome.jobs,
         size.listings,
         Outcome::last(&outcome.assigned_at),
-        Outcome::last(&outcome.closed_at),
+        Outcome::last(&outcome.closing_times()),
         outcome.proofs_relayed,
         outcome.proofs_relayed_again,
         outcome.proofs_refused,
+        outcome.rollbacks,
+        outcome.jobs_reopened,
+        outcome.jobs_recreated,
         outcome.lost()
     );
     println!(
