@@ -23,7 +23,11 @@ test('a voter proposes a fee change, votes, and the proposal executes', async ()
 
   await card.getByRole('button', { name: 'Vote Yes' }).click();
   await card.getByTestId('your-vote').filter({ hasText: 'You voted Yes with 10,000 IO' }).waitFor();
-  assert.equal(await card.getByTestId('tally-yes').textContent(), '10,000 IO');
+  // The vote record and the proposal's tally are two accounts: their
+  // updates reach the page separately (CI once read the tally between them).
+  const yes = card.getByTestId('tally-yes');
+  await yes.filter({ hasText: /^10,000 IO$/ }).waitFor();
+  assert.equal(await yes.textContent(), '10,000 IO');
   await shot(page, 'governance');
 
   // Voting lasts 60 s on the local network, then a 10 s timelock.
