@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod load;
 pub mod localchain;
 pub mod prop;
+pub mod scale;
 
 use {
     anyhow::{bail, Context, Result},
