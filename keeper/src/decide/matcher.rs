@@ -467,10 +467,7 @@ impl Book {
             gpu_count: listing.spec.gpu_count,
         };
         let (idx, old) = match self.by_address.get(&address) {
-            Some(&idx) => {
-                self.unindex(idx);
-                (idx, Some(self.hot[idx as usize]))
-            }
+            Some(&idx) => (idx, Some(self.hot[idx as usize])),
             None => {
                 let idx = self.vacant.pop().unwrap_or_else(|| {
                     self.hot.push(Hot::VACANT);
@@ -481,18 +478,31 @@ impl Book {
                 (idx, None)
             }
         };
+        let old_key = old.filter(Hot::indexed).map(|_| self.key(idx));
         let old_bucket = old.map(|old| old.bucket);
         self.explain_change(idx, old, Some(hot));
         let slot = self.cold[idx as usize].slot;
         self.hot[idx as usize] = hot;
         self.cold[idx as usize] = Cold { slot, ..cold };
-        if old_bucket != Some(bucket) {
+        let moved = old_bucket != Some(bucket);
+        if moved {
             if let Some(old) = old_bucket {
                 self.leave(idx, old);
             }
             self.join(idx);
         }
-        self.index(idx);
+        // Most updates are heartbeats: they change neither the listing's
+        // place in the price indexes nor whether it is in them, and leaving
+        // the indexes alone makes them several times cheaper at a million
+        // listings (`scripts/simulate-scale`).
+        let new_key = hot.indexed().then(|| self.key(idx));
+        if moved || old_key != new_key {
+            if let (Some(key), Some(old)) = (old_key, old) {
+                self.by_class[old.class as usize].remove(&key);
+                self.buckets[old.bucket as usize].index.remove(&key);
+            }
+            self.index(idx);
+        }
     }
 
     /// Drops a listing (delisted, closed); O(log n). Returns whether it was there.

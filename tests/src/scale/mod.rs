@@ -57,6 +57,8 @@ use {
 
 /// Seconds per slot.
 pub const SLOT_SECS: f64 = 0.4;
+/// A progress line every ten simulated minutes.
+const PROGRESS_SLOTS: u64 = 1_500;
 /// A worker whose pool is down tries its proof again this much later.
 const PROOF_RETRY_SECS: i64 = 30;
 
@@ -341,6 +343,14 @@ impl Sim {
     }
 
     fn step(&mut self) {
+        if self.slot.is_multiple_of(PROGRESS_SLOTS) && self.slot > 0 {
+            eprintln!(
+                "simulated {:.0} s: {} jobs created, {} settled",
+                self.slot as f64 * SLOT_SECS,
+                self.counts.jobs_created,
+                self.counts.jobs_settled
+            );
+        }
         self.set_clock();
         self.outages_change();
         let ingest = self.deliver_to_keeper();
