@@ -2259,6 +2259,11 @@ mod tests {
             let n = rng.below(40) as u32;
             if rng.below(5) == 0 {
                 assert_eq!(book.remove(&addr(n)), model.remove(&n).is_some());
+            } else if let Some(held) = model.get_mut(&n).filter(|_| rng.below(3) == 0) {
+                // A heartbeat: only the time changes, which leaves the
+                // listing's place in the indexes as it was.
+                held.last_heartbeat = NOW - rng.pick(&[0, 100, 300, 301, 5_000]);
+                book.upsert(addr(n), held);
             } else {
                 let listing = random_listing(&mut rng);
                 book.upsert(addr(n), &listing);
