@@ -135,7 +135,8 @@ const RAY_AGENT_LOG: &str = "dashboard_agent.log";
 const RAY_STARTED: &str = "Ray runtime started.";
 /// How long `ray start` may take to say so.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// Tries of `ray start`, each with new ports, when one was taken.
+/// Tries of `ray start`, each with new ports, when one was taken or the
+/// raylet was too slow to register.
 const START_ATTEMPTS: u32 = 3;
 /// Ray's own limit on how long a submitted job may stay PENDING.
 const JOB_START_TIMEOUT_ENV: &str = "RAY_JOB_START_TIMEOUT_SECONDS";
@@ -318,8 +319,8 @@ impl RayJob<'_> {
             let node = RayNode::start(self.config, &args(&ports), ctx, &plan)?;
             match node.wait_started().await {
                 Ok(()) => return Ok((node, ports)),
-                Err(err) if attempt < START_ATTEMPTS && node.lost_a_port() => {
-                    warn!(job = %self.job, "Ray lost a port to another process (attempt {attempt}); retrying with new ports: {err}");
+                Err(err) if attempt < START_ATTEMPTS && node.may_start_again() => {
+                    warn!(job = %self.job, "Ray did not start (attempt {attempt}: a port taken, or its raylet too slow to register); starting again with new ports: {err}");
                     drop(node);
                     attempt += 1;
                 }
@@ -1108,12 +1109,20 @@ impl RayNode {
         }
     }
 
-    /// Whether Ray stopped because a port it was given was taken.
-    fn lost_a_port(&self) -> bool {
+    /// Whether Ray stopped for a reason a new start can cure: a port it was
+    /// given was taken, or its raylet missed Ray's fixed 30 s to register
+    /// with the GCS (seen in CI when two nodes joined a cluster whose trials
+    /// held both cores: load average 12.8 on 2).
+    fn may_start_again(&self) -> bool {
         let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        ["already in use", "Failed to bind", "address in use"]
-            .iter()
-            .any(|m| log.contains(m))
+        [
+            "already in use",
+            "Failed to bind",
+            "address in use",
+            "timed out during startup",
+        ]
+        .iter()
+        .any(|m| log.contains(m))
     }
 
     /// Fails once `ray start --block` has exited (it does when a Ray process
